@@ -1,0 +1,115 @@
+import type { Command } from 'commander';
+import { Connection } from '@temporalio/client';
+import {
+  checkPorts,
+  defaultDevServerOptions,
+  devServerLogFile,
+  recordedServerPid,
+  runDevServerForeground,
+  startDevServerDetached,
+  stopDevServer,
+  uiUrl,
+  type DevServerOptions,
+} from '../../temporal/devServer';
+import { ensureSearchAttributes } from '../../temporal/searchAttributeSetup';
+
+interface ServerFlags {
+  ip: string;
+  port: string;
+  uiPort: string;
+  dbFilename: string;
+  detach?: boolean;
+}
+
+function optionsFrom(flags: ServerFlags): DevServerOptions {
+  return {
+    ...defaultDevServerOptions(),
+    ip: flags.ip,
+    port: Number(flags.port),
+    uiPort: Number(flags.uiPort),
+    dbFilename: flags.dbFilename,
+  };
+}
+
+/**
+ * Start the local Temporal dev server, or reuse one that already answers. Returns the options in
+ * force so callers (the demo) can print addresses.
+ */
+export async function ensureDevServer(o: DevServerOptions, log = console.log): Promise<void> {
+  const state = await checkPorts(o);
+  if (state === 'temporal') {
+    log(`a Temporal server already answers on ${o.ip}:${o.port}; reusing it`);
+    const connection = await Connection.connect({ address: `${o.ip}:${o.port}` });
+    try {
+      await ensureSearchAttributes(connection, 'default');
+    } finally {
+      await connection.close();
+    }
+    return;
+  }
+  log(`starting temporal server start-dev (db ${o.dbFilename}); log: ${devServerLogFile()}`);
+  const pid = await startDevServerDetached(o);
+  log(`Temporal server running, pid ${pid}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`);
+}
+
+export function registerServerCommands(program: Command): void {
+  const d = defaultDevServerOptions();
+  const server = program
+    .command('server')
+    .description('run the local Temporal dev server (persistent, with the Web UI)');
+
+  server
+    .command('start', { isDefault: true })
+    .description('start `temporal server start-dev` (foreground unless --detach); reuse one that answers')
+    .option('--ip <ip>', 'address to bind', d.ip)
+    .option('--port <port>', 'gRPC frontend port', String(d.port))
+    .option('--ui-port <port>', 'Web UI port', String(d.uiPort))
+    .option('--db-filename <file>', 'SQLite file that keeps workflows across restarts', d.dbFilename)
+    .option('-d, --detach', 'run in the background and return once it answers')
+    .action(async (flags: ServerFlags) => {
+      const o = optionsFrom(flags);
+      if (flags.detach) {
+        await ensureDevServer(o);
+        return;
+      }
+      if ((await checkPorts(o)) === 'temporal') {
+        console.log(`a Temporal server already answers on ${o.ip}:${o.port}; nothing to start`);
+        return;
+      }
+      console.log(`gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}, db ${o.dbFilename} (Ctrl-C stops)`);
+      const child = runDevServerForeground(o);
+      await new Promise<void>((resolve, reject) =>
+        child.once('exit', (code, signal) =>
+          code === 0 || signal ? resolve() : reject(new Error(`temporal exited with code ${code}`)),
+        ),
+      );
+    });
+
+  server
+    .command('stop')
+    .description('stop the dev server that `deploy server start --detach` started')
+    .action(async () => {
+      const pid = await stopDevServer();
+      console.log(pid === undefined ? 'no dev server started by omni-deploy is running' : `stopped pid ${pid}`);
+    });
+
+  server
+    .command('status')
+    .description('show whether the dev server answers')
+    .option('--ip <ip>', 'address', d.ip)
+    .option('--port <port>', 'gRPC frontend port', String(d.port))
+    .option('--ui-port <port>', 'Web UI port', String(d.uiPort))
+    .action(async (flags: ServerFlags) => {
+      const o = { ...d, ...optionsFrom({ ...flags, dbFilename: d.dbFilename }) };
+      const state = await checkPorts(o).catch((e: Error) => e.message);
+      const pid = recordedServerPid();
+      console.log(
+        state === 'temporal'
+          ? `running${pid ? ` (pid ${pid})` : ' (not started by omni-deploy)'}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`
+          : state === 'free'
+            ? 'not running'
+            : state,
+      );
+      if (state !== 'temporal') process.exitCode = 3;
+    });
+}

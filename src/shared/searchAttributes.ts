@@ -1,0 +1,21 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Search attributes the workflows set, so the Web UI and `deploy list` can find clusters. */
+export const DEPLOY_CLUSTER = defineSearchAttributeKey('DeployCluster', SearchAttributeType.KEYWORD);
+export const DEPLOY_PHASE = defineSearchAttributeKey('DeployPhase', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [DEPLOY_CLUSTER, DEPLOY_PHASE] as const;
+
+/** `Name=Type` pairs for `temporal server start-dev --search-attribute`. */
+export function searchAttributeFlags(): string[] {
+  const typeName: Record<string, string> = {
+    [SearchAttributeType.KEYWORD]: 'Keyword',
+    [SearchAttributeType.TEXT]: 'Text',
+    [SearchAttributeType.INT]: 'Int',
+    [SearchAttributeType.DOUBLE]: 'Double',
+    [SearchAttributeType.BOOL]: 'Bool',
+    [SearchAttributeType.DATETIME]: 'Datetime',
+    [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
+  };
+  return SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${typeName[k.type]}`]);
+}

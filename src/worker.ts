@@ -1,0 +1,81 @@
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import * as activities from './activities';
+import { executorTaskQueue, SHARED_TASK_QUEUE } from './shared/taskQueues';
+import { resolveTemporalTarget } from './shared/temporalConnection';
+
+export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+export interface WorkerSetOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** Serve the shared queue (workflows + remote activities). */
+  shared?: boolean;
+  /** Serve this machine's executor queue (local-disk activities); the name of the executor. */
+  executor?: string | false;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/**
+ * The workers one `deploy worker` process runs: the shared queue and, unless disabled, the queue
+ * of this executor machine. Both use the same activity implementations; which queue an activity
+ * is sent to is the workflow's decision.
+ */
+export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]> {
+  const workflowSource = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle }
+    : { workflowsPath: WORKFLOWS_PATH };
+  const workers: Worker[] = [];
+  if (options.shared !== false) {
+    workers.push(
+      await Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: SHARED_TASK_QUEUE,
+        ...workflowSource,
+        activities,
+      }),
+    );
+  }
+  if (options.executor !== false) {
+    workers.push(
+      await Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: executorTaskQueue(options.executor),
+        activities,
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Keep the SDK's own log lines (bundler output, state changes) out of an operator's terminal. */
+export function installQuietRuntime(level: 'WARN' | 'INFO' = 'WARN'): void {
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
+
+/**
+ * Run until SIGINT/SIGTERM. The SDK's runtime turns those signals into `worker.shutdown()`:
+ * polling stops, running activities get `shutdownGraceTime` to finish (their cancellation signal
+ * fires), then the process exits cleanly; unfinished work is picked up by another worker.
+ */
+export async function runWorkers(opts: { shared?: boolean; executor?: string | false } = {}): Promise<void> {
+  const target = resolveTemporalTarget();
+  const connection = await NativeConnection.connect(target.connectionOptions);
+  try {
+    const workers = await createWorkers({ connection, namespace: target.namespace, ...opts });
+    const queues = workers.map((w) => w.options.taskQueue).join(', ');
+    console.log(`worker connected to ${target.address} (namespace ${target.namespace}), serving ${queues}`);
+    await Promise.all(workers.map((w) => w.run()));
+    console.log('worker stopped');
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  runWorkers().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,5 @@
+/**
+ * The worker's `workflowsPath`. Explicit re-exports only: every workflow type the server may
+ * dispatch must be named here (a test checks each one resolves).
+ */
+export { roundTrip } from './roundTrip';
