@@ -22,9 +22,19 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'child_process', 'net', 'os', 'crypto'], message: 'No Node built-ins in workflow code.' },
-            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'node-ssh', 'ssh2'], message: 'Not allowed in the workflow sandbox.' },
-            { group: ['../activities', '../activities/*', '../remote/*'], message: 'Import activities as types only.', allowTypeImports: true },
+            {
+              group: ['node:*', 'fs', 'path', 'child_process', 'net', 'os', 'crypto'],
+              message: 'No Node built-ins in workflow code.',
+            },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'node-ssh', 'ssh2'],
+              message: 'Not allowed in the workflow sandbox.',
+            },
+            {
+              group: ['../activities', '../activities/*', '../remote/*'],
+              message: 'Import activities as types only.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -1,12 +1,15 @@
 import { Command, CommanderError } from 'commander';
+import { version } from '../../package.json';
 import { registerDemoCommand } from './commands/demo';
 import { registerServerCommands } from './commands/server';
 import { registerWorkerCommand } from './commands/worker';
 
 export function buildProgram(): Command {
   const program = new Command('deploy')
-    .description('omni-deploy: bring up and run PD-disaggregated LLM serving clusters with Temporal workflows')
-    .version(require('../../package.json').version)
+    .description(
+      'omni-deploy: bring up and run PD-disaggregated LLM serving clusters with Temporal workflows',
+    )
+    .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
   // Every subcommand inherits these, so a typo'd flag anywhere is an error, not silently ignored.

@@ -9,5 +9,9 @@ export async function connectClient(): Promise<{ client: Client; connection: Con
       `cannot reach Temporal at ${target.address} (${err.message}). Start one with \`deploy server start --detach\` or set TEMPORAL_ADDRESS.`,
     );
   });
-  return { client: new Client({ connection, namespace: target.namespace }), connection, address: target.address };
+  return {
+    client: new Client({ connection, namespace: target.namespace }),
+    connection,
+    address: target.address,
+  };
 }

@@ -41,6 +41,8 @@ export async function runDemo(): Promise<void> {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run the whole chain locally: Temporal dev server, worker, a workflow; print the Web UI address')
+    .description(
+      'run the whole chain locally: Temporal dev server, worker, a workflow; print the Web UI address',
+    )
     .action(runDemo);
 }

@@ -90,7 +90,9 @@ export function registerServerCommands(program: Command): void {
     .description('stop the dev server that `deploy server start --detach` started')
     .action(async () => {
       const pid = await stopDevServer();
-      console.log(pid === undefined ? 'no dev server started by omni-deploy is running' : `stopped pid ${pid}`);
+      console.log(
+        pid === undefined ? 'no dev server started by omni-deploy is running' : `stopped pid ${pid}`,
+      );
     });
 
   server

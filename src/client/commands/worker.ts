@@ -5,8 +5,14 @@ import { runWorkers } from '../../worker';
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('run a worker for the cluster workflows and their activities (SIGINT/SIGTERM stop it gracefully)')
-    .option('--executor <name>', "name of this executor machine (its task queue gets local-disk activities)", hostname())
+    .description(
+      'run a worker for the cluster workflows and their activities (SIGINT/SIGTERM stop it gracefully)',
+    )
+    .option(
+      '--executor <name>',
+      'name of this executor machine (its task queue gets local-disk activities)',
+      hostname(),
+    )
     .option('--no-executor', 'do not serve an executor queue (a capacity-only worker on another machine)')
     .option('--no-shared', 'serve only the executor queue')
     .action(async (flags: { executor: string | false; shared: boolean }) => {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the test suites with Node's own test runner (TypeScript through tsx).
+#   scripts/run-tests.sh            all suites: unit, workflow, e2e
+#   scripts/run-tests.sh unit e2e   only those
+# Unit tests run in parallel; workflow and e2e tests one file at a time, because they start real
+# servers and simulated hosts that must not compete for ports, namespaces and the two cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit workflow e2e)
+mkdir -p test-artifacts
+files_of() { find "test/$1" -name '*.test.ts' 2>/dev/null | sort; }
+all=()
+for s in "${suites[@]}"; do
+  mapfile -t f < <(files_of "$s")
+  [ ${#f[@]} -gt 0 ] || continue
+  case "$s" in
+    unit) conc=2 ;;
+    *) conc=1 ;;
+  esac
+  echo "== $s: ${#f[@]} files"
+  node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "${f[@]}" || rc=$?
+  all+=("${f[@]}")
+  if [ "${rc:-0}" != 0 ]; then echo "== $s failed"; exit "$rc"; fi
+done
+echo "== all suites passed (${#all[@]} files)"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything omni-deploy and its tests need on a fresh Debian machine (run as root).
+# Idempotent; safe to run before every command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  # the simulated cluster: hosts with sshd, a container engine (podman as `docker`), rsync
+  openssh-server openssh-client iproute2 rsync podman podman-docker runc busybox-static
+  # the global proxy: nginx with njs (also copied into the proxy image of the simulated cluster)
+  nginx-light libnginx-mod-http-js
+  curl ca-certificates
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+scripts/build-temporal.sh
+
+# Machine-wide configuration the simulated hosts need (container engine settings).
+if [ -x sim/setup-machine.sh ]; then sim/setup-machine.sh; fi
+echo "setup complete"
