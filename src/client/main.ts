@@ -4,16 +4,23 @@ import { registerDemoCommand } from './commands/demo';
 import { registerServerCommands } from './commands/server';
 import { registerWorkerCommand } from './commands/worker';
 
-export function buildProgram(): Command {
+export interface ProgramOutput {
+  writeOut?: (s: string) => void;
+  writeErr?: (s: string) => void;
+}
+
+export function buildProgram(output: ProgramOutput = {}): Command {
   const program = new Command('deploy')
+    // Before any subcommand is added, so they all inherit it: errors reach main() instead of
+    // commander calling process.exit itself.
+    .exitOverride()
+    .configureOutput(output)
     .description(
       'omni-deploy: bring up and run PD-disaggregated LLM serving clusters with Temporal workflows',
     )
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
-  // Every subcommand inherits these, so a typo'd flag anywhere is an error, not silently ignored.
-  program.configureHelp({ sortSubcommands: false });
   registerDemoCommand(program);
   registerServerCommands(program);
   registerWorkerCommand(program);
@@ -22,7 +29,6 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,0 +1,109 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import * as activities from '../../src/activities';
+import { roundTrip } from '../../src/workflows';
+import { runDeploy } from '../helpers/cli';
+import { freePort } from '../helpers/ports';
+import { workflowBundle } from '../helpers/temporal';
+
+/**
+ * `deploy server` as an operator uses it: detached start with a persistent database, the Web UI,
+ * stop and start again with the workflow still there, and the port checks.
+ */
+describe('deploy server', () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-deploy-server-'));
+  const env = { OMNI_DEPLOY_STATE_DIR: stateDir };
+  let port: number;
+  let uiPort: number;
+  let flags: string[];
+
+  before(async () => {
+    port = await freePort();
+    uiPort = await freePort();
+    flags = ['--port', String(port), '--ui-port', String(uiPort)];
+  });
+
+  after(async () => {
+    await runDeploy(['server', 'stop'], env);
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  const start = () => runDeploy(['server', 'start', '--detach', ...flags], env);
+
+  it('starts detached and serves the Web UI', async () => {
+    const r = await start();
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`Web UI http://127.0.0.1:${uiPort}`));
+    const res = await fetch(`http://127.0.0.1:${uiPort}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await res.text(), /<html/i);
+  });
+
+  it('reuses a server that already answers', async () => {
+    const r = await start();
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /already answers .*reusing it/);
+  });
+
+  it('keeps a completed workflow across a restart (persistent database)', async () => {
+    const address = `127.0.0.1:${port}`;
+    const workflowId = `persist-${randomUUID()}`;
+    const taskQueue = `persist-${randomUUID()}`;
+    const native = await NativeConnection.connect({ address });
+    const connection = await Connection.connect({ address });
+    try {
+      const worker = await Worker.create({
+        connection: native,
+        taskQueue,
+        workflowBundle: await workflowBundle(),
+        activities,
+      });
+      const client = new Client({ connection });
+      await worker.runUntil(client.workflow.execute(roundTrip, { workflowId, taskQueue, args: ['kept'] }));
+    } finally {
+      await native.close();
+      await connection.close();
+    }
+
+    const stop = await runDeploy(['server', 'stop'], env);
+    assert.match(stop.stdout, /stopped pid \d+/);
+    const status = await runDeploy(['server', 'status', ...flags], env);
+    assert.match(status.stdout, /not running/);
+
+    assert.equal((await start()).code, 0);
+    const again = await Connection.connect({ address });
+    try {
+      const handle = new Client({ connection: again }).workflow.getHandle(workflowId);
+      const description = await handle.describe();
+      assert.equal(description.status.name, 'COMPLETED');
+      assert.deepEqual((await handle.result()).echoed, 'kept');
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('refuses a port that another program holds, naming it', async () => {
+    // A plain TCP service; the probe's gRPC attempt resets the connection, which is expected.
+    const busy = net.createServer((s) => s.on('error', () => undefined).end('not temporal\n'));
+    const busyPort = await freePort();
+    await new Promise<void>((r) => busy.listen(busyPort, '127.0.0.1', r));
+    try {
+      const r = await runDeploy(['server', 'start', '--detach', '--port', String(busyPort)], env);
+      assert.notEqual(r.code, 0);
+      assert.match(
+        r.stderr,
+        new RegExp(`port 127.0.0.1:${busyPort} is taken by a program that is not a Temporal server`),
+      );
+    } finally {
+      busy.close();
+    }
+  });
+});
