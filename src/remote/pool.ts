@@ -1,0 +1,374 @@
+import * as fs from 'node:fs/promises';
+import { NodeSSH, type Config } from 'node-ssh';
+import type { Client, ServerHostKeyAlgorithm } from 'ssh2';
+import {
+  AuthenticationError,
+  ConnectionError,
+  HostKeyMismatchError,
+  RemoteConfigError,
+  RemoteError,
+  UnknownHostKeyError,
+  describeHost,
+} from './errors';
+import { hostKey, type HostKeyPolicy, type RemoteHost, type SecretResolver } from './host';
+import {
+  appendKnownHost,
+  checkHostKey,
+  fingerprint,
+  knownHostsName,
+  knownKeyTypes,
+  readKnownHosts,
+} from './knownHosts';
+import { Limiter } from './limiter';
+
+export interface SshPoolOptions {
+  knownHostsPath: string;
+  /** Default `strict`. */
+  hostKeyPolicy?: HostKeyPolicy;
+  /** Needed only for hosts with password auth. */
+  secrets?: SecretResolver;
+  /** Open channels (exec or sftp) per host. sshd's MaxSessions defaults to 10; we stay below it. */
+  maxChannelsPerHost?: number;
+  /** Open channels over all hosts of this worker. */
+  maxChannelsTotal?: number;
+  keepaliveIntervalMs?: number;
+  /** Unanswered keepalives before the connection counts as lost. */
+  keepaliveCountMax?: number;
+  /** TCP connect + handshake + auth budget. */
+  readyTimeoutMs?: number;
+  /** A connection with no open channel for this long is closed. */
+  idleCloseMs?: number;
+}
+
+/** A channel slot on a live connection; `release` must be called once the channel is closed. */
+export interface Lease<T> {
+  value: T;
+  release(): void;
+}
+
+interface Entry {
+  promise: Promise<Connection>;
+  conn?: Connection;
+}
+
+interface Connection {
+  key: string;
+  ssh: NodeSSH;
+  client: Client;
+  active: number;
+  alive: boolean;
+  idleTimer?: NodeJS.Timeout;
+}
+
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  EPIPE: 'connection closed',
+  ENOTFOUND: 'address not found',
+  EAI_AGAIN: 'name resolution failed',
+};
+
+// ssh2's defaults, in its order; the ones known_hosts lists for a host go first (see connect()).
+const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+/**
+ * SSH connections of one worker process: one per user@address:port, shared by every activity that
+ * runs on the worker, opened on first use, dropped when lost (the next use reconnects), closed when
+ * idle. Channels are bounded per host and overall so a wide fan-out queues here instead of hitting
+ * sshd's MaxSessions or MaxStartups.
+ */
+export class SshPool {
+  /** Connections opened so far (successful handshakes); tests use it to prove reuse. */
+  connectionsOpened = 0;
+  private readonly connections = new Map<string, Entry>();
+  private readonly hostLimiters = new Map<string, Limiter>();
+  private readonly globalLimiter: Limiter;
+  private closed = false;
+
+  constructor(readonly options: SshPoolOptions) {
+    this.globalLimiter = new Limiter(options.maxChannelsTotal ?? 64);
+  }
+
+  /**
+   * Takes a channel slot for `host`, then runs `open` (which opens the channel) on its connection.
+   * If the connection turns out to be dead (dropped but not yet noticed), `open` runs once more on
+   * a fresh connection.
+   */
+  async open<T>(host: RemoteHost, open: (client: Client, ssh: NodeSSH) => Promise<T>): Promise<Lease<T>> {
+    const releaseSlots = await this.acquireSlots(host);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const conn = await this.connection(host);
+        this.markBusy(conn);
+        try {
+          const value = await open(conn.client, conn.ssh);
+          let released = false;
+          return {
+            value,
+            release: () => {
+              if (released) return;
+              released = true;
+              this.markIdle(conn);
+              releaseSlots();
+            },
+          };
+        } catch (err) {
+          this.markIdle(conn);
+          if (err instanceof RemoteError) throw err;
+          const stale = !conn.alive || /not connected|no response from server/i.test(String(err));
+          if (stale && attempt === 0) {
+            this.drop(conn);
+            continue;
+          }
+          throw new ConnectionError(
+            host,
+            `cannot open an SSH channel: ${(err as Error).message}`,
+            undefined,
+            {
+              cause: err,
+            },
+          );
+        }
+      }
+    } catch (err) {
+      releaseSlots();
+      throw err;
+    }
+  }
+
+  /**
+   * The host's connection without taking a slot. Only for killing a cancelled command: that must
+   * work even when every slot of the host is taken by commands waiting to be cancelled, and sshd's
+   * MaxSessions leaves room above our per-host limit for it.
+   */
+  async unlimited<T>(host: RemoteHost, use: (client: Client) => Promise<T>): Promise<T> {
+    const conn = await this.connection(host);
+    this.markBusy(conn);
+    try {
+      return await use(conn.client);
+    } finally {
+      this.markIdle(conn);
+    }
+  }
+
+  /** Closes every connection; the pool can still be used afterwards (it reconnects). */
+  async closeAll(): Promise<void> {
+    const pending = [...this.connections.values()];
+    this.connections.clear();
+    const settled = await Promise.allSettled(pending.map((e) => e.promise));
+    for (const s of settled) {
+      if (s.status === 'fulfilled') this.drop(s.value);
+    }
+  }
+
+  /** Stops accepting work and closes everything (worker shutdown). */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    await this.closeAll();
+  }
+
+  private async acquireSlots(host: RemoteHost): Promise<() => void> {
+    if (this.closed) throw new ConnectionError(host, 'the SSH pool of this worker is shut down', 'ESHUTDOWN');
+    const key = hostKey(host);
+    let limiter = this.hostLimiters.get(key);
+    if (!limiter) {
+      limiter = new Limiter(this.options.maxChannelsPerHost ?? 8);
+      this.hostLimiters.set(key, limiter);
+    }
+    // Per host first: a waiter for a busy host must not sit on a global slot others could use.
+    const releaseHost = await limiter.acquire();
+    const releaseGlobal = await this.globalLimiter.acquire();
+    return () => {
+      releaseGlobal();
+      releaseHost();
+    };
+  }
+
+  private connection(host: RemoteHost): Promise<Connection> {
+    const key = hostKey(host);
+    const existing = this.connections.get(key);
+    if (existing) return existing.promise;
+    const entry = {} as Entry;
+    entry.promise = this.connect(host, key, entry);
+    this.connections.set(key, entry);
+    entry.promise.catch(() => {
+      if (this.connections.get(key) === entry) this.connections.delete(key);
+    });
+    return entry.promise;
+  }
+
+  private async connect(host: RemoteHost, key: string, entry: Entry): Promise<Connection> {
+    const port = host.port ?? 22;
+    const knownHostsPath = this.options.knownHostsPath;
+    const policy = host.hostKeyPolicy ?? this.options.hostKeyPolicy ?? 'strict';
+    const name = knownHostsName(host.address, port);
+    let refusal: RemoteError | undefined;
+    let knownTypes: string[];
+    try {
+      knownTypes = knownKeyTypes(readKnownHosts(knownHostsPath), name);
+    } catch (err) {
+      throw new RemoteConfigError(
+        host,
+        `cannot read known_hosts file ${knownHostsPath} for ${describeHost(host)}: ${(err as Error).message}`,
+      );
+    }
+    const hostVerifier = (blob: Buffer): boolean => {
+      // Read again: another connection of this worker may have just added the host (accept-new).
+      const check = checkHostKey(readKnownHosts(knownHostsPath), name, blob);
+      if (check.status === 'known') return true;
+      if (check.status === 'unknown' && policy === 'accept-new') {
+        appendKnownHost(knownHostsPath, name, blob);
+        return true;
+      }
+      if (check.status === 'unknown')
+        refusal = new UnknownHostKeyError(host, knownHostsPath, fingerprint(blob));
+      else if (check.status === 'revoked')
+        refusal = new HostKeyMismatchError(host, knownHostsPath, fingerprint(blob), 'is marked @revoked in');
+      else
+        refusal = new HostKeyMismatchError(
+          host,
+          knownHostsPath,
+          fingerprint(blob),
+          `does not match the ${check.knownTypes.join('/')} key(s) in`,
+        );
+      return false;
+    };
+
+    const preferred = HOST_KEY_ALGORITHMS.filter((a) =>
+      knownTypes.some((t) => t === a || (t === 'ssh-rsa' && a.startsWith('rsa-sha2-'))),
+    );
+    const config: Config = {
+      host: host.address,
+      port,
+      username: host.user,
+      ...(await this.credentials(host)),
+      hostVerifier,
+      keepaliveInterval: this.options.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: this.options.keepaliveCountMax ?? 3,
+      readyTimeout: this.options.readyTimeoutMs ?? 20_000,
+      ...(preferred.length > 0 && {
+        algorithms: {
+          serverHostKey: [...preferred, ...HOST_KEY_ALGORITHMS.filter((a) => !preferred.includes(a))],
+        },
+      }),
+    };
+
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect(config);
+    } catch (err) {
+      ssh.dispose();
+      throw refusal ?? classifyConnectError(host, err);
+    }
+    const client = ssh.connection;
+    if (!client) throw new ConnectionError(host, 'the connection closed during the handshake');
+    const conn: Connection = { key, ssh, client, active: 0, alive: true };
+    entry.conn = conn;
+    // After the handshake node-ssh stops listening for 'error'; an unhandled one would crash the worker.
+    const lost = () => this.forget(conn);
+    client.on('error', lost);
+    client.on('close', lost);
+    client.on('end', lost);
+    this.connectionsOpened++;
+    this.scheduleIdleClose(conn);
+    return conn;
+  }
+
+  private async credentials(
+    host: RemoteHost,
+  ): Promise<Pick<Config, 'privateKey' | 'password' | 'tryKeyboard'>> {
+    if ('privateKeyPath' in host.auth) {
+      const file = host.auth.privateKeyPath;
+      try {
+        return { privateKey: await fs.readFile(file, 'utf8') };
+      } catch (err) {
+        throw new RemoteConfigError(
+          host,
+          `cannot read the private key ${file} for ${describeHost(host)} on this worker ` +
+            `(${(err as NodeJS.ErrnoException).code ?? 'error'}); the key must exist on every worker machine`,
+        );
+      }
+    }
+    const ref = host.auth.passwordRef;
+    if (!this.options.secrets) {
+      throw new RemoteConfigError(
+        host,
+        `${describeHost(host)} uses password auth (${ref}) but this worker has no secret resolver configured`,
+      );
+    }
+    let password: string;
+    try {
+      password = await this.options.secrets.resolve(ref);
+    } catch {
+      // The resolver's own error is left out on purpose: it could echo what it was resolving.
+      throw new RemoteConfigError(
+        host,
+        `cannot resolve the password ${ref} for ${describeHost(host)} on this worker; check the worker's secrets`,
+      );
+    }
+    // keyboard-interactive too: PAM-based sshd setups offer only that for passwords.
+    return { password, tryKeyboard: true };
+  }
+
+  private markBusy(conn: Connection): void {
+    conn.active++;
+    if (conn.idleTimer) clearTimeout(conn.idleTimer);
+    conn.idleTimer = undefined;
+  }
+
+  private markIdle(conn: Connection): void {
+    conn.active--;
+    this.scheduleIdleClose(conn);
+  }
+
+  private scheduleIdleClose(conn: Connection): void {
+    if (conn.active > 0 || !conn.alive) return;
+    const idleMs = this.options.idleCloseMs ?? 300_000;
+    conn.idleTimer = setTimeout(() => this.drop(conn), idleMs);
+    conn.idleTimer.unref();
+  }
+
+  private forget(conn: Connection): void {
+    conn.alive = false;
+    if (conn.idleTimer) clearTimeout(conn.idleTimer);
+    if (this.connections.get(conn.key)?.conn === conn) this.connections.delete(conn.key);
+  }
+
+  private drop(conn: Connection): void {
+    this.forget(conn);
+    conn.ssh.dispose();
+  }
+}
+
+function classifyConnectError(host: RemoteHost, err: unknown): RemoteError {
+  const e = err as Error & { level?: string; code?: string };
+  if (e.level === 'client-authentication') {
+    const how =
+      'privateKeyPath' in host.auth
+        ? `key ${host.auth.privateKeyPath} not accepted`
+        : 'password not accepted';
+    return new AuthenticationError(host, how);
+  }
+  if (/privateKey|unsupported key format|encrypted private key/i.test(e.message ?? '')) {
+    return new RemoteConfigError(
+      host,
+      `the private key for ${describeHost(host)} cannot be used: ${e.message}; use an unencrypted OpenSSH or PEM key`,
+    );
+  }
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  if (code && NETWORK_CODES[code])
+    return new ConnectionError(host, NETWORK_CODES[code], code, { cause: err });
+  if (e.level === 'client-timeout') return new ConnectionError(host, 'SSH handshake timed out', 'ETIMEDOUT');
+  return new ConnectionError(host, e.message ?? String(err), code, { cause: err });
+}

@@ -1,0 +1,183 @@
+import { spawn } from 'node:child_process';
+import {
+  AuthenticationError,
+  ConnectionError,
+  HostKeyMismatchError,
+  RemoteConfigError,
+  type RemoteError,
+  TransferError,
+  UnknownHostKeyError,
+  describeHost,
+} from './errors';
+import type { HostKeyPolicy, RemoteHost } from './host';
+import { shellJoin } from './quote';
+
+export interface RsyncOptions {
+  /** push: local → host; pull: host → local. */
+  direction: 'push' | 'pull';
+  /** Both are directories; the content of the source mirrors into the destination. */
+  localDir: string;
+  remoteDir: string;
+  /** Remove files at the destination that the source does not have. */
+  delete?: boolean;
+  exclude?: readonly string[];
+  signal?: AbortSignal;
+  onOutput?: (line: string) => void;
+}
+
+export interface RsyncSettings {
+  knownHostsPath: string;
+  hostKeyPolicy: HostKeyPolicy;
+  connectTimeoutSec?: number;
+}
+
+export interface RsyncResult {
+  filesTransferred: number;
+  /** File data actually sent (what the delta algorithm could not match); 0 when nothing changed. */
+  literalBytes: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+// 24: "some files vanished before they could be transferred" — normal for live log directories.
+const OK_CODES = new Set([0, 24]);
+
+/**
+ * Directory sync with the local rsync over the system ssh, with the same identity and known_hosts as
+ * the pool (a second, unpooled connection: rsync needs its own). Password hosts are refused, because
+ * ssh in BatchMode cannot take a password and sshpass is not available.
+ */
+export async function rsync(
+  host: RemoteHost,
+  opts: RsyncOptions,
+  settings: RsyncSettings,
+): Promise<RsyncResult> {
+  if (!('privateKeyPath' in host.auth)) {
+    throw new RemoteConfigError(
+      host,
+      `directory sync to ${describeHost(host)} needs key authentication (rsync runs ssh in batch mode, which ` +
+        `cannot take a password); give this host a private key in the inventory`,
+    );
+  }
+  opts.signal?.throwIfAborted();
+  const args = rsyncArgs(host, host.auth.privateKeyPath, opts, settings);
+  const child = spawn('rsync', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!opts.onOutput) return;
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) opts.onOutput(line);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+
+  // rsync and its ssh share a process group of their own, so one kill stops both.
+  const onAbort = () => {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
+
+  if (opts.signal?.aborted) throw opts.signal.reason;
+  if (code === null || !OK_CODES.has(code))
+    throw classifyRsyncFailure(host, code, stderr, settings.knownHostsPath);
+  return parseStats(stdout);
+}
+
+/** The argv of the local rsync; exported for tests and `--dry-run`-style displays. */
+export function rsyncArgs(
+  host: RemoteHost,
+  keyPath: string,
+  opts: RsyncOptions,
+  settings: RsyncSettings,
+): string[] {
+  const ssh = [
+    'ssh',
+    '-F',
+    '/dev/null',
+    '-i',
+    keyPath,
+    '-p',
+    String(host.port ?? 22),
+    '-l',
+    host.user,
+    '-o',
+    `UserKnownHostsFile=${settings.knownHostsPath}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    `StrictHostKeyChecking=${settings.hostKeyPolicy === 'accept-new' ? 'accept-new' : 'yes'}`,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `ConnectTimeout=${settings.connectTimeoutSec ?? 20}`,
+    '-o',
+    'ServerAliveInterval=15',
+    '-o',
+    'LogLevel=ERROR',
+  ];
+  const address = host.address.includes(':') ? `[${host.address}]` : host.address;
+  const remote = `${address}:${withSlash(opts.remoteDir)}`;
+  const local = withSlash(opts.localDir);
+  return [
+    '-a',
+    '--stats',
+    '--no-human-readable',
+    ...(opts.delete ? ['--delete'] : []),
+    ...(opts.exclude ?? []).map((p) => `--exclude=${p}`),
+    // rsync splits -e itself and honours POSIX single quotes.
+    '-e',
+    shellJoin(ssh),
+    '--',
+    ...(opts.direction === 'push' ? [local, remote] : [remote, local]),
+  ];
+}
+
+export function parseStats(stdout: string): RsyncResult {
+  const num = (label: string): number => {
+    const m = new RegExp(`^${label}: ([\\d,.]+)`, 'm').exec(stdout);
+    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
+  };
+  return {
+    filesTransferred: num('Number of regular files transferred'),
+    literalBytes: num('Literal data'),
+    bytesSent: num('Total bytes sent'),
+    bytesReceived: num('Total bytes received'),
+  };
+}
+
+function withSlash(dir: string): string {
+  return dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+function classifyRsyncFailure(
+  host: RemoteHost,
+  code: number | null,
+  stderr: string,
+  knownHosts: string,
+): RemoteError {
+  const tail = stderr.trim().split('\n').slice(-5).join(' | ');
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr))
+    return new HostKeyMismatchError(host, knownHosts, 'a different key (seen by ssh)');
+  if (/Host key verification failed|No \S+ host key is known/.test(stderr))
+    return new UnknownHostKeyError(host, knownHosts, 'a key ssh could not verify');
+  if (/Permission denied \(/.test(stderr)) return new AuthenticationError(host, `ssh for rsync: ${tail}`);
+  const net =
+    /Connection refused|Connection timed out|No route to host|Connection reset|Connection closed/.exec(
+      stderr,
+    );
+  if (net) return new ConnectionError(host, `ssh for rsync: ${net[0]}`);
+  return new TransferError(
+    host,
+    `rsync with ${describeHost(host)} failed (exit ${code ?? 'signal'}): ${tail}; check that rsync is ` +
+      `installed on the host and the directories exist`,
+  );
+}
