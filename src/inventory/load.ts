@@ -1,0 +1,352 @@
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { DeploySettings, Group } from '../plan/types';
+import { EXTRA_VARS_FILE, InventoryError, type InventoryProblem } from './errors';
+import {
+  APPLICABLE,
+  CONNECTION_VARS,
+  FIELD_MEANING,
+  fieldSchema,
+  HOST_FIELDS,
+  REQUIRED,
+  SEED_TEMPLATE_VARS,
+  type HostField,
+} from './hostFields';
+import { VarScope, type RawVar, type VarOrigin } from './scope';
+import { DERIVED_DEFAULTS, IMAGE_PLACEHOLDER, isSetting, SETTING_KEYS, SETTINGS } from './settings';
+import { readInventorySource, type InventorySource, type YamlPath } from './source';
+import { GROUPS, readShape, type HostEntry, type InventoryShape, type VarMap } from './structure';
+import { didYouMean } from './suggest';
+import { resolveTopology } from './topology';
+import type { HostAuth, Inventory, InventoryHost } from './types';
+
+const KNOWN_VARS: readonly string[] = [
+  ...SETTING_KEYS,
+  ...CONNECTION_VARS,
+  ...SEED_TEMPLATE_VARS,
+  ...HOST_FIELDS,
+];
+
+/** Ansible lets templates use any variable; names starting with "_" are the operator's own helpers. */
+const isHelperVar = (key: string) => key.startsWith('_');
+
+/**
+ * `-e KEY=VALUE` values are text; integers, booleans and YAML flow collections (`[a, b]`, `{K: v}`)
+ * are read as such so they can replace the same values written in YAML.
+ */
+export function parseExtraVarValue(value: string): unknown {
+  if (/^-?\d+$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^[[{]/.test(value)) {
+    try {
+      return parseYaml(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+class Loader {
+  readonly problems: InventoryProblem[] = [];
+
+  constructor(private readonly src: InventorySource) {}
+
+  at(origin: VarOrigin, message: string, subPath: readonly (string | number)[] = []): void {
+    if (origin.level === 'extra') {
+      this.problems.push({ file: EXTRA_VARS_FILE, line: 0, column: 0, path: origin.key, message });
+    } else {
+      this.problems.push(this.src.problem([...origin.path, ...subPath], message));
+    }
+  }
+
+  atPath(path: YamlPath, message: string, at: 'key' | 'value' = 'value'): void {
+    this.problems.push(this.src.problem(path, message, at));
+  }
+}
+
+function layer(into: Map<string, RawVar>, vars: VarMap, originOf: (key: string) => VarOrigin): void {
+  for (const [key, value] of Object.entries(vars)) into.set(key, { value, origin: originOf(key) });
+}
+
+function checkKeys(loader: Loader, shape: InventoryShape, extraVars: Record<string, unknown>): void {
+  const check = (keys: string[], pathOf: (k: string) => YamlPath, level: 'all' | 'group' | 'host') => {
+    for (const key of keys) {
+      if (isHelperVar(key)) continue;
+      if (!KNOWN_VARS.includes(key)) {
+        loader.atPath(pathOf(key), `unknown setting "${key}"${didYouMean(key, KNOWN_VARS)}`, 'key');
+      } else if (level !== 'all' && isSetting(key)) {
+        loader.atPath(pathOf(key), `${key} is a cluster-wide setting: set it in all.vars or with -e`, 'key');
+      }
+    }
+  };
+  check(Object.keys(shape.allVars), (k) => ['all', 'vars', k], 'all');
+  for (const g of GROUPS)
+    check(Object.keys(shape.groupVars[g]), (k) => ['all', 'children', g, 'vars', k], 'group');
+  for (const h of shape.hosts) check(Object.keys(h.vars), (k) => [...h.path, k], 'host');
+  for (const key of Object.keys(extraVars)) {
+    if (!isHelperVar(key) && !KNOWN_VARS.includes(key)) {
+      loader.at({ level: 'extra', key }, `unknown setting "${key}"${didYouMean(key, KNOWN_VARS)}`);
+    } else if (key === 'ansible_password') {
+      // Workers re-read passwords from the inventory file; one given on the command line would be lost.
+      loader.at(
+        { level: 'extra', key },
+        'passwords cannot come from the command line: set ansible_password in the inventory',
+      );
+    }
+  }
+}
+
+const knownOnly = (vars: VarMap) =>
+  Object.fromEntries(Object.entries(vars).filter(([k]) => isHelperVar(k) || KNOWN_VARS.includes(k)));
+
+function resolveSettings(
+  loader: Loader,
+  shape: InventoryShape,
+  extraVars: Record<string, unknown>,
+  file: string,
+  builtins: Record<string, unknown>,
+): DeploySettings {
+  const raw = new Map<string, RawVar>();
+  layer(raw, knownOnly(shape.allVars), (key) => ({ level: 'all', path: ['all', 'vars', key] }));
+  layer(raw, extraVars, (key) => ({ level: 'extra', key }));
+  const scope = new VarScope(raw, builtins, (origin, message) => loader.at(origin, message));
+
+  const settings: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    const def = SETTINGS[key];
+    const origin = scope.origin(key);
+    const value = origin ? scope.value(key) : def.default;
+    if (value === undefined) {
+      if (origin) continue; // failed to render, already reported
+      if (def.required) {
+        loader.atPath(
+          ['all', 'vars', key],
+          `${key} is required: set it in all.vars or with -e (the seed asks the operator to set it)`,
+        );
+      }
+      continue;
+    }
+    const parsed = def.schema.safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues)
+        loader.at(origin!, issue.message, issue.path as (string | number)[]);
+      continue;
+    }
+    settings[key] = parsed.data;
+  }
+  if (settings.DOCKER_IMAGE_ID === IMAGE_PLACEHOLDER) {
+    loader.at(
+      scope.origin('DOCKER_IMAGE_ID')!,
+      `DOCKER_IMAGE_ID is still the seed's placeholder ${IMAGE_PLACEHOLDER}: name the image to run`,
+    );
+  }
+  const derived: Record<(typeof DERIVED_DEFAULTS)[number], unknown> = {
+    cluster_name: path.basename(file, path.extname(file)),
+    LOCAL_CODE_PATH: settings.CODE_PATH,
+    proxy_image: settings.DOCKER_IMAGE_ID,
+  };
+  for (const key of DERIVED_DEFAULTS) {
+    if (scope.origin(key) === undefined) {
+      const parsed = SETTINGS[key].schema.safeParse(derived[key]);
+      if (parsed.success) settings[key] = parsed.data;
+      else if (key === 'cluster_name') {
+        loader.atPath(
+          ['all', 'vars', key],
+          `the file name does not make a valid cluster name (${parsed.error.issues[0]!.message}): set cluster_name`,
+        );
+      }
+    }
+  }
+  // Catalogue order, so the plan's JSON does not depend on where a setting was written.
+  return Object.fromEntries(
+    SETTING_KEYS.filter((k) => k in settings).map((k) => [k, settings[k]]),
+  ) as unknown as DeploySettings;
+}
+
+function hostScopes(
+  loader: Loader,
+  shape: InventoryShape,
+  extraVars: Record<string, unknown>,
+): { scopes: Map<string, VarScope>; builtins: Record<string, unknown> } {
+  const scopes = new Map<string, VarScope>();
+  const hostvars: Record<string, unknown> = {};
+  const groups: Record<string, string[]> = { all: shape.hosts.map((h) => h.name) };
+  for (const g of GROUPS) groups[g] = shape.hosts.filter((h) => h.group === g).map((h) => h.name);
+  const shared = { groups, hostvars };
+
+  for (const h of shape.hosts) {
+    const raw = new Map<string, RawVar>();
+    layer(raw, knownOnly(shape.allVars), (key) => ({ level: 'all', path: ['all', 'vars', key] }));
+    layer(raw, knownOnly(shape.groupVars[h.group]), (key) => ({
+      level: 'group',
+      path: ['all', 'children', h.group, 'vars', key],
+    }));
+    layer(raw, knownOnly(h.vars), (key) => ({ level: 'host', path: [...h.path, key] }));
+    layer(raw, extraVars, (key) => ({ level: 'extra', key }));
+    const builtins = { ...shared, inventory_hostname: h.name, group_names: [h.group] };
+    const scope = new VarScope(raw, builtins, (origin, message) =>
+      loader.at(origin, origin.level === 'host' ? message : `host ${h.name}: ${message}`),
+    );
+    scopes.set(h.name, scope);
+    // hostvars['d0'].ansible_host, as in Ansible; rendered in d0's own context on first use.
+    Object.defineProperty(hostvars, h.name, {
+      enumerable: true,
+      get: () =>
+        Object.defineProperties(
+          { inventory_hostname: h.name },
+          Object.fromEntries(
+            [...raw.keys()].map((k) => [k, { enumerable: true, get: () => scope.value(k) }]),
+          ),
+        ),
+    });
+  }
+  return { scopes, builtins: shared };
+}
+
+/** Reads one host's fields; undefined when any of them is wrong (each reported). */
+function readHost(loader: Loader, entry: HostEntry, scope: VarScope): InventoryHost | undefined {
+  const { group, name } = entry;
+  const problemsBefore = loader.problems.length;
+  const values = new Map<HostField, unknown>();
+  const report = (origin: VarOrigin, message: string, sub: (string | number)[] = []) =>
+    loader.at(origin, origin.level === 'host' ? message : `host ${name}: ${message}`, sub);
+
+  for (const field of [...CONNECTION_VARS, ...HOST_FIELDS]) {
+    const origin = scope.origin(field);
+    if (!origin) continue;
+    if (!APPLICABLE[group].has(field)) {
+      // Inherited from all.vars or -e it is just not for this group; written here it is a mistake.
+      if (origin.level === 'host' || origin.level === 'group')
+        report(origin, `${field} does not apply to ${group} hosts`);
+      continue;
+    }
+    const value = scope.value(field);
+    if (value === undefined) continue;
+    const parsed = fieldSchema(field, group).safeParse(value);
+    if (parsed.success) values.set(field, parsed.data);
+    else for (const issue of parsed.error.issues) report(origin, issue.message);
+  }
+  const missing = (field: HostField) => scope.origin(field) === undefined;
+  for (const field of REQUIRED[group]) {
+    if (missing(field)) {
+      const meaning = FIELD_MEANING[field];
+      loader.atPath([...entry.path, field], `${field} is required${meaning ? ` (${meaning})` : ''}`);
+    }
+  }
+  if (group === 'D' && missing('host_ip') && missing('role')) {
+    loader.atPath(
+      [...entry.path, 'host_ip'],
+      `host_ip is required (the decode master's address), or role M/S`,
+    );
+  }
+  const keyFile = scope.origin('ansible_ssh_private_key_file');
+  const password = scope.origin('ansible_password');
+  if (!keyFile && !password) {
+    loader.atPath(
+      [...entry.path, 'ansible_ssh_private_key_file'],
+      'set ansible_ssh_private_key_file or ansible_password to log in',
+    );
+  }
+  if (loader.problems.length > problemsBefore) return undefined;
+
+  // Both given: the more specific one wins, as Ansible precedence would have it.
+  const rank = (o?: VarOrigin) => (o ? ['all', 'group', 'host', 'extra'].indexOf(o.level) : -1);
+  if (keyFile && password && rank(keyFile) === rank(password)) {
+    report(
+      password,
+      `both ansible_password and ansible_ssh_private_key_file are set at the same level; keep one`,
+    );
+    return undefined;
+  }
+  const auth: HostAuth =
+    rank(keyFile) > rank(password)
+      ? { method: 'key', privateKeyFile: values.get('ansible_ssh_private_key_file') as string }
+      : { method: 'password' };
+  const role = values.get('role');
+  return {
+    name,
+    group,
+    address: values.get('ansible_host') as string,
+    sshPort: (values.get('ansible_port') as number | undefined) ?? 22,
+    user: values.get('ansible_user') as string,
+    auth,
+    nodeRank: (values.get('node_rank') as number | undefined) ?? 0,
+    nodePort: values.get('node_port') as number,
+    kvRank: (values.get('kv_rank') as number | undefined) ?? null,
+    apiPort: (values.get('api_port') as number | undefined) ?? null,
+    hostIp: (values.get('host_ip') as string | undefined) ?? null,
+    devices: (values.get('ascend_rt_visible_devices') as number[] | undefined) ?? [],
+    legacyRole: role === 'M' || role === 'S' ? role : null,
+  };
+}
+
+function sortProblems(problems: InventoryProblem[]): InventoryProblem[] {
+  const seen = new Set<string>();
+  return problems
+    .filter((p) => {
+      const key = JSON.stringify(p);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort(
+      (a, b) =>
+        a.line - b.line ||
+        a.column - b.column ||
+        a.path.localeCompare(b.path) ||
+        a.message.localeCompare(b.message),
+    );
+}
+
+const GROUP_ORDER: Record<Group, number> = { P: 0, D: 1, C: 2 };
+
+/**
+ * Reads, renders and validates an Ansible inventory in the seed's format. `extraVars` are
+ * `-e KEY=VALUE` pairs and win over everything, as in Ansible. Throws an InventoryError listing
+ * every problem found, each located in the file.
+ */
+export function loadInventory(file: string, extraVars: Record<string, string> = {}): Inventory {
+  const src = readInventorySource(file);
+  const loader = new Loader(src);
+  const { shape, problems } = readShape(src);
+  loader.problems.push(...problems);
+  if (!shape) throw new InventoryError(sortProblems(loader.problems));
+  shape.hosts.sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group]);
+
+  const extra = Object.fromEntries(Object.entries(extraVars).map(([k, v]) => [k, parseExtraVarValue(v)]));
+  checkKeys(loader, shape, extra);
+  const knownExtra = knownOnly(extra);
+  const { scopes, builtins } = hostScopes(loader, shape, knownExtra);
+  const settings = resolveSettings(loader, shape, knownExtra, file, builtins);
+
+  const hosts: InventoryHost[] = [];
+  for (const entry of shape.hosts) {
+    const host = readHost(loader, entry, scopes.get(entry.name)!);
+    if (host) hosts.push(host);
+  }
+  const complete = hosts.length === shape.hosts.length;
+  const entries = new Map(shape.hosts.map((e) => [e.name, e]));
+  const topology = resolveTopology(hosts, (host, field, message) => {
+    const origin = scopes.get(host.name)!.origin(field) ?? {
+      level: 'host',
+      path: [...entries.get(host.name)!.path, field],
+    };
+    loader.at(origin, origin.level === 'host' ? message : `host ${host.name}: ${message}`);
+  });
+  if (loader.problems.length > 0 || !complete) throw new InventoryError(sortProblems(loader.problems));
+
+  return {
+    file: path.resolve(file),
+    settings,
+    hosts,
+    prefill: topology.prefill,
+    decode: topology.decode,
+    proxy: hosts.find((h) => h.group === 'C')!.name,
+  };
+}
+
+/** Every address an inventory's hosts are reached at, deduplicated and sorted. */
+export function inventoryAddresses(file: string, extraVars: Record<string, string> = {}): string[] {
+  return [...new Set(loadInventory(file, extraVars).hosts.map((h) => h.address))].sort();
+}

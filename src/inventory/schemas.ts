@@ -1,0 +1,189 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { didYouMean } from './suggest';
+
+/** Zod building blocks whose messages speak to the operator about the value they wrote. */
+
+export const show = (v: unknown): string =>
+  typeof v === 'string' ? `"${v}"` : (JSON.stringify(v) ?? String(v));
+
+function check<T>(base: z.ZodType<T>, ok: (v: T) => boolean, message: (v: T) => string): z.ZodType<T> {
+  return base.superRefine((v, ctx) => {
+    if (!ok(v)) ctx.addIssue({ code: 'custom', message: message(v) });
+  });
+}
+
+export const text = (): z.ZodType<string> =>
+  z.string({ error: (i) => `must be a string, got ${show(i.input)}` });
+
+export const nonEmpty = (): z.ZodType<string> =>
+  check(
+    text(),
+    (s) => s.trim() !== '',
+    () => 'must not be empty',
+  );
+
+// YAML and `-e` may give "8000" where a number is meant; both are accepted.
+const digitsToNumber = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
+
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER, what = 'an integer'): z.ZodType<number> =>
+  z.preprocess(
+    digitsToNumber,
+    check(
+      z.number({ error: (i) => `must be ${what}, got ${show(i.input)}` }),
+      (n) => Number.isInteger(n) && n >= min && n <= max,
+      (n) => `must be ${what}${max === Number.MAX_SAFE_INTEGER ? ` ≥ ${min}` : ` (${min}-${max})`}, got ${n}`,
+    ),
+  ) as z.ZodType<number>;
+
+export const port = (): z.ZodType<number> => int(1, 65535, 'a port number');
+
+export const fraction = (): z.ZodType<number> =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\d*\.?\d+$/.test(v) ? Number(v) : v),
+    check(
+      z.number({ error: (i) => `must be a number in (0, 1], got ${show(i.input)}` }),
+      (n) => n > 0 && n <= 1,
+      (n) => `must be a number in (0, 1], got ${n}`,
+    ),
+  ) as z.ZodType<number>;
+
+export const absolutePath = (): z.ZodType<string> =>
+  check(
+    text(),
+    (s) => s.startsWith('/') && !s.includes('\n'),
+    (s) => `must be an absolute path, got ${show(s)}`,
+  );
+
+/** A path on the executor: `~/` is expanded there, by the worker. */
+export const executorPath = (): z.ZodType<string> =>
+  check(
+    text(),
+    (s) => (s.startsWith('/') || s.startsWith('~/')) && !s.includes('\n'),
+    (s) => `must be an absolute path (or start with ~/), got ${show(s)}`,
+  );
+
+/** Container names are `<prefix>_<host>`; docker accepts `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
+export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+export const containerName = (): z.ZodType<string> =>
+  check(
+    text(),
+    (s) => NAME_PATTERN.test(s),
+    (s) => `must be a container name (letters, digits, "_", ".", "-"), got ${show(s)}`,
+  );
+
+export const oneOf = <T extends string>(values: readonly T[]): z.ZodType<T> =>
+  check(
+    text(),
+    (s) => (values as readonly string[]).includes(s),
+    (s) => `must be one of ${values.join(', ')}, got ${show(s)}${didYouMean(s, values)}`,
+  ) as z.ZodType<T>;
+
+/** A single argv word list: a YAML list, or a string split on whitespace (as the seed's EXTRA_ARGS). */
+export const argList = (): z.ZodType<string[]> =>
+  z.union([z.string().transform((s) => s.split(/\s+/).filter(Boolean)), z.array(z.string())], {
+    error: (i) => `must be a string of arguments or a list of strings, got ${show(i.input)}`,
+  });
+
+export const stringList = (): z.ZodType<string[]> =>
+  z.array(z.string(), { error: (i) => `must be a list of strings, got ${show(i.input)}` });
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const envMap = (): z.ZodType<Record<string, string>> =>
+  z
+    .record(
+      z.string(),
+      z.union([z.string(), z.number(), z.boolean()], {
+        error: (i) => `must be a scalar, got ${show(i.input)}`,
+      }),
+      { error: (i) => `must be a map of environment variables, got ${show(i.input)}` },
+    )
+    .superRefine((m, ctx) => {
+      for (const k of Object.keys(m)) {
+        if (!ENV_NAME.test(k))
+          ctx.addIssue({ code: 'custom', message: `"${k}" is not an environment variable name` });
+      }
+    })
+    .transform((m) =>
+      Object.fromEntries(
+        Object.entries(m)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([k, v]) => [k, String(v)]),
+      ),
+    );
+
+export const jsonObject = (): z.ZodType<Record<string, unknown>> =>
+  z.preprocess(
+    (v) => {
+      if (typeof v !== 'string') return v;
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        return v;
+      }
+    },
+    z.record(z.string(), z.unknown(), {
+      error: (i) => `must be a map or a JSON object, got ${show(i.input)}`,
+    }),
+  ) as z.ZodType<Record<string, unknown>>;
+
+/** `host:container` or `host:container:ro`, both absolute. */
+export const mountList = (): z.ZodType<string[]> =>
+  stringList().superRefine((list, ctx) => {
+    for (const [i, m] of list.entries()) {
+      const parts = m.split(':');
+      const ok =
+        (parts.length === 2 || (parts.length === 3 && parts[2] === 'ro')) &&
+        parts[0]!.startsWith('/') &&
+        parts[1]!.startsWith('/');
+      if (!ok) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `must be "/host/path:/container/path" (optionally ":ro"), got ${show(m)}`,
+        });
+      }
+    }
+  });
+
+export const duration = (): z.ZodType<string> =>
+  check(
+    text(),
+    (s) => /^\d+(ms|s|m|h)$/.test(s),
+    (s) => `must be a duration like 90s, 30m or 2h, got ${show(s)}`,
+  );
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** An IP address or a DNS host name; dotted digits must be a valid IPv4 address. */
+export function isAddress(s: string): boolean {
+  if (isIP(s) !== 0) return true;
+  if (/^[\d.]+$/.test(s)) return false;
+  return HOSTNAME.test(s);
+}
+
+export const address = (): z.ZodType<string> =>
+  check(
+    z.preprocess((v) => (typeof v === 'number' ? String(v) : v), text()) as z.ZodType<string>,
+    isAddress,
+    (s) => `must be an IP address or a host name, got ${show(s)}`,
+  );
+
+/** The seed's `ascend_rt_visible_devices`: strictly `x,y,z` — digits, no spaces, no empty items, no repeats. */
+export const deviceList = (): z.ZodType<number[]> =>
+  z
+    .preprocess(
+      (v) => (typeof v === 'number' && Number.isInteger(v) ? String(v) : v),
+      check(
+        text(),
+        (s) => /^\d+(,\d+)*$/.test(s),
+        (s) => `must be device ids separated by commas without spaces, like "0,1,2,3", got ${show(s)}`,
+      ),
+    )
+    .transform((s) => (s as string).split(',').map(Number))
+    .superRefine((ids, ctx) => {
+      const repeated = new Set(ids.filter((id, i) => ids.indexOf(id) !== i));
+      for (const id of repeated)
+        ctx.addIssue({ code: 'custom', message: `device ${id} is listed more than once` });
+    });
