@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../../package.json';
 import { registerDemoCommand } from './commands/demo';
+import { registerPlanCommand } from './commands/plan';
 import { registerServerCommands } from './commands/server';
+import { registerSimCommands } from './commands/sim';
 import { registerWorkerCommand } from './commands/worker';
 
 export interface ProgramOutput {
@@ -22,7 +24,9 @@ export function buildProgram(output: ProgramOutput = {}): Command {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
   registerDemoCommand(program);
+  registerPlanCommand(program);
   registerServerCommands(program);
+  registerSimCommands(program);
   registerWorkerCommand(program);
   return program;
 }

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Builds the simulated cluster's images offline from this machine's own binaries and loads
+# them into a shared read-only image store (additionalimagestores of every host):
+#   localhost/omni-sim-engine:latest  bash, busybox, procps, curl, setsid, the engine simulator
+#                                     as `vllm` and the fake `ray`
+#   localhost/omni-sim-proxy:latest   nginx + njs module, mime.types, bash, busybox, curl
+# usage: build-images.sh SIM_STATE_DIR        (prints "built"/"cached" per image)
+# Each image is tagged with the hash of its rootfs tar too; an unchanged rootfs is not re-imported.
+set -euo pipefail
+S=$(realpath -m "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+STORE=$S/images
+mkdir -p "$S/bin" "$S/build" "$STORE"
+
+# --- engine simulator: static Go binary, rebuilt only when its sources change -------------
+src_hash=$(cd "$HERE/engine" && cat go.mod ./*.go | sha256sum | cut -c1-16)
+if [ ! -x "$S/bin/omni-sim" ] || [ "$(cat "$S/bin/omni-sim.src" 2>/dev/null)" != "$src_hash" ]; then
+  (cd "$HERE/engine" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$S/bin/omni-sim.new" .)
+  mv "$S/bin/omni-sim.new" "$S/bin/omni-sim"
+  echo "$src_hash" > "$S/bin/omni-sim.src"
+fi
+
+# --- rootfs helpers --------------------------------------------------------------------------
+copy_with_libs() { # ROOT SRC [DEST]
+  local root=$1 src=$2 dest=${3:-$2}
+  mkdir -p "$root$(dirname "$dest")"
+  cp -L "$src" "$root$dest"
+  ldd "$src" 2>/dev/null | grep -oE '/[^ ]+' | while read -r lib; do
+    [ -e "$root$lib" ] && continue
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
+base_rootfs() { # ROOT
+  local r=$1
+  rm -rf "$r"
+  mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,root,tmp,data,var/log,var/tmp,run,proc,sys,dev}
+  chmod 1777 "$r/tmp" "$r/var/tmp"
+  chmod 700 "$r/root"
+  cp /usr/bin/busybox "$r/bin/busybox"
+  for a in $(/usr/bin/busybox --list); do
+    [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
+  done
+  rm -f "$r/bin/sh" "$r/bin/bash" "$r/bin/ps" "$r/bin/setsid" "$r/bin/kill"
+  copy_with_libs "$r" /usr/bin/bash /bin/bash
+  ln -s bash "$r/bin/sh"
+  copy_with_libs "$r" /usr/bin/setsid /usr/bin/setsid
+  copy_with_libs "$r" /usr/bin/curl /usr/bin/curl
+  for t in ps pgrep pkill kill; do copy_with_libs "$r" "/usr/bin/$t" "/usr/bin/$t"; done
+  cat > "$r/etc/passwd" <<'P'
+root:x:0:0:root:/root:/bin/bash
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+P
+  cat > "$r/etc/group" <<'G'
+root:x:0:
+www-data:x:33:
+nogroup:x:65534:
+G
+  printf 'hosts: files dns\n' > "$r/etc/nsswitch.conf"
+  printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' > "$r/root/.bashrc"
+}
+
+engine=$S/build/engine-rootfs
+base_rootfs "$engine"
+cp "$S/bin/omni-sim" "$engine/usr/local/bin/omni-sim"
+ln -s omni-sim "$engine/usr/local/bin/vllm"
+ln -s omni-sim "$engine/usr/local/bin/ray"
+
+proxy=$S/build/proxy-rootfs
+base_rootfs "$proxy"
+copy_with_libs "$proxy" /usr/sbin/nginx
+copy_with_libs "$proxy" /usr/lib/nginx/modules/ngx_http_js_module.so
+mkdir -p "$proxy/etc/nginx" "$proxy/var/lib/nginx" "$proxy/var/log/nginx" "$proxy/var/www/html"
+cp /etc/nginx/mime.types "$proxy/etc/nginx/mime.types"
+cat > "$proxy/etc/nginx/nginx.conf" <<'N'
+load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
+user www-data;
+worker_processes 1;
+pid /run/nginx.pid;
+events { worker_connections 1024; }
+http {
+  include /etc/nginx/mime.types;
+  server { listen 80; location / { return 200 "omni-sim proxy image\n"; } }
+}
+N
+
+# --- import into the shared store, cached by rootfs content ---------------------------------
+PATHV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+import_image() { # NAME ROOTFS CMD-JSON
+  local name=$1 root=$2 cmd=$3 tar hash
+  tar=$S/build/$name.tar
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$tar" .
+  hash=$(sha256sum "$tar" | cut -c1-16)
+  if [ "$(cat "$STORE/.$name.hash" 2>/dev/null)" = "$hash" ]; then
+    echo "cached localhost/$name:latest ($hash)"
+    rm -f "$tar"
+    return
+  fi
+  # Private mount namespace with its own /run, /dev/shm and /var/lib/containers: the build
+  # leaves no lock, runroot or state behind in the machine's (or a host's) podman.
+  unshare --mount --propagation private bash -euc '
+    mount -t tmpfs tmpfs /run
+    mount -t tmpfs tmpfs /dev/shm
+    mkdir -p /var/lib/containers
+    mount -t tmpfs tmpfs /var/lib/containers
+    p() { podman --root "$1" --runroot /run/containers/storage --storage-driver overlay "${@:2}"; }
+    p "$1" import --quiet --change "CMD $4" --change "ENV $5" "$2" "localhost/$3:latest" >/dev/null
+    p "$1" tag "localhost/$3:latest" "localhost/$3:$6"
+  ' _ "$STORE" "$tar" "$name" "$cmd" "$PATHV" "$hash"
+  echo "$hash" > "$STORE/.$name.hash"
+  rm -f "$tar"
+  echo "built localhost/$name:latest ($hash)"
+}
+import_image omni-sim-engine "$engine" '["/bin/bash"]'
+import_image omni-sim-proxy "$proxy" '["/usr/sbin/nginx","-g","daemon off;"]'

@@ -1,0 +1,3 @@
+module omni-deploy/sim/engine
+
+go 1.22

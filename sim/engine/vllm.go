@@ -1,0 +1,348 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const simVllmVersion = "0.9.0"
+
+func logAt(level, where, format string, a ...any) {
+	w := os.Stdout
+	if level != "INFO" {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "%s %s [%s] %s\n", level, time.Now().Format("01-02 15:04:05"), where, fmt.Sprintf(format, a...))
+}
+
+// fatal prints what a Python engine prints when start-up fails: an ERROR line and the
+// exception, and exits 1 (the launcher sees the process die).
+func fatal(where, exc string) int {
+	logAt("ERROR", where, "EngineCore failed to start.")
+	fmt.Fprintln(os.Stderr, "Traceback (most recent call last):")
+	fmt.Fprintf(os.Stderr, "  File \"/vllm-workspace/vllm/vllm/%s\", in <module>\n", strings.SplitN(where, ":", 2)[0])
+	fmt.Fprintln(os.Stderr, exc)
+	return 1
+}
+
+type engine struct {
+	args        *serveArgs
+	model       string
+	served      string
+	port        int
+	maxModelLen int
+	role        string // prefill | decode | standalone
+	kvRole      string
+	kvRank      int
+	engineID    string
+	kvParallel  int
+	hostIP      string
+	devices     []string
+	dpSize      int
+	dpRank      int
+	prefillPods int
+	global      *globalRanktable
+	clusterID   string
+	knobs       *knobs
+	listener    net.Listener
+}
+
+func vllmMain(argv []string) int {
+	if len(argv) == 0 || argv[0] == "-h" || argv[0] == "--help" {
+		fmt.Println("usage: vllm [-h] [-v] {chat,complete,serve,bench,collect-env,run-batch} ...")
+		return 0
+	}
+	if argv[0] == "-v" || argv[0] == "--version" {
+		fmt.Println(simVllmVersion)
+		return 0
+	}
+	if argv[0] != "serve" {
+		fmt.Fprintln(os.Stderr, "usage: vllm [-h] [-v] {chat,complete,serve,bench,collect-env,run-batch} ...")
+		fmt.Fprintf(os.Stderr, "vllm: error: argument subparser: invalid choice: '%s' (choose from 'chat', 'complete', 'serve', 'bench', 'collect-env', 'run-batch')\n", argv[0])
+		return 2
+	}
+	for _, a := range argv[1:] {
+		if a == "-h" || a == "--help" {
+			fmt.Println(serveUsage)
+			fmt.Println("\nStart the (simulated) vLLM OpenAI compatible API server.")
+			keys := make([]string, 0, len(serveFlags))
+			for k := range serveFlags {
+				keys = append(keys, "--"+k)
+			}
+			sort.Strings(keys)
+			fmt.Println("\noptions:\n  " + strings.Join(keys, "\n  "))
+			return 0
+		}
+	}
+	args, err := parseServeArgs(argv[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, serveUsage)
+		fmt.Fprintf(os.Stderr, "vllm serve: error: %s\n", err)
+		return 2
+	}
+	e := &engine{args: args, model: args.Model, port: args.intOr("port", 8000), maxModelLen: args.intOr("max-model-len", 4096)}
+	e.served = e.model
+	if names := args.Multi["served-model-name"]; len(names) > 0 {
+		e.served = names[0]
+	}
+	logAt("INFO", "api_server.py:1287", "vLLM API server version %s (omni-deploy simulator, %s)", simVllmVersion, runtime.Version())
+	logAt("INFO", "api_server.py:1288", "args: %s", strings.Join(argv[1:], " "))
+	return e.run()
+}
+
+func (e *engine) run() int {
+	if code, failed := e.checkModel(); failed {
+		return code
+	}
+	// Like vLLM, the API socket is bound before the engine starts, so a busy port fails fast
+	// and a client that connects early just waits until start-up completes.
+	host := e.args.Str["host"]
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(e.port)))
+	if err != nil {
+		return fatal("api_server.py:1078", fmt.Sprintf("OSError: [Errno 98] error while attempting to bind on address ('%s', %d): address already in use", orAll(host), e.port))
+	}
+	e.listener = ln
+	if msg := e.checkPD(); msg != "" {
+		return fatal("llmdatadist_connector.py:112", msg)
+	}
+	if msg := e.checkParallel(); msg != "" {
+		return fatal("parallel_state.py:940", msg)
+	}
+	e.knobs = newKnobs(e.port, e.role)
+	dp, msg := e.joinDataParallel()
+	if msg != "" {
+		return fatal("core.py:720", msg)
+	}
+	delay := e.knobs.float("SIM_ENGINE_START_DELAY", 0.2)
+	logAt("INFO", "core.py:68", "Initializing a V1 LLM engine (v%s) with config: model='%s', served_model_name=%s, max_seq_len=%d, tensor_parallel_size=%d, data_parallel_size=%d, role=%s, kv_rank=%d",
+		simVllmVersion, e.model, e.served, e.maxModelLen, e.args.intOr("tensor-parallel-size", 1), e.dpSize, e.role, e.kvRank)
+	time.Sleep(time.Duration(delay * float64(time.Second)))
+	switch e.knobs.get("SIM_ENGINE_FAULT") {
+	case "die-at-start":
+		return fatal("core.py:390", "RuntimeError: simulated engine failure during start-up (SIM_ENGINE_FAULT=die-at-start)")
+	case "hang-at-start":
+		logAt("INFO", "core.py:88", "waiting for the NPU to answer (SIM_ENGINE_FAULT=hang-at-start)")
+		select {}
+	}
+	if dp != nil {
+		go dp.watch()
+	}
+	return e.serve()
+}
+
+func orAll(h string) string {
+	if h == "" {
+		return "0.0.0.0"
+	}
+	return h
+}
+
+func (e *engine) checkModel() (int, bool) {
+	if strings.HasPrefix(e.model, "/") || strings.HasPrefix(e.model, ".") {
+		st, err := os.Stat(e.model)
+		if err != nil || !st.IsDir() {
+			return fatal("config.py:352", fmt.Sprintf("ValueError: Invalid repository ID or local directory specified: '%s'.\nPlease verify the following requirements:\n1. Provide a valid Hugging Face repository ID.\n2. Specify a local directory that contains a recognized configuration file.", e.model)), true
+		}
+		if _, err := os.Stat(filepath.Join(e.model, "config.json")); err != nil {
+			return fatal("config.py:352", fmt.Sprintf("OSError: %s does not appear to have a file named config.json. Checkout 'https://huggingface.co/%s/tree/None' for available files.", e.model, e.model)), true
+		}
+		return 0, false
+	}
+	return fatal("config.py:352", fmt.Sprintf("OSError: We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them in the cached files. Check your internet connection or see how to run the library in offline mode. (model '%s')", e.model)), true
+}
+
+// checkPD validates what the llmdatadist/HCCL connector would trip over: the kv transfer
+// config, both ranktables, this host and its devices in them, and kv role/rank/size against
+// the group layout (prefill groups 0..P-1, then decode).
+func (e *engine) checkPD() string {
+	kv := e.args.JSON["kv-transfer-config"]
+	if kv == nil {
+		e.role = "standalone"
+		return ""
+	}
+	e.kvRole, _ = kv["kv_role"].(string)
+	switch e.kvRole {
+	case "kv_producer":
+		e.role = "prefill"
+	case "kv_consumer":
+		e.role = "decode"
+	default:
+		return fmt.Sprintf("ValueError: Unsupported kv_role: %v. Supported roles are ['kv_producer', 'kv_consumer']", kv["kv_role"])
+	}
+	rank, ok := asInt(kv["kv_rank"])
+	if !ok {
+		return fmt.Sprintf("ValueError: kv_rank must be an integer, got %v", kv["kv_rank"])
+	}
+	size, ok := asInt(kv["kv_parallel_size"])
+	if !ok {
+		return fmt.Sprintf("ValueError: kv_parallel_size must be an integer, got %v", kv["kv_parallel_size"])
+	}
+	e.kvRank, e.kvParallel = rank, size
+	e.engineID = fmt.Sprint(kv["engine_id"])
+	if kv["engine_id"] == nil {
+		e.engineID = strconv.Itoa(rank)
+	}
+	if r := os.Getenv("ROLE"); r != "" && r != e.role {
+		return fmt.Sprintf("ValueError: ROLE=%s but kv_role is %s (a %s)", r, e.kvRole, e.role)
+	}
+	var local localRanktable
+	if err := readJSONFile("RANK_TABLE_FILE_PATH", os.Getenv("RANK_TABLE_FILE_PATH"), &local); err != nil {
+		return err.Error()
+	}
+	var global globalRanktable
+	if err := readJSONFile("GLOBAL_RANK_TABLE_FILE_PATH", os.Getenv("GLOBAL_RANK_TABLE_FILE_PATH"), &global); err != nil {
+		return err.Error()
+	}
+	e.global = &global
+	e.clusterID = global.clusterID()
+	ips := ownIPv4s()
+	var me *rtServer
+	for i := range local.ServerList {
+		if contains(ips, local.ServerList[i].ServerIP) {
+			me = &local.ServerList[i]
+			break
+		}
+	}
+	if me == nil {
+		return fmt.Sprintf("ValueError: Local IP %v is NOT in local_ranktable %s, please check the ranktable (server_ip) against this host's address", ips, os.Getenv("RANK_TABLE_FILE_PATH"))
+	}
+	e.hostIP = me.ServerIP
+	if e.role == "decode" {
+		for _, ip := range splitList(os.Getenv("LOCAL_DECODE_SERVER_IP_LIST")) {
+			found := false
+			for _, s := range local.ServerList {
+				found = found || s.ServerIP == ip
+			}
+			if !found {
+				return fmt.Sprintf("ValueError: decode server ip %s is NOT in local_ranktable, please check the DECODE_SERVER_IP_LIST env", ip)
+			}
+		}
+	}
+	e.devices = splitList(os.Getenv("ASCEND_RT_VISIBLE_DEVICES"))
+	if len(e.devices) == 0 && e.role == "decode" {
+		// One decode API server per device: its device is its DP rank minus the host's offset.
+		if off, err := strconv.Atoi(os.Getenv("SERVER_OFFSET")); err == nil {
+			idx := envInt("VLLM_DP_RANK_LOCAL", envInt("VLLM_DP_RANK", 0)) - off
+			if idx < 0 || idx >= len(me.Device) {
+				return fmt.Sprintf("ValueError: DP rank %d (device index %d on %s) has no device in local_ranktable %s (%d devices listed)", envInt("VLLM_DP_RANK", 0), idx, e.hostIP, os.Getenv("RANK_TABLE_FILE_PATH"), len(me.Device))
+			}
+			e.devices = []string{me.Device[idx].DeviceID}
+		}
+	}
+	hccn, _ := readDeviceTable(hccnConfPath())
+	for _, id := range e.devices {
+		d, ok := me.hasDevice(id)
+		if !ok {
+			return fmt.Sprintf("ValueError: device %s (ASCEND_RT_VISIBLE_DEVICES=%s) is NOT in local_ranktable %s for server %s", id, os.Getenv("ASCEND_RT_VISIBLE_DEVICES"), os.Getenv("RANK_TABLE_FILE_PATH"), e.hostIP)
+		}
+		if n, err := strconv.Atoi(id); err == nil && hccn != nil {
+			if hd := hccn[n]; hd != nil && hd.IP != d.DeviceIP {
+				return fmt.Sprintf("RuntimeError: HCCL link setup failed: ranktable gives device %s of %s the ip %s but the NPU reports %q (hccn_tool -i %s -ip -g)", id, e.hostIP, d.DeviceIP, hd.IP, id)
+			}
+		}
+	}
+	groupID := -1
+	for _, g := range global.ServerGroupList {
+		for _, s := range g.ServerList {
+			if s.ServerIP != e.hostIP {
+				continue
+			}
+			all := true
+			for _, id := range e.devices {
+				_, ok := s.hasDevice(id)
+				all = all && ok
+			}
+			if all && (groupID < 0 || len(e.devices) > 0) {
+				groupID = groupNumber(g)
+			}
+		}
+	}
+	if groupID < 0 {
+		return fmt.Sprintf("ValueError: server %s with devices %v is NOT in the global ranktable %s", e.hostIP, e.devices, os.Getenv("GLOBAL_RANK_TABLE_FILE_PATH"))
+	}
+	e.prefillPods = envInt("PREFILL_POD_NUM", 1)
+	groups := len(global.ServerGroupList)
+	if e.kvParallel != groups {
+		return fmt.Sprintf("ValueError: kv_parallel_size=%d but the global ranktable has %d server groups (%d prefill + decode)", e.kvParallel, groups, e.prefillPods)
+	}
+	if e.role == "prefill" {
+		if groupID >= e.prefillPods {
+			return fmt.Sprintf("ValueError: kv_role kv_producer but %s is in group %d, a decode group (PREFILL_POD_NUM=%d)", e.hostIP, groupID, e.prefillPods)
+		}
+		if e.kvRank != groupID {
+			return fmt.Sprintf("ValueError: kv_rank=%d but %s is prefill group %d of the global ranktable", e.kvRank, e.hostIP, groupID)
+		}
+	} else {
+		if groupID < e.prefillPods {
+			return fmt.Sprintf("ValueError: kv_role kv_consumer but %s is in group %d, a prefill group (PREFILL_POD_NUM=%d)", e.hostIP, groupID, e.prefillPods)
+		}
+		if e.kvRank != e.prefillPods {
+			return fmt.Sprintf("ValueError: decode kv_rank=%d but it must be PREFILL_POD_NUM=%d", e.kvRank, e.prefillPods)
+		}
+	}
+	logAt("INFO", "llmdatadist_connector.py:98", "PD role %s, kv_rank %d of %d, host %s, devices %v, cluster %s", e.role, e.kvRank, e.kvParallel, e.hostIP, e.devices, e.clusterID)
+	return ""
+}
+
+// checkParallel refuses a tensor-parallel size this node cannot hold, and for the Ray backend
+// a Ray cluster with fewer nodes than the instance's servers in the global ranktable.
+func (e *engine) checkParallel() string {
+	tp := e.args.intOr("tensor-parallel-size", 1)
+	if e.args.Str["distributed-executor-backend"] == "ray" {
+		addr := os.Getenv("RAY_ADDRESS")
+		if addr == "" || addr == "auto" {
+			addr = fmt.Sprintf("127.0.0.1:%d", rayDefaultPort)
+		}
+		nodes, err := rayNodeCount(addr)
+		if err != nil {
+			return fmt.Sprintf("ConnectionError: Could not find any running Ray instance at %s. Please specify the one to connect to by setting `--address` flag or `RAY_ADDRESS` environment variable.", addr)
+		}
+		need := 1
+		if e.global != nil {
+			for _, g := range e.global.ServerGroupList {
+				if groupNumber(g) == e.kvRank && e.role == "prefill" {
+					need = len(g.ServerList)
+				}
+			}
+		}
+		if nodes < need {
+			return fmt.Sprintf("ValueError: The number of required NPUs exceeds the total number of available NPUs in the placement group (Ray has %d node(s), the instance spans %d).", nodes, need)
+		}
+		return ""
+	}
+	if len(e.devices) > 0 && e.role == "prefill" && tp > len(e.devices) {
+		return fmt.Sprintf("ValueError: World size (%d) is larger than the number of available NPUs (%d) in this node.", tp, len(e.devices))
+	}
+	return ""
+}
+
+func asInt(v any) (int, bool) {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), true
+		}
+	case string:
+		n, err := strconv.Atoi(x)
+		return n, err == nil
+	case json.Number:
+		n, err := x.Int64()
+		return int(n), err == nil
+	}
+	return 0, false
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
