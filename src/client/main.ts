@@ -1,8 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../../package.json';
 import { registerDemoCommand } from './commands/demo';
-import { registerPlanCommand } from './commands/plan';
-import { registerPlanCommand } from './commands/plan';
 import { registerServerCommands } from './commands/server';
 import { registerSimCommands } from './commands/sim';
 import { registerWorkerCommand } from './commands/worker';
@@ -25,8 +23,6 @@ export function buildProgram(output: ProgramOutput = {}): Command {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
   registerDemoCommand(program);
-  registerPlanCommand(program);
-  registerPlanCommand(program);
   registerServerCommands(program);
   registerSimCommands(program);
   registerWorkerCommand(program);
