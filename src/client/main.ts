@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../../package.json';
 import { registerDemoCommand } from './commands/demo';
+import { registerPlanCommand } from './commands/plan';
 import { registerServerCommands } from './commands/server';
 import { registerSimCommands } from './commands/sim';
 import { registerWorkerCommand } from './commands/worker';
@@ -23,6 +24,7 @@ export function buildProgram(output: ProgramOutput = {}): Command {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
   registerDemoCommand(program);
+  registerPlanCommand(program);
   registerServerCommands(program);
   registerSimCommands(program);
   registerWorkerCommand(program);
