@@ -1,0 +1,151 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import {
+  CommandFailedError,
+  ContainerCli,
+  type ExecOptions,
+  type ExecResult,
+  type RemoteHost,
+} from '../../src/remote';
+
+const host: RemoteHost = { name: 'p0', address: '10.231.0.11', user: 'root', auth: { privateKeyPath: '/k' } };
+
+/** A fake host: records every argv and answers with the next canned result. */
+function fake(...answers: Partial<ExecResult>[]) {
+  const calls: { argv: readonly string[]; opts?: ExecOptions }[] = [];
+  const exec = async (argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> => {
+    calls.push({ argv, opts });
+    return { code: 0, signal: null, stdout: '', stderr: '', ...answers.shift() };
+  };
+  return { calls, exec };
+}
+
+const inspectJson = JSON.stringify({
+  Id: 'abc123',
+  State: { Running: true, Status: 'running' },
+  Config: { Image: 'localhost/engine:1', Labels: { 'omni-deploy.spec': 'h1' } },
+  Image: 'sha256:fff',
+});
+
+for (const engine of ['docker', 'podman'] as const) {
+  describe(`ContainerCli (${engine})`, () => {
+    it('inspect parses id, state, labels and image', async () => {
+      const f = fake({ stdout: `${inspectJson}\n` });
+      const info = await new ContainerCli(engine, host, f.exec).inspect('p0-engine');
+      assert.deepEqual(info, {
+        id: 'abc123',
+        running: true,
+        labels: { 'omni-deploy.spec': 'h1' },
+        image: 'localhost/engine:1',
+      });
+      assert.deepEqual(f.calls[0]?.argv, [
+        engine,
+        'container',
+        'inspect',
+        '--format',
+        '{{json .}}',
+        'p0-engine',
+      ]);
+      assert.equal(f.calls[0]?.opts?.check, false);
+    });
+
+    it('a missing container is undefined / false, not an error', async () => {
+      const stderr =
+        engine === 'docker'
+          ? 'Error: No such container: x\n'
+          : 'Error: no container with name or ID "x" found\n';
+      const f = fake({ code: 1, stderr }, { code: 1, stderr }, { code: 1, stderr });
+      const cli = new ContainerCli(engine, host, f.exec);
+      assert.equal(await cli.inspect('x'), undefined);
+      assert.equal(await cli.stop('x'), false);
+      assert.equal(await cli.remove('x'), false);
+      assert.deepEqual(
+        f.calls.map((c) => c.argv),
+        [
+          [engine, 'container', 'inspect', '--format', '{{json .}}', 'x'],
+          [engine, 'stop', '--time', '10', 'x'],
+          [engine, 'rm', '--force', 'x'],
+        ],
+      );
+    });
+
+    it('other failures throw CommandFailedError naming host, argv and stderr', async () => {
+      const f = fake({ code: 125, stderr: 'Error: cannot connect to the engine\n' });
+      const err = await new ContainerCli(engine, host, f.exec).inspect('x').catch((e: unknown) => e);
+      assert.ok(err instanceof CommandFailedError);
+      assert.equal(err.exitCode, 125);
+      assert.deepEqual(err.argv, [engine, 'container', 'inspect', '--format', '{{json .}}', 'x']);
+      assert.match(err.message, /p0 \(10\.231\.0\.11\)/);
+      assert.match(err.message, /cannot connect to the engine/);
+    });
+
+    it('run passes the plan argv through and returns the id', async () => {
+      const f = fake({ stdout: 'Trying to pull…\ndeadbeef\n' });
+      const runArgs = ['-d', '--name', 'p0-engine', '--env', 'A=$(x)', 'localhost/engine:1', 'sleep', 'inf'];
+      const id = await new ContainerCli(engine, host, f.exec).run(runArgs);
+      assert.equal(id, 'deadbeef');
+      assert.deepEqual(f.calls[0]?.argv, [engine, 'run', ...runArgs]);
+    });
+
+    it('exec builds detach, env, user and workdir flags before the name', async () => {
+      const f = fake({ stdout: 'ok' });
+      const r = await new ContainerCli(engine, host, f.exec).exec('c1', ['sh', '-c', 'echo "$A"'], {
+        detach: true,
+        env: { A: 'x y', B: '1' },
+        user: 'nobody',
+        workdir: '/w',
+      });
+      assert.equal(r.stdout, 'ok');
+      assert.deepEqual(f.calls[0]?.argv, [
+        engine,
+        'exec',
+        '--detach',
+        '--env',
+        'A=x y',
+        '--env',
+        'B=1',
+        '--user',
+        'nobody',
+        '--workdir',
+        '/w',
+        'c1',
+        'sh',
+        '-c',
+        'echo "$A"',
+      ]);
+    });
+
+    it('images, pull, logs, cp, version', async () => {
+      const f = fake(
+        { code: 0, stdout: 'sha256:1' },
+        { code: 1, stderr: 'Error: failed to find image x: x: image not known' },
+        {},
+        { stdout: 'out', stderr: 'err' },
+        {},
+        { stdout: '4.3.1\n' },
+      );
+      const cli = new ContainerCli(engine, host, f.exec, { sudo: true });
+      assert.equal(await cli.imagePresent('img:1'), true);
+      assert.equal(await cli.imagePresent('x'), false);
+      await cli.pull('img:2');
+      assert.deepEqual(await cli.logs('c1', { tail: 100, since: '2024-01-01T00:00:00Z' }), {
+        stdout: 'out',
+        stderr: 'err',
+      });
+      await cli.cp('/tmp/a b', 'c1:/etc/x');
+      assert.equal(await cli.version(), '4.3.1');
+      assert.deepEqual(
+        f.calls.map((c) => c.argv),
+        [
+          [engine, 'image', 'inspect', '--format', '{{.Id}}', 'img:1'],
+          [engine, 'image', 'inspect', '--format', '{{.Id}}', 'x'],
+          [engine, 'pull', 'img:2'],
+          [engine, 'logs', '--tail', '100', '--since', '2024-01-01T00:00:00Z', 'c1'],
+          [engine, 'cp', '/tmp/a b', 'c1:/etc/x'],
+          [engine, 'version', '--format', '{{.Client.Version}}'],
+        ],
+      );
+      assert.ok(f.calls.every((c) => c.opts?.sudo === true));
+    });
+  });
+}

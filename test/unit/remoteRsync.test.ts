@@ -1,0 +1,94 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { Limiter } from '../../src/remote/limiter';
+import { parseStats, rsyncArgs } from '../../src/remote/rsync';
+import type { RemoteHost } from '../../src/remote';
+
+const host: RemoteHost = {
+  name: 'd0',
+  address: '10.231.0.13',
+  port: 2222,
+  user: 'root',
+  auth: { privateKeyPath: '/keys/my key' },
+};
+
+describe('rsync argv', () => {
+  it('pushes with the pool identity, known_hosts and strict checking', () => {
+    const args = rsyncArgs(
+      host,
+      '/keys/my key',
+      { direction: 'push', localDir: '/code', remoteDir: '/srv/code', delete: true, exclude: ['.git'] },
+      { knownHostsPath: '/state/known_hosts', hostKeyPolicy: 'strict' },
+    );
+    assert.deepEqual(args.slice(0, 5), [
+      '-a',
+      '--stats',
+      '--no-human-readable',
+      '--delete',
+      '--exclude=.git',
+    ]);
+    const e = args[args.indexOf('-e') + 1] ?? '';
+    assert.match(e, /^ssh -F \/dev\/null -i '\/keys\/my key' -p 2222 -l root /);
+    assert.match(e, / -o 'UserKnownHostsFile=\/state\/known_hosts' /);
+    assert.match(e, / -o 'StrictHostKeyChecking=yes' /);
+    assert.match(e, / -o 'IdentitiesOnly=yes' -o 'BatchMode=yes' /);
+    assert.deepEqual(args.slice(-3), ['--', '/code/', '10.231.0.13:/srv/code/']);
+  });
+
+  it('pulls the other way round and honours accept-new', () => {
+    const args = rsyncArgs(
+      { ...host, address: 'fd00::1' },
+      '/k',
+      { direction: 'pull', localDir: '/logs/d0/', remoteDir: '/var/log/engine' },
+      { knownHostsPath: '/kh', hostKeyPolicy: 'accept-new' },
+    );
+    assert.ok(!args.includes('--delete'));
+    assert.match(args[args.indexOf('-e') + 1] ?? '', /StrictHostKeyChecking=accept-new/);
+    assert.deepEqual(args.slice(-2), ['[fd00::1]:/var/log/engine/', '/logs/d0/']);
+  });
+
+  it('parses --stats', () => {
+    const stats = parseStats(
+      [
+        'Number of files: 4 (reg: 3, dir: 1)',
+        'Number of created files: 3 (reg: 3)',
+        'Number of regular files transferred: 3',
+        'Total file size: 1,048,600 bytes',
+        'Literal data: 1,048,600 bytes',
+        'Matched data: 0 bytes',
+        'Total bytes sent: 1,049,000',
+        'Total bytes received: 79',
+      ].join('\n'),
+    );
+    assert.deepEqual(stats, {
+      filesTransferred: 3,
+      literalBytes: 1048600,
+      bytesSent: 1049000,
+      bytesReceived: 79,
+    });
+  });
+});
+
+describe('Limiter', () => {
+  it('never lets more than `limit` run and serves waiters in order', async () => {
+    const limiter = new Limiter(2);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const release = await limiter.acquire();
+        running++;
+        peak = Math.max(peak, running);
+        order.push(i);
+        await new Promise((r) => setTimeout(r, 10));
+        running--;
+        release();
+        release(); // a second release must not free a second slot
+      }),
+    );
+    assert.equal(peak, 2);
+    assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
+    assert.equal(limiter.inUse, 0);
+  });
+});
