@@ -1,0 +1,124 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Server } from 'ssh2';
+import { AuthenticationError, Remote, type RemoteHost, type SecretResolver } from '../../src/remote';
+import { freePort } from '../helpers/ports';
+
+/**
+ * Password auth. The machine's sshd could only check passwords against the real root account, so
+ * these tests use ssh2's own server: password-only, running exec requests with the local bash.
+ */
+describe('password auth (ssh2 test server)', () => {
+  const password = 'S3cret-pa$$word-for-test';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-pw-'));
+  let server: Server;
+  let host: RemoteHost;
+  let knownHostsPath: string;
+  const remotes: Remote[] = [];
+  const asked: string[] = [];
+
+  const secrets: SecretResolver = {
+    resolve: async (ref) => {
+      asked.push(ref);
+      if (ref === 'vault:p0') return password;
+      if (ref === 'vault:wrong') return 'not-the-password';
+      throw new Error(`lookup of ${ref} failed near "${password}"`);
+    },
+  };
+  const newRemote = (withSecrets = true) => {
+    const r = new Remote({ knownHostsPath, ...(withSecrets && { secrets }) });
+    remotes.push(r);
+    return r;
+  };
+
+  before(async () => {
+    const hostKey = path.join(dir, 'host_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    const [type, b64] = fs.readFileSync(`${hostKey}.pub`, 'utf8').split(' ');
+    server = new Server({ hostKeys: [fs.readFileSync(hostKey)] }, (client) => {
+      client.on('authentication', (ctx) => {
+        if (ctx.method === 'password' && ctx.username === 'deploy' && ctx.password === password) ctx.accept();
+        else ctx.reject(['password']);
+      });
+      client.on('session', (accept) => {
+        accept().on('exec', (acceptExec, _reject, info) => {
+          const stream = acceptExec();
+          const child = spawn('bash', ['-c', info.command], { stdio: 'pipe' });
+          stream.pipe(child.stdin);
+          child.stdout.pipe(stream, { end: false });
+          child.stderr.pipe(stream.stderr, { end: false });
+          child.on('close', (code) => {
+            stream.exit(code ?? 1);
+            stream.end();
+          });
+        });
+      });
+      client.on('error', () => undefined);
+    });
+    const port = await freePort();
+    await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
+    knownHostsPath = path.join(dir, 'known_hosts');
+    fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${type} ${b64}\n`);
+    host = { name: 'p0', address: '127.0.0.1', port, user: 'deploy', auth: { passwordRef: 'vault:p0' } };
+  });
+
+  after(async () => {
+    for (const r of remotes) await r.closeAll();
+    await new Promise((res) => server.close(res));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const mentionsPassword = (err: unknown) => {
+    const e = err as Error;
+    const seen = [e.message, e.stack, JSON.stringify(e), String(e), String((e as { cause?: unknown }).cause)];
+    return seen.some((s) => s?.includes(password));
+  };
+
+  it('connects with the password the worker resolves from a reference', async () => {
+    const r = await newRemote().exec(host, ['sh', '-c', 'echo "$1"', 'sh', "it's ok"]);
+    assert.equal(r.stdout, "it's ok\n");
+    assert.deepEqual(asked, ['vault:p0']);
+    assert.ok(!JSON.stringify(r).includes(password));
+  });
+
+  it('a wrong password is AuthenticationError without the password anywhere in it', async () => {
+    const err = await newRemote()
+      .exec({ ...host, auth: { passwordRef: 'vault:wrong' } }, ['true'])
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof AuthenticationError, String(err));
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /as deploy on p0 \(127\.0\.0\.1:\d+\) failed \(password not accepted\)/);
+    assert.ok(!mentionsPassword(err));
+    assert.ok(!(err.message + err.stack).includes('not-the-password'));
+  });
+
+  it('a resolver failure is a ConfigError that does not repeat what the resolver said', async () => {
+    const err = await newRemote()
+      .exec({ ...host, auth: { passwordRef: 'vault:missing' } }, ['true'])
+      .catch((e: unknown) => e as { type: string; retryable: boolean; message: string });
+    assert.equal(err.type, 'ConfigError');
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /cannot resolve the password vault:missing for p0/);
+    assert.ok(!mentionsPassword(err));
+  });
+
+  it('a worker without a secret resolver says so', async () => {
+    const err = await newRemote(false)
+      .exec(host, ['true'])
+      .catch((e: unknown) => e as { type: string; message: string });
+    assert.equal(err.type, 'ConfigError');
+    assert.match(err.message, /no secret resolver/);
+  });
+
+  it('rsync refuses password hosts with a ConfigError that says what to do', async () => {
+    const err = await newRemote()
+      .rsync(host, { direction: 'push', localDir: dir, remoteDir: '/tmp/x' })
+      .catch((e: unknown) => e as { type: string; message: string });
+    assert.equal(err.type, 'ConfigError');
+    assert.match(err.message, /needs key authentication.*give this host a private key/);
+  });
+});
