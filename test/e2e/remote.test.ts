@@ -13,6 +13,7 @@ import {
   ConnectionError,
   HostKeyMismatchError,
   Remote,
+  RemoteConfigError,
   type RemoteHost,
   UnknownHostKeyError,
 } from '../../src/remote';
@@ -127,6 +128,16 @@ describe('remote layer over a real sshd', () => {
     assert.equal((await r.exec(host, ['echo', 'again'])).stdout, 'again\n');
     assert.equal(r.pool.connectionsOpened, 2);
     assert.equal(sshd.acceptedLogins() - before, 2);
+  });
+
+  it('closes an idle connection and opens a new one on next use', async () => {
+    const r = newRemote({ idleCloseMs: 150 });
+    await r.exec(host, ['true']);
+    await r.exec(host, ['true']);
+    assert.equal(r.pool.connectionsOpened, 1);
+    await new Promise((res) => setTimeout(res, 400));
+    await r.exec(host, ['true']);
+    assert.equal(r.pool.connectionsOpened, 2);
   });
 
   it('bounds concurrent channels per host', async () => {
@@ -367,7 +378,8 @@ describe('remote layer over a real sshd', () => {
     it('a missing key file is a non-retryable ConfigError', async () => {
       const err = await newRemote()
         .exec({ ...host, auth: { privateKeyPath: path.join(work, 'nope') } }, ['true'])
-        .catch((e: unknown) => e as { type: string; retryable: boolean; message: string });
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof RemoteConfigError, String(err));
       assert.equal(err.type, 'ConfigError');
       assert.equal(err.retryable, false);
       assert.match(err.message, /cannot read the private key .*nope/);

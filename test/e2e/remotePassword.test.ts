@@ -5,7 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Server } from 'ssh2';
-import { AuthenticationError, Remote, type RemoteHost, type SecretResolver } from '../../src/remote';
+import {
+  AuthenticationError,
+  Remote,
+  RemoteConfigError,
+  type RemoteHost,
+  type SecretResolver,
+} from '../../src/remote';
 import { freePort } from '../helpers/ports';
 
 /**
@@ -99,7 +105,8 @@ describe('password auth (ssh2 test server)', () => {
   it('a resolver failure is a ConfigError that does not repeat what the resolver said', async () => {
     const err = await newRemote()
       .exec({ ...host, auth: { passwordRef: 'vault:missing' } }, ['true'])
-      .catch((e: unknown) => e as { type: string; retryable: boolean; message: string });
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof RemoteConfigError, String(err));
     assert.equal(err.type, 'ConfigError');
     assert.equal(err.retryable, false);
     assert.match(err.message, /cannot resolve the password vault:missing for p0/);
@@ -109,7 +116,8 @@ describe('password auth (ssh2 test server)', () => {
   it('a worker without a secret resolver says so', async () => {
     const err = await newRemote(false)
       .exec(host, ['true'])
-      .catch((e: unknown) => e as { type: string; message: string });
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof RemoteConfigError, String(err));
     assert.equal(err.type, 'ConfigError');
     assert.match(err.message, /no secret resolver/);
   });
@@ -117,7 +125,8 @@ describe('password auth (ssh2 test server)', () => {
   it('rsync refuses password hosts with a ConfigError that says what to do', async () => {
     const err = await newRemote()
       .rsync(host, { direction: 'push', localDir: dir, remoteDir: '/tmp/x' })
-      .catch((e: unknown) => e as { type: string; message: string });
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof RemoteConfigError, String(err));
     assert.equal(err.type, 'ConfigError');
     assert.match(err.message, /needs key authentication.*give this host a private key/);
   });
