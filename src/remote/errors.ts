@@ -1,4 +1,5 @@
 import type { RemoteHost } from './host';
+import { shellJoin } from './quote';
 
 /**
  * Every failure of the remote layer is one of these. `type` is what an activity passes as the
@@ -108,7 +109,7 @@ export class CommandFailedError extends RemoteError {
     const how = exitCode !== null ? `exited with code ${exitCode}` : `was killed by signal ${signal ?? '?'}`;
     super(
       host,
-      `on ${describeHost(host)}: \`${argv.join(' ')}\` ${how}${tail.trim() ? `: ${tail.trim()}` : ''}`,
+      `on ${describeHost(host)}: \`${shellJoin(argv)}\` ${how}${tail.trim() ? `: ${tail.trim()}` : ''}`,
     );
     this.exitCode = exitCode;
     this.signal = signal;
@@ -125,7 +126,7 @@ export class CommandTimeoutError extends RemoteError {
   constructor(host: RemoteHost, argv: readonly string[], timeoutMs: number) {
     super(
       host,
-      `on ${describeHost(host)}: \`${argv.join(' ')}\` did not finish within ${timeoutMs} ms and was killed; ` +
+      `on ${describeHost(host)}: \`${shellJoin(argv)}\` did not finish within ${timeoutMs} ms and was killed; ` +
         `raise the timeout if the step is legitimately slow, otherwise look at the host`,
     );
     this.argv = argv;

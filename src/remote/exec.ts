@@ -3,6 +3,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import { killGroupCommand, killableCommandString, type RemoteCommand } from './command';
 import { CommandFailedError, CommandTimeoutError, ConnectionError, describeHost } from './errors';
 import type { RemoteHost } from './host';
+import { shellJoin } from './quote';
 import type { SshPool } from './pool';
 
 export interface ExecOptions extends Omit<RemoteCommand, 'argv'> {
@@ -40,7 +41,7 @@ export async function exec(
   const text = killableCommandString(cmd);
   opts.signal?.throwIfAborted();
 
-  const lease = await pool.open(host, (client) => openExec(client, text));
+  const lease = await pool.open(host, (client) => openExec(client, text), opts.signal);
   const channel = lease.value;
   try {
     const run = new RunningCommand(channel, opts.onOutput);
@@ -55,7 +56,7 @@ export async function exec(
     }
     const result = run.result();
     if (!run.exited) {
-      throw new ConnectionError(host, `the connection was lost while \`${argv.join(' ')}\` was running`);
+      throw new ConnectionError(host, `the connection was lost while \`${shellJoin(argv)}\` was running`);
     }
     if (result.code !== 0 && opts.check !== false) {
       throw new CommandFailedError(host, argv, result.code, result.signal, result.stderr);
@@ -227,7 +228,7 @@ async function killRemote(
     // The caller is already failing with the timeout or cancellation; this only adds context.
     throw new ConnectionError(
       host,
-      `could not kill \`${argv.join(' ')}\` (process group ${pgid}) on ${describeHost(host)}: ` +
+      `could not kill \`${shellJoin(argv)}\` (process group ${pgid}) on ${describeHost(host)}: ` +
         `${(err as Error).message}; it may still be running there`,
       undefined,
       { cause: err },

@@ -29,6 +29,6 @@ export interface SecretResolver {
 }
 
 /** One SSH connection per distinct user@address:port. */
-export function hostKey(host: RemoteHost): string {
+export function connectionKey(host: RemoteHost): string {
   return `${host.user}@${host.address}:${host.port ?? 22}`;
 }

@@ -20,7 +20,13 @@ export {
   describeHost,
 } from './errors';
 export type { ExecOptions, ExecResult } from './exec';
-export { hostKey, type HostAuth, type HostKeyPolicy, type RemoteHost, type SecretResolver } from './host';
+export {
+  connectionKey,
+  type HostAuth,
+  type HostKeyPolicy,
+  type RemoteHost,
+  type SecretResolver,
+} from './host';
 export { SshPool, type SshPoolOptions } from './pool';
 export { shellJoin, shellQuote } from './quote';
 export { Remote } from './remote';

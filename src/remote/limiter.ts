@@ -12,12 +12,25 @@ export class Limiter {
     return this.active;
   }
 
-  async acquire(): Promise<() => void> {
+  /** Waits for a slot; an abort while waiting leaves the queue and rejects with the signal's reason. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
     if (this.active < this.limit) {
       this.active++;
     } else {
       // The releasing holder hands its slot straight to us, so `active` stays unchanged.
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          this.waiting.splice(this.waiting.indexOf(granted), 1);
+          reject(signal?.reason);
+        };
+        const granted = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.waiting.push(granted);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
     }
     let released = false;
     return () => {

@@ -10,7 +10,7 @@ import {
   UnknownHostKeyError,
   describeHost,
 } from './errors';
-import { hostKey, type HostKeyPolicy, type RemoteHost, type SecretResolver } from './host';
+import { connectionKey, type HostKeyPolicy, type RemoteHost, type SecretResolver } from './host';
 import {
   appendKnownHost,
   checkHostKey,
@@ -94,7 +94,6 @@ export class SshPool {
   private readonly connections = new Map<string, Entry>();
   private readonly hostLimiters = new Map<string, Limiter>();
   private readonly globalLimiter: Limiter;
-  private closed = false;
 
   constructor(readonly options: SshPoolOptions) {
     this.globalLimiter = new Limiter(options.maxChannelsTotal ?? 64);
@@ -103,10 +102,14 @@ export class SshPool {
   /**
    * Takes a channel slot for `host`, then runs `open` (which opens the channel) on its connection.
    * If the connection turns out to be dead (dropped but not yet noticed), `open` runs once more on
-   * a fresh connection.
+   * a fresh connection. An abort of `signal` while waiting for a slot rejects with its reason.
    */
-  async open<T>(host: RemoteHost, open: (client: Client, ssh: NodeSSH) => Promise<T>): Promise<Lease<T>> {
-    const releaseSlots = await this.acquireSlots(host);
+  async open<T>(
+    host: RemoteHost,
+    open: (client: Client, ssh: NodeSSH) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<Lease<T>> {
+    const releaseSlots = await this.acquireSlots(host, signal);
     try {
       for (let attempt = 0; ; attempt++) {
         const conn = await this.connection(host);
@@ -125,7 +128,6 @@ export class SshPool {
           };
         } catch (err) {
           this.markIdle(conn);
-          if (err instanceof RemoteError) throw err;
           const stale = !conn.alive || /not connected|no response from server/i.test(String(err));
           if (stale && attempt === 0) {
             this.drop(conn);
@@ -162,7 +164,7 @@ export class SshPool {
     }
   }
 
-  /** Closes every connection; the pool can still be used afterwards (it reconnects). */
+  /** Closes every connection (worker shutdown, tests); a later call would simply reconnect. */
   async closeAll(): Promise<void> {
     const pending = [...this.connections.values()];
     this.connections.clear();
@@ -172,23 +174,22 @@ export class SshPool {
     }
   }
 
-  /** Stops accepting work and closes everything (worker shutdown). */
-  async shutdown(): Promise<void> {
-    this.closed = true;
-    await this.closeAll();
-  }
-
-  private async acquireSlots(host: RemoteHost): Promise<() => void> {
-    if (this.closed) throw new ConnectionError(host, 'the SSH pool of this worker is shut down', 'ESHUTDOWN');
-    const key = hostKey(host);
+  private async acquireSlots(host: RemoteHost, signal?: AbortSignal): Promise<() => void> {
+    const key = connectionKey(host);
     let limiter = this.hostLimiters.get(key);
     if (!limiter) {
       limiter = new Limiter(this.options.maxChannelsPerHost ?? 8);
       this.hostLimiters.set(key, limiter);
     }
     // Per host first: a waiter for a busy host must not sit on a global slot others could use.
-    const releaseHost = await limiter.acquire();
-    const releaseGlobal = await this.globalLimiter.acquire();
+    const releaseHost = await limiter.acquire(signal);
+    let releaseGlobal: () => void;
+    try {
+      releaseGlobal = await this.globalLimiter.acquire(signal);
+    } catch (err) {
+      releaseHost();
+      throw err;
+    }
     return () => {
       releaseGlobal();
       releaseHost();
@@ -196,7 +197,7 @@ export class SshPool {
   }
 
   private connection(host: RemoteHost): Promise<Connection> {
-    const key = hostKey(host);
+    const key = connectionKey(host);
     const existing = this.connections.get(key);
     if (existing) return existing.promise;
     const entry = {} as Entry;

@@ -149,6 +149,20 @@ describe('remote layer over a real sshd', () => {
     assert.ok(Date.now() - started >= 800, `took ${Date.now() - started} ms`);
   });
 
+  it('a command waiting for a channel slot can be cancelled while it waits', async () => {
+    const r = newRemote({ maxChannelsPerHost: 1 });
+    const holder = new AbortController();
+    const busy = r.exec(host, ['sleep', '300'], { signal: holder.signal });
+    await new Promise((res) => setTimeout(res, 300));
+    const queued = new AbortController();
+    const waiting = r.exec(host, ['echo', 'never'], { signal: queued.signal });
+    queued.abort(new Error('cancelled while queued'));
+    await assert.rejects(waiting, /cancelled while queued/);
+    holder.abort(new Error('done'));
+    await assert.rejects(busy, /done/);
+    assert.equal((await r.exec(host, ['echo', 'slot free'])).stdout, 'slot free\n');
+  });
+
   it('abort kills the remote command (its whole process group) and closes the channel', async () => {
     const ac = new AbortController();
     let pid = 0;
