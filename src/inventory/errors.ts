@@ -13,7 +13,10 @@ export interface InventoryProblem {
 export const EXTRA_VARS_FILE = '-e';
 
 export function formatProblem(p: InventoryProblem): string {
-  const where = p.file === EXTRA_VARS_FILE ? `-e ${p.path}` : `${p.file}:${p.line}:${p.column}: ${p.path}`;
+  const where =
+    p.file === EXTRA_VARS_FILE
+      ? `-e ${p.path}`
+      : `${p.file}:${p.line}:${p.column}${p.path ? `: ${p.path}` : ''}`;
   return `${where}: ${p.message}`;
 }
 

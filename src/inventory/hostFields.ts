@@ -31,6 +31,9 @@ export const HOST_FIELDS = [
 
 export type HostField = (typeof CONNECTION_VARS)[number] | (typeof HOST_FIELDS)[number];
 
+export const isHostField = (name: string): name is HostField =>
+  (CONNECTION_VARS as readonly string[]).includes(name) || (HOST_FIELDS as readonly string[]).includes(name);
+
 const schemas: Record<HostField, z.ZodType<unknown>> = {
   ansible_host: address(),
   ansible_port: port(),
@@ -88,7 +91,7 @@ export const FIELD_MEANING: Partial<Record<HostField, string>> = {
   ansible_user: 'the SSH user',
   node_rank: "the host's rank inside its instance, 0 for the master",
   kv_rank: 'the index of its prefill instance',
-  node_port: 'the DP master port (proxy: the listen port)',
+  node_port: 'the DP master port; on the proxy its listen port',
   api_port: 'the base API server port',
   host_ip: "the address of its instance's master",
   ascend_rt_visible_devices: 'its NPU ids, like "0,1,2,3"',

@@ -8,6 +8,7 @@ import {
   FIELD_MEANING,
   fieldSchema,
   HOST_FIELDS,
+  isHostField,
   REQUIRED,
   SEED_TEMPLATE_VARS,
   type HostField,
@@ -185,9 +186,21 @@ function hostScopes(
     layer(raw, knownOnly(h.vars), (key) => ({ level: 'host', path: [...h.path, key] }));
     layer(raw, extraVars, (key) => ({ level: 'extra', key }));
     const builtins = { ...shared, inventory_hostname: h.name, group_names: [h.group] };
-    const scope = new VarScope(raw, builtins, (origin, message) =>
-      loader.at(origin, origin.level === 'host' ? message : `host ${h.name}: ${message}`),
-    );
+    const report = (origin: VarOrigin, message: string, sub: (string | number)[] = []) =>
+      loader.at(origin, origin.level === 'host' ? message : `host ${h.name}: ${message}`, sub);
+    const scope = new VarScope(raw, builtins, report, (name, value) => {
+      if (!isHostField(name) || !APPLICABLE[h.group].has(name)) return undefined;
+      const parsed = fieldSchema(name, h.group).safeParse(value);
+      return parsed.success
+        ? { ok: true, value: parsed.data }
+        : {
+            ok: false,
+            issues: parsed.error.issues.map((i) => ({
+              message: i.message,
+              path: i.path as (string | number)[],
+            })),
+          };
+    });
     scopes.set(h.name, scope);
     // hostvars['d0'].ansible_host, as in Ansible; rendered in d0's own context on first use.
     Object.defineProperty(hostvars, h.name, {
@@ -208,6 +221,7 @@ function hostScopes(
 function readHost(loader: Loader, entry: HostEntry, scope: VarScope): InventoryHost | undefined {
   const { group, name } = entry;
   const problemsBefore = loader.problems.length;
+  // Reading the fields checks them (VarScope reports what is wrong); unset ones are checked below.
   const values = new Map<HostField, unknown>();
   const report = (origin: VarOrigin, message: string, sub: (string | number)[] = []) =>
     loader.at(origin, origin.level === 'host' ? message : `host ${name}: ${message}`, sub);
@@ -221,11 +235,8 @@ function readHost(loader: Loader, entry: HostEntry, scope: VarScope): InventoryH
         report(origin, `${field} does not apply to ${group} hosts`);
       continue;
     }
-    const value = scope.value(field);
-    if (value === undefined) continue;
-    const parsed = fieldSchema(field, group).safeParse(value);
-    if (parsed.success) values.set(field, parsed.data);
-    else for (const issue of parsed.error.issues) report(origin, issue.message);
+    const value = scope.checkedValue(field);
+    if (value !== undefined) values.set(field, value);
   }
   const missing = (field: HostField) => scope.origin(field) === undefined;
   for (const field of REQUIRED[group]) {
@@ -321,20 +332,22 @@ export function loadInventory(file: string, extraVars: Record<string, string> = 
   const settings = resolveSettings(loader, shape, knownExtra, file, builtins);
 
   const hosts: InventoryHost[] = [];
+  const incomplete = new Set<Group>();
   for (const entry of shape.hosts) {
     const host = readHost(loader, entry, scopes.get(entry.name)!);
     if (host) hosts.push(host);
+    else incomplete.add(entry.group);
   }
-  const complete = hosts.length === shape.hosts.length;
   const entries = new Map(shape.hosts.map((e) => [e.name, e]));
-  const topology = resolveTopology(hosts, (host, field, message) => {
+  const topology = resolveTopology(hosts, incomplete, (host, field, message) => {
     const origin = scopes.get(host.name)!.origin(field) ?? {
       level: 'host',
       path: [...entries.get(host.name)!.path, field],
     };
     loader.at(origin, origin.level === 'host' ? message : `host ${host.name}: ${message}`);
   });
-  if (loader.problems.length > 0 || !complete) throw new InventoryError(sortProblems(loader.problems));
+  if (loader.problems.length > 0 || incomplete.size > 0)
+    throw new InventoryError(sortProblems(loader.problems));
 
   return {
     file: path.resolve(file),

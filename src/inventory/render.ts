@@ -38,13 +38,11 @@ function compile(source: string): CompiledTemplate {
   if (hit) return hit;
   let result: CompiledTemplate;
   try {
+    // Parsing the source as written first makes syntax errors point into the operator's text.
+    const names = freeNames(source);
     const single = SINGLE_EXPRESSION.exec(source);
     const text = single ? `{{ (${single[1]}) | ${NATIVE_FILTER} }}` : source;
-    result = {
-      template: new nunjucks.Template(text, env, undefined, true),
-      native: single !== null,
-      names: freeNames(source),
-    };
+    result = { template: new nunjucks.Template(text, env, undefined, true), native: single !== null, names };
   } catch (err) {
     throw new TemplateError(`cannot parse template "${source}": ${cleanNunjucksMessage(err)}`);
   }

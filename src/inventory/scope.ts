@@ -9,7 +9,16 @@ export interface RawVar {
   origin: VarOrigin;
 }
 
-export type ReportProblem = (origin: VarOrigin, message: string) => void;
+export type ReportProblem = (origin: VarOrigin, message: string, subPath?: (string | number)[]) => void;
+
+/** Validates a variable once rendered: its typed value, or what is wrong with it. */
+export type CheckVar = (
+  name: string,
+  value: unknown,
+) =>
+  | { ok: true; value: unknown }
+  | { ok: false; issues: { message: string; path: (string | number)[] }[] }
+  | undefined;
 
 class UndefinedVariable extends Error {}
 class LoopDetected extends Error {}
@@ -22,6 +31,7 @@ class DependencyFailed extends Error {}
  */
 export class VarScope {
   private readonly values = new Map<string, unknown>();
+  private readonly checked = new Map<string, unknown>();
   private readonly failed = new Set<string>();
   private readonly resolving = new Set<string>();
 
@@ -29,10 +39,19 @@ export class VarScope {
     readonly vars: ReadonlyMap<string, RawVar>,
     private readonly builtins: Readonly<Record<string, unknown>>,
     private readonly report: ReportProblem,
+    private readonly check: CheckVar = () => undefined,
   ) {}
 
   origin(name: string): VarOrigin | undefined {
     return this.vars.get(name)?.origin;
+  }
+
+  /**
+   * The validated value (typed by the check, e.g. a device list as numbers), or undefined when
+   * the variable is not set, could not be rendered or is invalid.
+   */
+  checkedValue(name: string): unknown {
+    return this.value(name) === undefined ? undefined : this.checked.get(name);
   }
 
   /** The rendered value, or undefined when the variable is not set or could not be rendered. */
@@ -54,7 +73,15 @@ export class VarScope {
     this.resolving.add(name);
     try {
       const value = renderDeep(raw.value, (ref) => this.lookup(ref));
+      // Checked before anything uses it, so a wrong value fails here, once, rather than as odd
+      // results in every template built on it.
+      const verdict = this.check(name, value);
+      if (verdict && !verdict.ok) {
+        for (const issue of verdict.issues) this.report(raw.origin, issue.message, issue.path);
+        throw new DependencyFailed();
+      }
       this.values.set(name, value);
+      this.checked.set(name, verdict ? verdict.value : value);
       return value;
     } catch (err) {
       this.failed.add(name);

@@ -56,6 +56,15 @@ const documentSchema = z.strictObject(
 
 const KNOWN_KEYS_AT: Record<string, readonly string[]> = { '': ['all'], all: ['vars', 'children'] };
 
+function isMissing(data: unknown, path: readonly (string | number)[]): boolean {
+  let node = data;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, segment)) return true;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node === undefined;
+}
+
 export function readShape(src: InventorySource): { shape?: InventoryShape; problems: InventoryProblem[] } {
   const problems: InventoryProblem[] = [];
   const parsed = documentSchema.safeParse(src.data);
@@ -67,7 +76,7 @@ export function readShape(src: InventorySource): { shape?: InventoryShape; probl
         for (const key of issue.keys) {
           problems.push(src.problem([...path, key], `unknown key "${key}"${didYouMean(key, known)}`, 'key'));
         }
-      } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+      } else if (issue.code === 'invalid_type' && isMissing(src.data, path)) {
         problems.push(src.problem(path, `"${String(path.at(-1))}" is missing`));
       } else {
         problems.push(src.problem(path, issue.message));

@@ -1,4 +1,5 @@
 import { describePorts, listeningPorts } from '../plan/ports';
+import type { Group } from '../plan/types';
 import type { HostField } from './hostFields';
 import type { DecodeMembership, InventoryHost, PrefillMembership } from './types';
 
@@ -13,13 +14,26 @@ export interface Topology {
  * Who is whose master, checked across hosts. Masters are found the seed's way: the host whose
  * ansible_host equals the host_ip its instance shares, or (older decode inventories) role M.
  */
-export function resolveTopology(hosts: readonly InventoryHost[], problem: FieldProblem): Topology {
+export function resolveTopology(
+  hosts: readonly InventoryHost[],
+  incomplete: ReadonlySet<Group>,
+  problem: FieldProblem,
+): Topology {
+  // Checks that need every host of a group (a missing master, a kv_rank gap) stay quiet while a
+  // host of that group has invalid fields: the cause is already reported there.
+  const quietIfIncomplete =
+    (group: Group): FieldProblem =>
+    (...args) => {
+      if (!incomplete.has(group)) problem(...args);
+    };
   const prefill = resolvePrefill(
     hosts.filter((h) => h.group === 'P'),
     problem,
+    quietIfIncomplete('P'),
   );
   const decodeHosts = hosts.filter((h) => h.group === 'D');
-  const decode = decodeHosts.length > 0 ? resolveDecode(decodeHosts, problem) : undefined;
+  const decode =
+    decodeHosts.length > 0 ? resolveDecode(decodeHosts, problem, quietIfIncomplete('D')) : undefined;
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const members = [
     ...prefill.flatMap((i) => i.hosts),
@@ -43,12 +57,13 @@ function pickMaster(
   members: readonly InventoryHost[],
   masterAddress: string,
   kind: string,
+  missing: FieldProblem,
   problem: FieldProblem,
 ): InventoryHost | undefined {
   const masters = members.filter((h) => h.address === masterAddress);
   if (masters.length === 0) {
     for (const h of members) {
-      problem(
+      missing(
         h,
         'host_ip',
         `host_ip ${masterAddress} is no ${kind} host's ansible_host: the master of ${h.name}'s instance is missing`,
@@ -88,13 +103,17 @@ function checkNodeRanks(
   }
 }
 
-function resolvePrefill(hosts: readonly InventoryHost[], problem: FieldProblem): PrefillMembership[] {
+function resolvePrefill(
+  hosts: readonly InventoryHost[],
+  problem: FieldProblem,
+  needsAllHosts: FieldProblem,
+): PrefillMembership[] {
   const byMasterAddress = new Map<string, InventoryHost[]>();
   for (const h of hosts) byMasterAddress.set(h.hostIp!, [...(byMasterAddress.get(h.hostIp!) ?? []), h]);
 
   const instances: { master: InventoryHost; hosts: string[] }[] = [];
   for (const [masterAddress, members] of byMasterAddress) {
-    const master = pickMaster(members, masterAddress, 'P', problem);
+    const master = pickMaster(members, masterAddress, 'P', needsAllHosts, problem);
     if (!master) continue;
     for (const h of members) {
       if (h === master) continue;
@@ -135,11 +154,11 @@ function resolvePrefill(hosts: readonly InventoryHost[], problem: FieldProblem):
   const n = instances.length;
   for (const [rank, master] of byRank) {
     if (rank >= n) {
-      problem(
-        master,
-        'kv_rank',
-        `kv_rank ${rank} leaves a gap: ${n} prefill instance${n === 1 ? '' : 's'} take kv_rank 0..${n - 1}`,
-      );
+      const expected =
+        n === 1
+          ? 'the only prefill instance takes kv_rank 0'
+          : `${n} prefill instances take kv_rank 0..${n - 1}`;
+      needsAllHosts(master, 'kv_rank', `kv_rank ${rank} leaves a gap: ${expected}`);
     }
   }
   return instances
@@ -148,13 +167,21 @@ function resolvePrefill(hosts: readonly InventoryHost[], problem: FieldProblem):
 }
 
 /** The seed supports exactly one decode instance: every D host belongs to it. */
-function resolveDecode(hosts: readonly InventoryHost[], problem: FieldProblem): DecodeMembership | undefined {
+function resolveDecode(
+  hosts: readonly InventoryHost[],
+  problem: FieldProblem,
+  needsAllHosts: FieldProblem,
+): DecodeMembership | undefined {
   let master: InventoryHost | undefined;
   if (hosts.some((h) => h.legacyRole !== null)) {
     const masters = hosts.filter((h) => h.legacyRole === 'M');
     if (masters.length === 0) {
       for (const h of hosts.filter((s) => s.legacyRole === 'S')) {
-        problem(h, 'role', `no D host has role "M": the master of ${h.name}'s decode instance is missing`);
+        needsAllHosts(
+          h,
+          'role',
+          `no D host has role "M": the master of ${h.name}'s decode instance is missing`,
+        );
       }
       return undefined;
     }
@@ -191,6 +218,7 @@ function resolveDecode(hosts: readonly InventoryHost[], problem: FieldProblem): 
       hosts.filter((h) => h.hostIp === masterAddress),
       masterAddress,
       'D',
+      needsAllHosts,
       problem,
     );
     if (!master) return undefined;
@@ -215,7 +243,7 @@ function checkPorts(
       }
       const label = `${h.name}'s ${describePorts(p)}`;
       const clash = (taken.get(h.address) ?? []).find((t) => p.first <= t.last && t.first <= p.last);
-      if (clash) problem(h, field, `${label} clashes with ${clash.label} on ${h.address}`);
+      if (clash) problem(h, field, `port clash on ${h.address}: ${label} and ${clash.label}`);
       taken.set(h.address, [
         ...(taken.get(h.address) ?? []),
         { host: h, first: p.first, last: p.last, label },
