@@ -118,15 +118,16 @@ export class CommandFailedError extends RemoteError {
   }
 }
 
-/** The command outlived its time budget; it was killed on the host before this was thrown. */
+/** The command outlived its time budget; it was killed on the host (or the message says why not). */
 export class CommandTimeoutError extends RemoteError {
   readonly type = 'CommandTimeoutError';
   readonly retryable = true;
   readonly argv: readonly string[];
-  constructor(host: RemoteHost, argv: readonly string[], timeoutMs: number) {
+  constructor(host: RemoteHost, argv: readonly string[], timeoutMs: number, killProblem?: string) {
+    const fate = killProblem ? `could not be killed (${killProblem}) and may still run there` : 'was killed';
     super(
       host,
-      `on ${describeHost(host)}: \`${shellJoin(argv)}\` did not finish within ${timeoutMs} ms and was killed; ` +
+      `on ${describeHost(host)}: \`${shellJoin(argv)}\` did not finish within ${timeoutMs} ms and ${fate}; ` +
         `raise the timeout if the step is legitimately slow, otherwise look at the host`,
     );
     this.argv = argv;

@@ -133,14 +133,8 @@ export class SshPool {
             this.drop(conn);
             continue;
           }
-          throw new ConnectionError(
-            host,
-            `cannot open an SSH channel: ${(err as Error).message}`,
-            undefined,
-            {
-              cause: err,
-            },
-          );
+          const reason = (err as Error).message;
+          throw new ConnectionError(host, `cannot open an SSH channel: ${reason}`, undefined, { cause: err });
         }
       }
     } catch (err) {
