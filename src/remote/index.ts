@@ -1,3 +1,15 @@
+/**
+ * The remote layer: everything the activities do on a target host goes through here.
+ *
+ *   const remote = new Remote({ knownHostsPath, secrets });         // one per worker process
+ *   await remote.exec(host, ['docker', 'ps'], { signal: cancellationSignal(), onOutput: () => heartbeat() });
+ *   await remote.rsync(host, { direction: 'push', localDir, remoteDir });
+ *   const docker = remote.containers(host, 'docker');
+ *   await remote.closeAll();                                          // worker shutdown
+ *
+ * Failures are RemoteError subclasses: `type` is the ApplicationFailure type, `retryable` whether
+ * the workflow's retry policy should try again.
+ */
 export { commandString, killableCommandString, type RemoteCommand } from './command';
 export {
   ContainerCli,
