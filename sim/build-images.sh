@@ -20,6 +20,15 @@ if [ ! -x "$S/bin/omni-sim" ] || [ "$(cat "$S/bin/omni-sim.src" 2>/dev/null)" !=
   echo "$src_hash" > "$S/bin/omni-sim.src"
 fi
 
+# --- fast path: nothing that goes into the images changed since the last build -------------
+HOST_INPUTS=(/usr/bin/busybox /usr/bin/bash /usr/bin/setsid /usr/bin/curl /usr/bin/ps /usr/bin/pgrep
+  /usr/bin/pkill /usr/bin/kill /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_js_module.so /etc/nginx/mime.types)
+inputs_hash=$( { sha256sum "$0" "$S/bin/omni-sim"; stat -L -c '%n %s %Y' "${HOST_INPUTS[@]}"; } | sha256sum | cut -c1-16)
+if [ "$(cat "$STORE/.inputs" 2>/dev/null)" = "$inputs_hash" ]; then
+  echo "cached localhost/omni-sim-engine:latest, localhost/omni-sim-proxy:latest (inputs unchanged)"
+  exit 0
+fi
+
 # --- rootfs helpers --------------------------------------------------------------------------
 copy_with_libs() { # ROOT SRC [DEST]
   local root=$1 src=$2 dest=${3:-$2}
@@ -115,3 +124,4 @@ import_image() { # NAME ROOTFS CMD-JSON
 }
 import_image omni-sim-engine "$engine" '["/bin/bash"]'
 import_image omni-sim-proxy "$proxy" '["/usr/sbin/nginx","-g","daemon off;"]'
+echo "$inputs_hash" > "$STORE/.inputs"
