@@ -5,12 +5,11 @@ import { planFromFile, type Plan } from '../../src/plan';
 import { assertGolden } from '../helpers/golden';
 
 const ROOT = path.join(__dirname, '..', '..');
-const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'inventories');
 
 const plan = (file: string, extra: Record<string, string> = {}) => planFromFile(path.join(ROOT, file), extra);
 
 /** The plan as JSON with the inventory path made relative, so goldens do not depend on the checkout. */
-export function planJson(p: Plan): string {
+function planJson(p: Plan): string {
   return `${JSON.stringify({ ...p, inventoryFile: path.relative(ROOT, p.inventoryFile) }, null, 2)}\n`;
 }
 
