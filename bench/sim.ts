@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   await ensureImages(ctx);
   console.log(`images (cached or built): ${Date.now() - t} ms`);
   console.log(
-    'hosts | up (s) | per host (ms) | mem used Δ (MiB) | per host (MiB) | host PSS/host (MiB) | procs/host | ssh all (s) | down (s)',
+    'hosts | up (s) | ms/host | process PSS/host (MiB) | kernel Δ/host (MiB) | used Δ/host (MiB, noisy) | procs/host | ssh to all (s) | down (s)',
   );
   for (const n of sizes) {
     await simDown(ctx);

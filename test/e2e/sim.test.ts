@@ -459,6 +459,45 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
     });
   });
 
+  it('pulls and plugs a link, powers off and reboots a host with its disk kept', async () => {
+    const unreachable = async (address: string) =>
+      (await sh('ssh', [...sshOptions(ctx), '-o', 'ConnectTimeout=2', address, 'true'], '', 15_000)).code !==
+      0;
+    const stateOf = async (name: string) =>
+      (JSON.parse((await runDeploy(['sim', 'status', '--json'], env)).stdout) as SimCluster).hosts.find(
+        (h) => h.name === name,
+      )!;
+
+    assert.equal((await runDeploy(['sim', 'link', 'down', 'h2'], env)).code, 0);
+    assert.equal((await stateOf('h2')).link, 'down');
+    assert.ok(await unreachable(addr[1]!), 'h2 must be unreachable with its link down');
+    assert.equal((await runDeploy(['sim', 'link', 'up', 'h2'], env)).code, 0);
+    await sshOk(addr[1]!, 'true');
+
+    await sshOk(
+      addr[2]!,
+      'echo kept > /data/disk-marker && docker run -d --init --name survivor localhost/omni-sim-engine:latest sleep infinity',
+    );
+    const pidBefore = (await stateOf('h3')).pid;
+    assert.equal((await runDeploy(['sim', 'poweroff', 'h3'], env)).code, 0);
+    const off = await stateOf('h3');
+    assert.equal(off.state, 'off');
+    assert.equal(off.pid, null);
+    assert.ok(await unreachable(addr[2]!), 'h3 must be unreachable when powered off');
+
+    const reboot = await runDeploy(['sim', 'reboot', 'h3'], env, 60_000);
+    assert.equal(reboot.code, 0, reboot.stderr);
+    const on = await stateOf('h3');
+    assert.equal(on.state, 'running');
+    assert.notEqual(on.pid, pidBefore);
+    assert.equal((await sshOk(addr[2]!, 'cat /data/disk-marker')).trim(), 'kept');
+    assert.match(
+      await sshOk(addr[2]!, "docker ps -a --format '{{.Names}} {{.Status}}'"),
+      /survivor (Exited|Created)/,
+    );
+    await sshOk(addr[2]!, 'docker start survivor && docker exec survivor true && docker rm -f -t 0 survivor');
+  });
+
   it('sim down leaves no namespace, link, mount or process behind', async () => {
     const status = JSON.parse((await runDeploy(['sim', 'status', '--json'], env)).stdout) as SimCluster;
     const pids = status.hosts.map((h) => h.pid).filter((x): x is number => x !== null);
