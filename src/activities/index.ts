@@ -3,3 +3,7 @@
  * (`import type * as activities`), so nothing here enters the workflow sandbox.
  */
 export { ping } from './ping';
+export { preflight } from './preflight';
+export { ensureContainer } from './container';
+export { syncCode } from './codeSync';
+export { cleanupHost } from './cleanup';

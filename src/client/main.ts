@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { version } from '../../package.json';
+import { registerClusterCommands } from './commands/cluster';
 import { registerDemoCommand } from './commands/demo';
 import { registerPlanCommand } from './commands/plan';
 import { registerServerCommands } from './commands/server';
@@ -24,6 +25,7 @@ export function buildProgram(output: ProgramOutput = {}): Command {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
   registerDemoCommand(program);
+  registerClusterCommands(program);
   registerPlanCommand(program);
   registerServerCommands(program);
   registerSimCommands(program);

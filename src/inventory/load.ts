@@ -363,3 +363,20 @@ export function loadInventory(file: string, extraVars: Record<string, string> = 
 export function inventoryAddresses(file: string, extraVars: Record<string, string> = {}): string[] {
   return [...new Set(loadInventory(file, extraVars).hosts.map((h) => h.address))].sort();
 }
+
+/**
+ * One rendered variable of one host, with Ansible precedence, for the worker's secret resolver
+ * (e.g. `ansible_password`). Reads only what it needs: the other hosts' problems do not matter here.
+ */
+export function loadInventorySecret(file: string, host: string, key: string): string {
+  const src = readInventorySource(file);
+  const loader = new Loader(src);
+  const { shape, problems } = readShape(src);
+  if (!shape) throw new InventoryError(sortProblems(problems));
+  const { scopes } = hostScopes(loader, shape, {});
+  const scope = scopes.get(host);
+  if (!scope) throw new Error(`host ${host} is not in ${file}`);
+  const value = scope.value(key);
+  if (typeof value !== 'string' || value === '') throw new Error(`host ${host} has no ${key} in ${file}`);
+  return value;
+}

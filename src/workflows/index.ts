@@ -3,3 +3,4 @@
  * dispatch must be named here (a test checks each one resolves).
  */
 export { roundTrip } from './roundTrip';
+export { deployCluster } from './cluster/deployCluster';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { runWorkers } from '../../worker';
+import { installQuietRuntime, runWorkers } from '../../worker';
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -15,7 +15,9 @@ export function registerWorkerCommand(program: Command): void {
     )
     .option('--no-executor', 'do not serve an executor queue (a capacity-only worker on another machine)')
     .option('--no-shared', 'serve only the executor queue')
-    .action(async (flags: { executor: string | false; shared: boolean }) => {
+    .option('--verbose', "show the SDK's own log lines")
+    .action(async (flags: { executor: string | false; shared: boolean; verbose?: boolean }) => {
+      installQuietRuntime(flags.verbose ? 'INFO' : 'WARN');
       await runWorkers({ shared: flags.shared, executor: flags.executor });
     });
 }

@@ -1,0 +1,64 @@
+import * as fs from 'node:fs';
+import { withHeartbeat } from './heartbeat';
+import { classified, fail, remoteFor } from './remoteContext';
+import type { SyncCodeInput, SyncCodeResult } from './types';
+
+/** Written after a successful install; its absence means the install step is still owed. */
+const INSTALLED_MARKER = '.omni-deploy-installed';
+
+/**
+ * Push the executor's code folder to the host (rsync: only changed bytes move), then run the
+ * in-container install step — only when something changed or a previous install did not finish.
+ * Runs on the executor's task queue: the source is on that machine's disk.
+ */
+export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
+  return classified(() =>
+    withHeartbeat(async (signal, progress) => {
+      if (!fs.existsSync(input.localPath)) {
+        throw fail(
+          'ConfigError',
+          `code folder ${input.localPath} does not exist on this executor (LOCAL_CODE_PATH/omniinfer)`,
+        );
+      }
+      const { remote, host } = remoteFor(input.target);
+      await remote.exec(host, ['mkdir', '-p', input.remotePath], { signal, timeoutMs: 60_000 });
+      const sync = await remote.rsync(host, {
+        direction: 'push',
+        localDir: input.localPath,
+        remoteDir: input.remotePath,
+        exclude: [INSTALLED_MARKER],
+        signal,
+        onOutput: (line) => progress({ rsync: line }),
+      });
+      const changed = sync.filesTransferred > 0;
+      const marker = `${input.remotePath}/${INSTALLED_MARKER}`;
+      let installed = false;
+      if (input.install) {
+        const hasMarker =
+          (await remote.exec(host, ['test', '-f', marker], { check: false, signal })).code === 0;
+        if (changed || !hasMarker) {
+          await remote.exec(host, ['rm', '-f', marker], { signal });
+          const cli = remote.containers(host, input.install.cli);
+          const r = await cli.exec(input.install.container, ['bash', '-c', input.install.command], {
+            signal,
+            timeoutMs: 60 * 60_000,
+            onOutput: (line) => progress({ install: line }),
+          });
+          if (r.code !== 0) {
+            throw fail(
+              'InstallFailed',
+              `install step in ${input.install.container} on ${host.name} exited ${r.code}: ${tail(r.stderr || r.stdout)}`,
+            );
+          }
+          await remote.writeFileAtomic(host, marker, `${new Date().toISOString()}\n`);
+          installed = true;
+        }
+      }
+      return { changed, bytesSent: sync.bytesSent, installed };
+    }),
+  );
+}
+
+function tail(text: string, lines = 8): string {
+  return text.trim().split('\n').slice(-lines).join(' | ');
+}

@@ -1,0 +1,33 @@
+import { SPEC_HASH_LABEL } from '../plan/dockerRun';
+import { withHeartbeat } from './heartbeat';
+import { classified, fail, remoteFor } from './remoteContext';
+import type { ContainerInput, ContainerResult } from './types';
+
+/**
+ * Ensure the host's container runs with exactly this spec: kept when a running container carries
+ * the same spec hash (so a retry after a partial success, or a second deploy, changes nothing),
+ * otherwise replaced. Pulls the image when it is missing.
+ */
+export async function ensureContainer(input: ContainerInput): Promise<ContainerResult> {
+  return classified(() =>
+    withHeartbeat(async (signal) => {
+      const { remote, host } = remoteFor(input.target);
+      const cli = remote.containers(host, input.cli);
+      const current = await cli.inspect(input.name);
+      if (current?.running && current.labels[SPEC_HASH_LABEL] === input.specHash) {
+        return { action: 'kept', id: current.id };
+      }
+      if (!(await cli.imagePresent(input.image))) {
+        await cli.pull(input.image, { signal, timeoutMs: 30 * 60_000 }).catch((e: Error) => {
+          throw fail(
+            'ImageMissing',
+            `image ${input.image} is not on ${host.name} and cannot be pulled: ${e.message}`,
+          );
+        });
+      }
+      if (current) await cli.remove(input.name);
+      const id = await cli.run(input.runArgs, { signal, timeoutMs: 5 * 60_000 });
+      return { action: current ? 'replaced' : 'created', id };
+    }),
+  );
+}

@@ -1,0 +1,93 @@
+/**
+ * Inputs and results of the host activities. Small and secret-free by construction: they name
+ * hosts, files and containers; passwords are only referenced (the worker resolves them), so the
+ * workflow history — readable by anyone with Web UI access — never holds one.
+ */
+
+export type HostKeyPolicy = 'strict' | 'accept-new';
+
+export type SshAuthRef =
+  | { method: 'key'; keyFile: string }
+  /** The password is read by the worker from the inventory file (or OMNI_DEPLOY_SSH_PASSWORD_<HOST>). */
+  | { method: 'password'; inventoryFile: string; inventoryHost: string };
+
+export interface SshTarget {
+  /** Inventory host name (p0, d1, c0…), used in every message. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  auth: SshAuthRef;
+  knownHostsFile: string;
+  hostKeyPolicy: HostKeyPolicy;
+}
+
+export type ContainerCliName = 'docker' | 'podman';
+
+export interface PreflightInput {
+  target: SshTarget;
+  cli: ContainerCliName;
+  image: string;
+  /** P/D hosts: the model folder must exist on the host. */
+  modelPath?: string;
+  /** Device nodes that must exist (`/dev/davinci_manager`, …, `/dev/davinci<N>`). */
+  devicePaths: string[];
+  /** TCP ports our services will listen on; each must be free or held by our own container. */
+  ports: number[];
+  /** Folders that need free space, with the minimum in bytes. */
+  disk: { path: string; minFreeBytes: number }[];
+  /** Containers this deploy owns on the host (ports they hold are not a conflict). */
+  ownContainers: string[];
+}
+
+export interface PreflightCheck {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ContainerInput {
+  target: SshTarget;
+  cli: ContainerCliName;
+  name: string;
+  image: string;
+  /** Arguments after `docker run`, from the pure generator, ending with image and command. */
+  runArgs: string[];
+  /** Deterministic hash of the spec, also set as a label; equal hash = nothing to do. */
+  specHash: string;
+}
+
+export interface ContainerResult {
+  action: 'kept' | 'created' | 'replaced';
+  id: string;
+}
+
+export interface SyncCodeInput {
+  target: SshTarget;
+  /** Folder on the executor machine (the activity runs on its task queue). */
+  localPath: string;
+  remotePath: string;
+  /** The in-container install step, run only when the synced content changed. */
+  install?: { cli: ContainerCliName; container: string; command: string };
+}
+
+export interface SyncCodeResult {
+  changed: boolean;
+  bytesSent: number;
+  installed: boolean;
+}
+
+export interface CleanupInput {
+  target: SshTarget;
+  cli: ContainerCliName;
+  containers: string[];
+  /** Folders whose engine pid files name processes to stop before the containers go. */
+  runDirs: string[];
+  /** Folders to wipe (scripts, ranktables); their contents go, the folders stay. */
+  wipe: string[];
+}
+
+export interface CleanupResult {
+  removedContainers: string[];
+  stoppedProcesses: number;
+}

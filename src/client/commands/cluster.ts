@@ -1,0 +1,185 @@
+import { Option, type Command } from 'commander';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  type Client,
+} from '@temporalio/client';
+import { hostname } from 'node:os';
+import { planFromFile } from '../../plan';
+import { selectPhases } from '../../shared/phases';
+import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
+import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';
+import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../shared/taskQueues';
+import { deployCluster } from '../../workflows';
+import { retryFailedUpdate, runPhasesUpdate } from '../../workflows/cluster/messages';
+import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../workflows/cluster/types';
+import { connectClient } from '../temporalClient';
+import { parseExtraVars, planSummary } from './planInput';
+import { watchCluster, printStatus, resolveCluster } from './watch';
+
+const csv = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+interface StartFlags {
+  inventory: string;
+  tags?: string[];
+  skipTags?: string[];
+  extraVars: string[];
+  detach?: boolean;
+  parallelism: string;
+  attempts: string;
+  executor: string;
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const { client, connection } = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function startCluster(flags: StartFlags): Promise<number> {
+  const plan = planFromFile(flags.inventory, parseExtraVars(flags.extraVars));
+  const tagsGiven = (flags.tags?.length ?? 0) > 0 || (flags.skipTags?.length ?? 0) > 0;
+  const phases = selectPhases(flags.tags, flags.skipTags);
+  const options: DeployOptions = {
+    phases,
+    parallelism: Number(flags.parallelism),
+    executorTaskQueue: executorTaskQueue(flags.executor),
+    activity: {
+      ...DEFAULT_ACTIVITY_TUNING,
+      retry: { ...DEFAULT_ACTIVITY_TUNING.retry, maximumAttempts: Number(flags.attempts) },
+    },
+    maxHistoryEvents: 10_000,
+  };
+  const workflowId = clusterWorkflowId(plan.cluster);
+  return withClient(async (client) => {
+    try {
+      await client.workflow.start(deployCluster, {
+        workflowId,
+        taskQueue: SHARED_TASK_QUEUE,
+        args: [{ plan, options }],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        typedSearchAttributes: [{ key: DEPLOY_CLUSTER, value: plan.cluster }],
+        staticSummary: planSummary(plan),
+        staticDetails: `phases: ${phases.join(' → ')}`,
+      });
+      console.log(`started ${workflowId}: ${phases.join(' → ')}`);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!tagsGiven) {
+        console.error(
+          `cluster ${plan.cluster} is already running (${workflowId}). ` +
+            `Use --tags to run phases on it, \`deploy status ${plan.cluster}\` to see it, ` +
+            `or \`deploy down ${plan.cluster}\` to remove it.`,
+        );
+        return 1;
+      }
+      console.log(`cluster ${plan.cluster} is running; running ${phases.join(' → ')} on it`);
+      const handle = client.workflow.getHandle(workflowId);
+      if (flags.detach) {
+        await handle.startUpdate(runPhasesUpdate, { args: [{ phases }], waitForStage: 'ACCEPTED' });
+        return 0;
+      }
+      const outcome = await handle.executeUpdate(runPhasesUpdate, { args: [{ phases }] });
+      await printStatus(client, plan.cluster);
+      return outcome.ok ? 0 : 2;
+    }
+    if (flags.detach) return 0;
+    return watchCluster(client, plan.cluster);
+  });
+}
+
+export function registerClusterCommands(program: Command): void {
+  const clusterArg = (cmd: Command) =>
+    cmd
+      .argument('[cluster]', 'cluster name (default: the only cluster running)')
+      .option('-i, --inventory <file>', 'take the cluster name from this inventory instead');
+
+  program
+    .command('start')
+    .description('deploy a cluster from an inventory: run its phases as a durable workflow, showing progress')
+    .requiredOption('-i, --inventory <file>', "the seed's Ansible inventory (YAML)")
+    .option('-t, --tags <tags>', 'run only these phases (comma list, repeatable)', csv)
+    .option('--skip-tags <tags>', 'skip these phases (comma list, repeatable)', csv)
+    .option('-e, --extra-vars <key=value>', 'override a setting, like ansible -e (repeatable)', collect, [])
+    .option('-d, --detach', 'return once started instead of showing progress')
+    .option('--parallelism <n>', 'most hosts worked on at once per phase', '50')
+    .option('--attempts <n>', 'attempts per host step before it counts as failed', '5')
+    .addOption(
+      new Option('--executor <name>', 'executor machine whose worker serves local-disk steps').default(
+        hostname(),
+      ),
+    )
+    .action(async (flags: StartFlags) => {
+      process.exitCode = await startCluster(flags);
+    });
+
+  clusterArg(program.command('status'))
+    .description('show the host × phase table, errors and endpoints of a cluster')
+    .option('--json', 'machine-readable status')
+    .action(async (cluster: string | undefined, flags: { inventory?: string; json?: boolean }) => {
+      await withClient(async (client) => {
+        const name = await resolveCluster(client, cluster, flags.inventory);
+        process.exitCode = await printStatus(client, name, flags.json);
+      });
+    });
+
+  clusterArg(program.command('retry'))
+    .description('re-run the failed hosts of the phase waiting for the operator, then continue')
+    .option('-d, --detach', 'return once the retry is accepted')
+    .action(async (cluster: string | undefined, flags: { inventory?: string; detach?: boolean }) => {
+      await withClient(async (client) => {
+        const name = await resolveCluster(client, cluster, flags.inventory);
+        const handle = client.workflow.getHandle(clusterWorkflowId(name));
+        if (flags.detach) {
+          await handle.startUpdate(retryFailedUpdate, { waitForStage: 'ACCEPTED' });
+          console.log(`retry of ${name} accepted`);
+          return;
+        }
+        const outcome = await handle.executeUpdate(retryFailedUpdate);
+        console.log(
+          outcome.ok
+            ? `${outcome.phase}: every host succeeded; continuing`
+            : `${outcome.phase}: still failing on ${outcome.failures.map((f) => f.host).join(', ')}`,
+        );
+        process.exitCode = outcome.ok ? await watchCluster(client, name) : 2;
+      });
+    });
+
+  clusterArg(program.command('down'))
+    .description('cancel the cluster workflow and wait until every host is cleaned up')
+    .action(async (cluster: string | undefined, flags: { inventory?: string }) => {
+      await withClient(async (client) => {
+        const name = await resolveCluster(client, cluster, flags.inventory);
+        const handle = client.workflow.getHandle(clusterWorkflowId(name));
+        await handle.cancel();
+        console.log(`cancelling ${name}: cleaning up every host`);
+        process.exitCode = await watchCluster(client, name, { untilClosed: true });
+      });
+    });
+
+  program
+    .command('list')
+    .description('list cluster workflows (running and recently closed)')
+    .option('--all', 'include closed ones older than a day')
+    .action(async (flags: { all?: boolean }) => {
+      await withClient(async (client) => {
+        const since = new Date(Date.now() - 24 * 3600_000).toISOString();
+        const query = flags.all
+          ? `WorkflowType = 'deployCluster'`
+          : `WorkflowType = 'deployCluster' AND (ExecutionStatus = 'Running' OR CloseTime > '${since}')`;
+        let n = 0;
+        for await (const wf of client.workflow.list({ query })) {
+          const phase = wf.typedSearchAttributes.get({ name: 'DeployPhase', type: 'KEYWORD' } as never);
+          console.log(
+            `${(clusterFromWorkflowId(wf.workflowId) ?? wf.workflowId).padEnd(20)} ${wf.status.name.padEnd(12)} ${String(phase ?? '').padEnd(22)} started ${wf.startTime.toISOString()}`,
+          );
+          n++;
+        }
+        if (n === 0) console.log('no cluster workflows');
+      });
+    });
+}

@@ -1,0 +1,96 @@
+import type { Client } from '@temporalio/client';
+import logUpdate from 'log-update';
+import { planFromFile } from '../../plan';
+import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
+import { statusQuery } from '../../workflows/cluster/messages';
+import type { ClusterStatus } from '../../workflows/cluster/types';
+import { renderStatus } from '../progress';
+
+/** CLUSTER argument, or --inventory's cluster name, or the only running cluster. */
+export async function resolveCluster(client: Client, cluster?: string, inventory?: string): Promise<string> {
+  if (cluster) return cluster;
+  if (inventory) return planFromFile(inventory, {}).cluster;
+  const running: string[] = [];
+  for await (const wf of client.workflow.list({
+    query: `WorkflowType = 'deployCluster' AND ExecutionStatus = 'Running'`,
+  })) {
+    running.push(clusterFromWorkflowId(wf.workflowId) ?? wf.workflowId);
+  }
+  if (running.length === 1) return running[0]!;
+  throw new Error(
+    running.length === 0
+      ? 'no cluster is running; name one or pass --inventory'
+      : `several clusters are running (${running.join(', ')}); name one`,
+  );
+}
+
+export async function queryStatus(client: Client, cluster: string): Promise<ClusterStatus> {
+  return client.workflow.getHandle(clusterWorkflowId(cluster)).query(statusQuery);
+}
+
+/** Print the status once; exit code 0 when ready, 2 when waiting for the operator. */
+export async function printStatus(client: Client, cluster: string, json = false): Promise<number> {
+  const handle = client.workflow.getHandle(clusterWorkflowId(cluster));
+  const description = await handle.describe();
+  const status = await handle.query(statusQuery);
+  if (json) {
+    console.log(JSON.stringify({ workflow: description.status.name, ...status }, null, 2));
+  } else {
+    console.log(renderStatus(status, Date.now(), process.stdout.isTTY === true));
+    if (description.status.name !== 'RUNNING')
+      console.log(`workflow ${description.status.name.toLowerCase()}`);
+  }
+  return status.stage === 'waiting-for-operator' ? 2 : 0;
+}
+
+const SETTLED = new Set(['ready', 'waiting-for-operator', 'cleaned']);
+
+/**
+ * Follow a cluster until its workflow settles (ready, waiting for the operator, cleaned) or, with
+ * `untilClosed`, until the run ends. Ctrl-C only stops watching: the deploy goes on.
+ */
+export async function watchCluster(
+  client: Client,
+  cluster: string,
+  opts: { untilClosed?: boolean; intervalMs?: number } = {},
+): Promise<number> {
+  const handle = client.workflow.getHandle(clusterWorkflowId(cluster));
+  const tty = process.stdout.isTTY === true;
+  let detached = false;
+  const onSigint = () => {
+    detached = true;
+  };
+  process.once('SIGINT', onSigint);
+  let last = '';
+  let status: ClusterStatus | undefined;
+  try {
+    for (;;) {
+      const description = await handle.describe();
+      const closed = description.status.name !== 'RUNNING';
+      status = await handle.query(statusQuery).catch(() => status);
+      if (status) {
+        const view = renderStatus(status, Date.now(), tty);
+        if (tty) logUpdate(view);
+        else if (view !== last) console.log(`${view}\n`);
+        last = view;
+      }
+      if (closed) {
+        if (tty) logUpdate.done();
+        console.log(`workflow ${clusterWorkflowId(cluster)} ${description.status.name.toLowerCase()}`);
+        return description.status.name === 'COMPLETED' || description.status.name === 'CANCELLED' ? 0 : 1;
+      }
+      if (!opts.untilClosed && status && SETTLED.has(status.stage)) {
+        if (tty) logUpdate.done();
+        return status.stage === 'waiting-for-operator' ? 2 : 0;
+      }
+      if (detached) {
+        if (tty) logUpdate.done();
+        console.log(`detached; ${cluster} goes on — \`deploy status ${cluster}\` to look again`);
+        return 0;
+      }
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

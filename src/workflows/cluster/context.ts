@@ -1,0 +1,94 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type * as activities from '../../activities';
+import type { Plan } from '../../plan/types';
+import type { Phase } from '../../shared/phases';
+import { NON_RETRYABLE_ERROR_TYPES } from '../../shared/errorTypes';
+import { settleBounded } from './fanout';
+import type { ClusterState } from './state';
+import type { DeployOptions, HostError } from './types';
+
+/** A phase could not finish on some hosts; the runner waits for the operator. */
+export class PhaseFailed extends Error {
+  constructor(readonly phase: Phase) {
+    super(`phase ${phase} failed on some hosts`);
+  }
+}
+
+type Activities = typeof activities;
+
+/**
+ * What a phase implementation gets: the plan, the state table, and `fanOut`, which runs one step
+ * on many hosts with bounded parallelism, records each host's cell and skips hosts whose step
+ * already finished (so a retry re-runs only the failed ones).
+ */
+export class PhaseContext {
+  constructor(
+    readonly plan: Plan,
+    readonly state: ClusterState,
+    readonly options: DeployOptions,
+    private readonly onChange: () => void,
+  ) {}
+
+  /** Activity stubs whose Web UI summary names host and phase ("p0 · run_docker"). */
+  activities(host: string, phase: Phase, overrides: Partial<ActivityOptions> = {}): Activities {
+    const t = this.options.activity;
+    return proxyActivities<Activities>({
+      startToCloseTimeout: t.startToCloseTimeout,
+      heartbeatTimeout: t.heartbeatTimeout,
+      retry: { ...t.retry, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+      summary: `${host} · ${phase}`,
+      ...overrides,
+    });
+  }
+
+  /** For steps that need the executor machine's own disk (code sync source, log destination). */
+  executorActivities(host: string, phase: Phase): Activities {
+    return this.activities(host, phase, { taskQueue: this.options.executorTaskQueue });
+  }
+
+  async fanOut<R>(
+    step: string,
+    phase: Phase,
+    hosts: readonly string[],
+    work: (host: string) => Promise<R>,
+    note?: (result: R) => string | undefined,
+  ): Promise<void> {
+    const todo = hosts.filter((h) => !this.state.isDone(step, h));
+    for (const h of todo) this.state.markRunning(h, phase, Date.now());
+    this.onChange();
+    let cancelled: unknown;
+    let failed = false;
+    await settleBounded(todo, this.options.parallelism, async (host) => {
+      try {
+        const result = await work(host);
+        this.state.markStepDone(step, host, phase, Date.now(), note?.(result));
+      } catch (err) {
+        if (isCancellation(err)) {
+          cancelled ??= err;
+        } else {
+          failed = true;
+          this.state.markFailed(host, phase, Date.now(), hostError(err));
+        }
+      }
+      this.onChange();
+    });
+    if (cancelled !== undefined) throw cancelled;
+    if (failed) throw new PhaseFailed(phase);
+  }
+}
+
+/** The operator-facing part of an activity failure: its classified type and message. */
+export function hostError(err: unknown): HostError {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    return { type: cause.type ?? 'Error', message: cause.message, nonRetryable: cause.nonRetryable === true };
+  }
+  if (cause instanceof Error) return { type: cause.name, message: cause.message, nonRetryable: false };
+  return { type: 'Error', message: String(cause), nonRetryable: false };
+}

@@ -1,0 +1,37 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Phase } from '../../shared/phases';
+import type { ClusterStatus, HostFailure } from './types';
+
+/** Per host × phase state, timings, errors and endpoints. */
+export const statusQuery = defineQuery<ClusterStatus>('status');
+
+export interface RetryOutcome {
+  phase: Phase;
+  ok: boolean;
+  failures: HostFailure[];
+}
+
+/** Re-run the failed hosts of the phase that waits for the operator; answers once it settled. */
+export const retryFailedUpdate = defineUpdate<RetryOutcome>('retryFailed');
+
+export interface RunPhasesRequest {
+  phases: Phase[];
+}
+
+export interface RunPhasesOutcome {
+  phases: Phase[];
+  ok: boolean;
+  failures: HostFailure[];
+}
+
+/** Run phases (by tag) on the running cluster workflow, e.g. a second `deploy start --tags sync_code`. */
+export const runPhasesUpdate = defineUpdate<RunPhasesOutcome, [RunPhasesRequest]>('runPhases');
+
+export interface RestartRequest {
+  roles?: ('prefill' | 'decode')[];
+  hosts?: string[];
+  syncCode?: boolean;
+}
+
+/** Restart engine servers (fire and forget); the update of the same name answers when ready. */
+export const restartServersSignal = defineSignal<[RestartRequest]>('restartServers');

@@ -1,0 +1,71 @@
+import type { Plan } from '../../plan/types';
+import type { Phase } from '../../shared/phases';
+import type { PhaseContext } from './context';
+import { cleanupInput, containerInput, preflightInput, syncCodeInput, syncCodeTargets } from './steps';
+
+type PhaseRunner = (ctx: PhaseContext) => Promise<void>;
+
+const allHosts = (plan: Plan) => plan.hosts.map((h) => h.name);
+
+/**
+ * Phases the cluster workflow runs, by the seed's tag names. Each fans its step out over the
+ * hosts it concerns; the ones of later issues (ranktable, run_server, run_proxy, verify, fetch_log)
+ * are added to this table as they land.
+ */
+export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
+  preflight: (ctx) =>
+    ctx.fanOut('preflight', 'preflight', allHosts(ctx.plan), (h) =>
+      ctx.activities(h, 'preflight').preflight(preflightInput(ctx.plan, h)),
+    ),
+
+  run_docker: (ctx) =>
+    ctx.fanOut(
+      'run_docker',
+      'run_docker',
+      allHosts(ctx.plan),
+      (h) => ctx.activities(h, 'run_docker').ensureContainer(containerInput(ctx.plan, h)),
+      (r) => `${r.action} ${r.id.slice(0, 12)}`,
+    ),
+
+  sync_code: async (ctx) => {
+    const targets = syncCodeTargets(ctx.plan);
+    for (const h of allHosts(ctx.plan)) {
+      if (!targets.includes(h))
+        ctx.state.markSkipped(h, 'sync_code', 'shares its machine with a synced host');
+    }
+    await ctx.fanOut(
+      'sync_code',
+      'sync_code',
+      targets,
+      (h) => ctx.executorActivities(h, 'sync_code').syncCode(syncCodeInput(ctx.plan, h)),
+      (r) => (r.changed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged'),
+    );
+  },
+
+  ranktable: notYet('ranktable'),
+  run_server: notYet('run_server'),
+  run_proxy: notYet('run_proxy'),
+  verify: notYet('verify'),
+  fetch_log: notYet('fetch_log'),
+
+  clean_up: (ctx) => cleanupAllHosts(ctx),
+};
+
+function notYet(phase: Phase): PhaseRunner {
+  return async (ctx) => {
+    for (const h of allHosts(ctx.plan)) ctx.state.markSkipped(h, phase, 'not implemented yet');
+  };
+}
+
+/** Stop engines, remove containers, wipe scripts and ranktables on every host. */
+export async function cleanupAllHosts(ctx: PhaseContext): Promise<void> {
+  ctx.state.resetPhase('clean_up');
+  await ctx.fanOut('clean_up', 'clean_up', allHosts(ctx.plan), (h) =>
+    ctx.activities(h, 'clean_up').cleanupHost(cleanupInput(ctx.plan, h)),
+  );
+  ctx.state.finishPhase('clean_up', allHosts(ctx.plan), Date.now());
+}
+
+export function clusterEndpoints(plan: Plan): Record<string, string> {
+  return plan.proxy ? { proxy: `http://${plan.proxy.address}:${plan.proxy.listenPort}` } : {};
+}

@@ -1,0 +1,150 @@
+import type { Phase } from '../../shared/phases';
+import type { Cell, ClusterStatus, HostError, HostFailure, Stage } from './types';
+
+/**
+ * Everything the cluster workflow knows, as plain data: it is the status query's answer, the
+ * source of the Web UI details, and what continue-as-new carries to the next run.
+ */
+export interface ClusterStateData {
+  status: ClusterStatus;
+  /** `${step}|${host}` of every host step that finished; a re-run of a phase skips them. */
+  doneSteps: string[];
+  /** Results a later step needs (e.g. generated ranktables), keyed by step. Kept so a retry or a
+   * resume re-uses the same bytes instead of regenerating different ones. */
+  stepData: Record<string, unknown>;
+  /** Phases still to run (carried across continue-as-new). */
+  pendingPhases: Phase[];
+}
+
+export class ClusterState {
+  private readonly done: Set<string>;
+
+  constructor(readonly data: ClusterStateData) {
+    this.done = new Set(data.doneSteps);
+  }
+
+  static fresh(
+    cluster: string,
+    hosts: string[],
+    phases: Phase[],
+    endpoints: Record<string, string>,
+  ): ClusterState {
+    return new ClusterState({
+      status: {
+        cluster,
+        stage: 'deploying',
+        phases: [...phases],
+        hosts: [...hosts],
+        table: Object.fromEntries(hosts.map((h) => [h, {}])),
+        failures: [],
+        endpoints,
+        generation: 0,
+      },
+      doneSteps: [],
+      stepData: {},
+      pendingPhases: [...phases],
+    });
+  }
+
+  get status(): ClusterStatus {
+    return this.data.status;
+  }
+
+  setStage(stage: Stage, phase?: Phase): void {
+    this.data.status.stage = stage;
+    this.data.status.currentPhase = phase;
+  }
+
+  addPhases(phases: Phase[]): void {
+    this.data.pendingPhases.push(...phases);
+    for (const p of phases) if (!this.data.status.phases.includes(p)) this.data.status.phases.push(p);
+  }
+
+  /** A phase that runs again (a later `--tags` run) starts from scratch for every host. */
+  resetPhase(phase: Phase, stepPrefix: string = phase): void {
+    for (const key of [...this.done]) if (key.startsWith(`${stepPrefix}`)) this.done.delete(key);
+    this.data.doneSteps = [...this.done];
+    for (const row of Object.values(this.data.status.table)) delete row[phase];
+  }
+
+  isDone(step: string, host: string): boolean {
+    return this.done.has(`${step}|${host}`);
+  }
+
+  cell(host: string, phase: Phase): Cell | undefined {
+    return this.data.status.table[host]?.[phase];
+  }
+
+  private setCell(host: string, phase: Phase, cell: Cell): void {
+    (this.data.status.table[host] ??= {})[phase] = cell;
+  }
+
+  markRunning(host: string, phase: Phase, now: number): void {
+    const previous = this.cell(host, phase);
+    this.setCell(host, phase, {
+      state: 'running',
+      startedAt: previous?.startedAt ?? now,
+      note: previous?.note,
+    });
+  }
+
+  markStepDone(step: string, host: string, phase: Phase, now: number, note?: string): void {
+    this.done.add(`${step}|${host}`);
+    this.data.doneSteps.push(`${step}|${host}`);
+    const previous = this.cell(host, phase);
+    this.setCell(host, phase, {
+      state: 'running',
+      startedAt: previous?.startedAt ?? now,
+      note: note ?? previous?.note,
+    });
+  }
+
+  markFailed(host: string, phase: Phase, now: number, error: HostError): void {
+    const previous = this.cell(host, phase);
+    this.setCell(host, phase, {
+      state: 'failed',
+      startedAt: previous?.startedAt ?? now,
+      endedAt: now,
+      error,
+    });
+  }
+
+  /** Close every cell of the phase that is still running (all its steps are done). */
+  finishPhase(phase: Phase, hosts: string[], now: number): void {
+    for (const host of hosts) {
+      const c = this.cell(host, phase);
+      if (c?.state === 'running') this.setCell(host, phase, { ...c, state: 'ok', endedAt: now });
+    }
+  }
+
+  markSkipped(host: string, phase: Phase, note: string): void {
+    this.setCell(host, phase, { state: 'skipped', note });
+  }
+
+  failuresOf(phase: Phase): HostFailure[] {
+    return Object.entries(this.data.status.table).flatMap(([host, row]) => {
+      const c = row[phase];
+      return c?.state === 'failed' && c.error ? [{ host, phase, ...c.error }] : [];
+    });
+  }
+
+  setFailures(failures: HostFailure[]): void {
+    this.data.status.failures = failures;
+  }
+
+  takeNextPhase(): Phase | undefined {
+    return this.data.pendingPhases.shift();
+  }
+
+  get pendingPhases(): readonly Phase[] {
+    return this.data.pendingPhases;
+  }
+
+  stepData<T>(key: string): T | undefined {
+    return this.data.stepData[key] as T | undefined;
+  }
+
+  setStepData(key: string, value: unknown): void {
+    this.data.stepData[key] = value;
+  }
+}

@@ -1,0 +1,132 @@
+import type {
+  CleanupInput,
+  ContainerInput,
+  PreflightInput,
+  SshTarget,
+  SyncCodeInput,
+} from '../../activities/types';
+import { containerSpecHash, dockerRunArgv } from '../../plan/dockerRun';
+import type { Plan, PlanHost } from '../../plan/types';
+
+/**
+ * Plan → activity inputs: pure functions, so a reader follows an inventory field from the Plan
+ * to the remote command without leaving this file, and the inputs stay small (one host's part).
+ */
+
+export function planHost(plan: Plan, name: string): PlanHost {
+  const host = plan.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`host ${name} is not in the plan`);
+  return host;
+}
+
+export function sshTarget(plan: Plan, host: PlanHost): SshTarget {
+  return {
+    name: host.name,
+    address: host.address,
+    port: host.ssh.port,
+    user: host.ssh.user,
+    auth:
+      host.ssh.auth.method === 'key'
+        ? { method: 'key', keyFile: host.ssh.auth.privateKeyFile }
+        : {
+            method: 'password',
+            inventoryFile: plan.inventoryFile,
+            inventoryHost: host.ssh.auth.secretRef.inventoryHost,
+          },
+    knownHostsFile: host.ssh.knownHostsFile,
+    hostKeyPolicy: host.ssh.hostKeyPolicy,
+  };
+}
+
+/** Hosts sharing an address (the seed's c0 on p0's machine) are one machine for files and ports. */
+function machineMates(plan: Plan, host: PlanHost): PlanHost[] {
+  return plan.hosts.filter((h) => h.address === host.address);
+}
+
+export function preflightInput(plan: Plan, name: string): PreflightInput {
+  const host = planHost(plan, name);
+  const s = plan.settings;
+  const engineHost = host.role !== 'proxy';
+  return {
+    target: sshTarget(plan, host),
+    cli: host.container.cli,
+    image: host.container.image,
+    modelPath: engineHost ? s.MODEL_PATH : undefined,
+    devicePaths: engineHost
+      ? [
+          ...host.container.devices.map((d) => d.split(':')[0]!),
+          ...host.devices.map((d) => `/dev/davinci${d}`),
+        ]
+      : [],
+    ports: host.ports.flatMap((p) => range(p.first, p.last)),
+    disk: [{ path: parentOfData(s.LOG_PATH), minFreeBytes: 1 << 30 }],
+    ownContainers: machineMates(plan, host).map((h) => h.container.name),
+  };
+}
+
+export function containerInput(plan: Plan, name: string): ContainerInput {
+  const host = planHost(plan, name);
+  const argv = dockerRunArgv(host.container);
+  return {
+    target: sshTarget(plan, host),
+    cli: host.container.cli,
+    name: host.container.name,
+    image: host.container.image,
+    runArgs: argv.slice(2),
+    specHash: containerSpecHash(host.container),
+  };
+}
+
+/**
+ * The seed syncs to every P and D host, and to the proxy host only when no P/D host shares its
+ * machine (the copy would land in the same folder twice).
+ */
+export function syncCodeTargets(plan: Plan): string[] {
+  const engineAddresses = new Set(plan.hosts.filter((h) => h.role !== 'proxy').map((h) => h.address));
+  const seen = new Set<string>();
+  return plan.hosts
+    .filter((h) => h.role !== 'proxy' || !engineAddresses.has(h.address))
+    .filter((h) => (seen.has(h.address) ? false : (seen.add(h.address), true)))
+    .map((h) => h.name);
+}
+
+export function syncCodeInput(plan: Plan, name: string): SyncCodeInput {
+  const host = planHost(plan, name);
+  const s = plan.settings;
+  return {
+    target: sshTarget(plan, host),
+    localPath: `${s.LOCAL_CODE_PATH}/omniinfer`,
+    remotePath: `${s.CODE_PATH}/omniinfer`,
+    install:
+      host.role === 'proxy' || plan.codeInstallCommand.trim() === ''
+        ? undefined
+        : { cli: host.container.cli, container: host.container.name, command: plan.codeInstallCommand },
+  };
+}
+
+export function cleanupInput(plan: Plan, name: string): CleanupInput {
+  const host = planHost(plan, name);
+  const s = plan.settings;
+  return {
+    target: sshTarget(plan, host),
+    cli: host.container.cli,
+    containers: [host.container.name],
+    runDirs: [runDir(plan, host)],
+    wipe: host.role === 'proxy' ? [s.SCRIPTS_PATH] : [s.SCRIPTS_PATH, s.ranktable_save_path],
+  };
+}
+
+/** Where the engine launcher keeps pid files and its manifest on a host. */
+export function runDir(plan: Plan, host: PlanHost): string {
+  return `${plan.scriptsDir}/run/${host.name}`;
+}
+
+function range(first: number, last: number): number[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+/** Free space is checked on the folder's parent, which exists before the first deploy. */
+function parentOfData(path: string): string {
+  const parent = path.replace(/\/[^/]+\/?$/, '');
+  return parent === '' ? '/' : parent;
+}

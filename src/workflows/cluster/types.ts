@@ -1,0 +1,82 @@
+import type { Phase } from '../../shared/phases';
+
+/** One cell of the host × phase table the status query and the Web UI show. */
+export type CellState = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
+
+export interface Cell {
+  state: CellState;
+  startedAt?: number;
+  endedAt?: number;
+  /** What the step did ("kept container 3f2a…", "12 KiB synced"). */
+  note?: string;
+  error?: HostError;
+}
+
+export interface HostError {
+  /** The classified error type (e.g. HostKeyMismatch, ConnectionError), from the activity failure. */
+  type: string;
+  message: string;
+  nonRetryable: boolean;
+}
+
+export interface HostFailure extends HostError {
+  host: string;
+  phase: Phase;
+}
+
+export type Stage =
+  | 'deploying' // running the selected phases
+  | 'waiting-for-operator' // a phase failed on some hosts; `deploy retry` or `deploy down`
+  | 'ready' // all phases done; the workflow stays up as the cluster's durable entity
+  | 'cleaning' // cleanup after cancellation or the clean_up phase
+  | 'cleaned';
+
+export interface ActivityTuning {
+  /** Per attempt. Remote steps heartbeat, so a lost worker is noticed after `heartbeatTimeout`. */
+  startToCloseTimeout: string;
+  heartbeatTimeout: string;
+  retry: {
+    initialInterval: string;
+    backoffCoefficient: number;
+    maximumInterval: string;
+    maximumAttempts: number;
+  };
+}
+
+export interface DeployOptions {
+  /** Phases to run on start, already resolved from tags (see selectPhases). */
+  phases: Phase[];
+  /** Most hosts worked on at once within one phase (Ansible's default is 5). */
+  parallelism: number;
+  /** Task queue of the executor machine (local-disk activities: code sync source, log destination). */
+  executorTaskQueue: string;
+  activity: ActivityTuning;
+  /** Continue-as-new once the history has this many events while idle or between phases. */
+  maxHistoryEvents: number;
+}
+
+export const DEFAULT_ACTIVITY_TUNING: ActivityTuning = {
+  startToCloseTimeout: '40 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+  },
+};
+
+export interface ClusterStatus {
+  cluster: string;
+  stage: Stage;
+  currentPhase?: Phase;
+  /** Phases this run has executed or will execute, in order. */
+  phases: Phase[];
+  hosts: string[];
+  table: Record<string, Partial<Record<Phase, Cell>>>;
+  /** Failures of the phase waiting for the operator (empty otherwise). */
+  failures: HostFailure[];
+  endpoints: Record<string, string>;
+  /** How many times this cluster's workflow has continued as new. */
+  generation: number;
+}

@@ -1,0 +1,14 @@
+import * as path from 'node:path';
+import { planFromFile } from '../../src/plan';
+import type { Plan } from '../../src/plan/types';
+
+const INVENTORIES = path.join(__dirname, '..', '..', 'inventories');
+
+/** The seed's 2P1D layout with the settings the seed makes the operator fill in. */
+export function seedPlan(layout: '2P1D' | '4P1D' = '2P1D', extra: Record<string, string> = {}): Plan {
+  return planFromFile(path.join(INVENTORIES, `${layout}.yml`), {
+    MODEL_PATH: '/data/models/test-model',
+    DOCKER_IMAGE_ID: 'registry.local/omniinfer:test',
+    ...extra,
+  });
+}

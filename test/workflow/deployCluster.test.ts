@@ -1,0 +1,256 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import type * as realActivities from '../../src/activities';
+import type { Phase } from '../../src/shared/phases';
+import { deployCluster } from '../../src/workflows';
+import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
+import {
+  DEFAULT_ACTIVITY_TUNING,
+  type ClusterStatus,
+  type DeployOptions,
+} from '../../src/workflows/cluster/types';
+import { seedPlan } from '../helpers/plans';
+import { startTestServer, workflowBundle } from '../helpers/temporal';
+
+type Activities = typeof realActivities;
+
+/** Mocked activities that record calls per activity and host and can be told to fail. */
+class FakeHosts {
+  calls: { activity: string; host: string }[] = [];
+  failing = new Map<string, string>(); // host → error type
+  delayMs = 0;
+
+  count(activity: string, host?: string): number {
+    return this.calls.filter((c) => c.activity === activity && (!host || c.host === host)).length;
+  }
+
+  private async step(activity: string, host: string): Promise<void> {
+    this.calls.push({ activity, host });
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const type = this.failing.get(host);
+    if (type) throw ApplicationFailure.create({ type, message: `${host} is broken`, nonRetryable: true });
+  }
+
+  activities(): Partial<Activities> {
+    return {
+      preflight: async (i) => (await this.step('preflight', i.target.name), []),
+      ensureContainer: async (i) => (
+        await this.step('ensureContainer', i.target.name),
+        { action: 'created', id: `id-${i.name}` }
+      ),
+      syncCode: async (i) => (
+        await this.step('syncCode', i.target.name),
+        { changed: true, bytesSent: 10, installed: true }
+      ),
+      cleanupHost: async (i) => (
+        await this.step('cleanupHost', i.target.name),
+        { removedContainers: i.containers, stoppedProcesses: 0 }
+      ),
+    };
+  }
+}
+
+function options(taskQueue: string, phases: Phase[], overrides: Partial<DeployOptions> = {}): DeployOptions {
+  return {
+    phases,
+    parallelism: 50,
+    executorTaskQueue: taskQueue,
+    activity: {
+      ...DEFAULT_ACTIVITY_TUNING,
+      retry: { ...DEFAULT_ACTIVITY_TUNING.retry, initialInterval: '10ms', maximumAttempts: 2 },
+    },
+    maxHistoryEvents: 10_000,
+    ...overrides,
+  };
+}
+
+async function waitForStatus(
+  handle: { query: (q: typeof statusQuery) => Promise<ClusterStatus> },
+  predicate: (s: ClusterStatus) => boolean,
+  timeoutMs = 20_000,
+): Promise<ClusterStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ClusterStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(statusQuery).catch(() => last);
+    if (last && predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `status never matched; last: ${JSON.stringify(last?.stage)} ${JSON.stringify(last?.failures)}`,
+  );
+}
+
+describe('deployCluster with mocked activities', () => {
+  let env: TestWorkflowEnvironment;
+  const plan = seedPlan();
+  const hosts = plan.hosts.map((h) => h.name);
+
+  before(async () => {
+    env = await startTestServer();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  async function withWorker<T>(fake: FakeHosts, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = `test-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: fake.activities(),
+    });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  it('runs the phases on every host, reaches ready, and cleans every host up on cancel', async () => {
+    const fake = new FakeHosts();
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['preflight', 'run_docker', 'sync_code']) }],
+      });
+      const status = await waitForStatus(handle, (s) => s.stage === 'ready');
+      for (const h of hosts) {
+        assert.equal(status.table[h]?.preflight?.state, 'ok', `${h} preflight`);
+        assert.equal(status.table[h]?.run_docker?.state, 'ok', `${h} run_docker`);
+      }
+      // c0 shares p0's machine: the code lands there once.
+      assert.equal(status.table.c0?.sync_code?.state, 'skipped');
+      assert.equal(fake.count('syncCode'), hosts.length - 1);
+      assert.equal(fake.count('ensureContainer'), hosts.length);
+
+      await handle.cancel();
+      await assert.rejects(handle.result(), (e: unknown) => e instanceof WorkflowFailedError);
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      for (const h of hosts) assert.equal(fake.count('cleanupHost', h), 1, `cleanup of ${h}`);
+    });
+  });
+
+  it('waits for the operator when a host fails, then retryFailed re-runs only that host', async () => {
+    const fake = new FakeHosts();
+    fake.failing.set('d1', 'HostKeyMismatchError');
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['run_docker', 'sync_code']) }],
+      });
+      const waiting = await waitForStatus(handle, (s) => s.stage === 'waiting-for-operator');
+      assert.equal(waiting.currentPhase, 'run_docker');
+      assert.deepEqual(
+        waiting.failures.map((f) => [f.host, f.type, f.nonRetryable]),
+        [['d1', 'HostKeyMismatchError', true]],
+      );
+      assert.equal(waiting.table.p0?.run_docker?.state, 'running'); // done, waiting at the barrier
+      assert.equal(fake.count('syncCode'), 0, 'the next phase waits for the barrier');
+      assert.equal(fake.count('ensureContainer', 'd1'), 1, 'non-retryable: tried once');
+
+      fake.failing.clear();
+      const outcome = await handle.executeUpdate(retryFailedUpdate);
+      assert.deepEqual(outcome, { phase: 'run_docker', ok: true, failures: [] });
+      await waitForStatus(handle, (s) => s.stage === 'ready');
+      assert.equal(fake.count('ensureContainer', 'd1'), 2);
+      for (const h of hosts.filter((h) => h !== 'd1')) assert.equal(fake.count('ensureContainer', h), 1, h);
+      await handle.terminate();
+    });
+  });
+
+  it('refuses retryFailed when nothing failed', async () => {
+    const fake = new FakeHosts();
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['preflight']) }],
+      });
+      await waitForStatus(handle, (s) => s.stage === 'ready');
+      await assert.rejects(handle.executeUpdate(retryFailedUpdate), (e: Error) => {
+        assert.match(
+          String((e.cause as Error | undefined)?.message),
+          /nothing to retry: the cluster is ready/,
+        );
+        return true;
+      });
+      await handle.terminate();
+    });
+  });
+
+  it('runs more phases on the running workflow through the runPhases update', async () => {
+    const fake = new FakeHosts();
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['run_docker']) }],
+      });
+      await waitForStatus(handle, (s) => s.stage === 'ready');
+      const outcome = await handle.executeUpdate(runPhasesUpdate, { args: [{ phases: ['run_docker'] }] });
+      assert.equal(outcome.ok, true);
+      assert.equal(
+        fake.count('ensureContainer'),
+        hosts.length * 2,
+        'a requested phase runs again on every host',
+      );
+      const status = await handle.query(statusQuery);
+      assert.equal(status.stage, 'ready');
+      await handle.terminate();
+    });
+  });
+
+  it('continues as new between phases when the history grows, carrying the state', async () => {
+    const fake = new FakeHosts();
+    await withWorker(fake, async (taskQueue) => {
+      const workflowId = `cluster/${randomUUID()}`;
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId,
+        args: [
+          {
+            plan,
+            options: options(taskQueue, ['preflight', 'run_docker', 'sync_code'], { maxHistoryEvents: 20 }),
+          },
+        ],
+      });
+      const status = await waitForStatus(
+        env.client.workflow.getHandle(workflowId),
+        (s) => s.stage === 'ready',
+      );
+      assert.ok(status.generation >= 2, `generation ${status.generation}`);
+      for (const h of hosts)
+        assert.equal(status.table[h]?.preflight?.state, 'ok', `${h} preflight carried over`);
+      assert.equal(fake.count('preflight'), hosts.length, 'no phase ran twice across runs');
+      assert.equal(fake.count('ensureContainer'), hosts.length);
+      assert.notEqual(
+        (await env.client.workflow.getHandle(workflowId).describe()).runId,
+        handle.firstExecutionRunId,
+      );
+      await env.client.workflow.getHandle(workflowId).terminate();
+    });
+  });
+
+  it('cancelled in the middle of a phase: cleanup still runs on every host', async () => {
+    const fake = new FakeHosts();
+    fake.delayMs = 1500;
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['run_docker', 'sync_code']) }],
+      });
+      await waitForStatus(handle, (s) => s.table.p0?.run_docker?.state === 'running');
+      await handle.cancel();
+      await assert.rejects(handle.result());
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      for (const h of hosts) assert.equal(fake.count('cleanupHost', h), 1, `cleanup of ${h}`);
+      assert.equal(fake.count('syncCode'), 0);
+    });
+  });
+});
