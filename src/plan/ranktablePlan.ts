@@ -14,7 +14,7 @@ const MERGED = 'local_ranktable_merge.json';
 
 function hostFiles(h: RanktableMember, configDir: string, prefill: boolean): RanktableHostFiles {
   return {
-    host: h.name,
+    name: h.name,
     address: h.address,
     devices: [...h.devices],
     configDir,

@@ -185,7 +185,8 @@ export interface ProxySpec {
 }
 
 export interface RanktableHostFiles {
-  host: string;
+  /** Inventory host name. */
+  name: string;
   address: string;
   devices: number[];
   /** Folder on the host the generator writes to (prefill_config / decode_config). */
@@ -197,8 +198,6 @@ export interface RanktableHostFiles {
 }
 
 export interface RanktableInstanceFiles {
-  /** Prefill only. */
-  kvRank?: number;
   /** Master first. */
   hosts: RanktableHostFiles[];
   /** Multi-host instances: the merge-local result under the global folder. */
@@ -207,7 +206,10 @@ export interface RanktableInstanceFiles {
   rankTableFile: string;
 }
 
-/** The seed's ranktable folders and file names (§4.2); the ranktable phase fills them. */
+/**
+ * The seed's ranktable folders and file names (§4.2); the ranktable phase fills them. Its
+ * prefill/decode lists are also a ranktable `RanktableLayout` (src/plan/ranktable) as they stand.
+ */
 export interface RanktablePlan {
   saveDir: string;
   /** The host whose container runs the global merge: the seed's groups['P'][0], the first P host. */
@@ -220,7 +222,7 @@ export interface RanktablePlan {
     collectDecodeDir: string;
     globalDir: string;
   };
-  prefill: RanktableInstanceFiles[];
+  prefill: (RanktableInstanceFiles & { kvRank: number })[];
   decode: RanktableInstanceFiles[];
 }
 

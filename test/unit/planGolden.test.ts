@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { planFromFile, type Plan } from '../../src/plan';
+import type { RanktableLayout } from '../../src/plan/ranktable';
 import { assertGolden } from '../helpers/golden';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -108,6 +109,12 @@ describe('plan of the seed 2P1D inventory', () => {
       ['127.0.0.3:9100', '127.0.0.4:9116'],
     );
     assert.equal(p.ranktable.coordinator, 'p0');
+    // The ranktable phase takes the plan's lists as its layout, no mapping needed.
+    const layout: RanktableLayout = p.ranktable;
+    assert.deepEqual(
+      layout.decode[0]!.hosts.map((h) => h.name),
+      ['d0', 'd1'],
+    );
     assert.equal(p.ranktable.globalFile, '/tmp/ranktable_save_path/global/global_ranktable_merge.json');
     assert.equal(
       p.ranktable.decode[0]!.mergedFile,
