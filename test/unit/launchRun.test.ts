@@ -25,6 +25,7 @@ const FAKE_VLLM = `#!/bin/bash
 out="$FAKE_VLLM_CALLS/rank_$VLLM_DP_RANK"
 printf '%s\\0' "$@" > "$out.argv"
 env -0 > "$out.env"
+: > "$out.done"
 if [ "\${FAKE_VLLM_IGNORE_TERM:-}" = 1 ]; then trap '' TERM; fi
 while :; do sleep 300 & wait; done
 `;
@@ -168,7 +169,7 @@ describe('launch and stop scripts, executed', () => {
     }
     const calls = callsOf('d0');
     await waitFor('every fake engine to record its call', () =>
-      m.servers.every((s) => fs.existsSync(path.join(calls, `rank_${s.dpRank}.env`))),
+      m.servers.every((s) => fs.existsSync(path.join(calls, `rank_${s.dpRank}.done`))),
     );
     await waitFor('every fake engine to start its child', () =>
       m.servers.every((s) => groupMembers(s.pid).length === 2),
@@ -264,13 +265,14 @@ describe('launch and stop scripts, executed', () => {
     assert.equal(m.host, `d0${evil}`);
     assert.ok(fs.existsSync(m.servers[0]!.log));
     const calls = callsOf('evil');
-    await waitFor('the fake engine to record its call', () => fs.existsSync(path.join(calls, 'rank_0.env')));
+    await waitFor('the fake engine to record its call', () => fs.existsSync(path.join(calls, 'rank_0.done')));
     const argv = readNulList(path.join(calls, 'rank_0.argv'));
     assert.equal(argv[1], `/models/${evil}`);
     assert.equal(argv[argv.indexOf('--served-model-name') + 1], evil);
     assert.ok(argv.includes(evil));
     assert.ok(readNulList(path.join(calls, 'rank_0.env')).includes(`EVIL=${evil}`));
     assert.equal(fs.existsSync(env.INJECTION_MARKS!), false, 'no injected command ran');
-    assert.equal(run(renderStopScript({ runDir: spec.runDir, ray: false })).status, 0);
+    const stop = run(renderStopScript({ runDir: spec.runDir, ray: false }));
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
   });
 });

@@ -1,0 +1,83 @@
+/** Internal locations of the generated nginx.conf that the njs module hands requests to. */
+export const PREFILL_LOCATION = '/_pd_prefill';
+export const DECODE_LOCATION = '/_pd_decode';
+/** js_var through which the decode body reaches `proxy_set_body`. */
+export const DECODE_BODY_VAR = 'pd_decode_body';
+
+/**
+ * The PD two-step of omniinfer's nginx prefill module, for njs 0.7.9 (Debian 12): ES5 plus
+ * let/const and promises, `r.requestText`, `r.subrequest(uri, options)`, writable js_var
+ * variables and `r.internalRedirect`.
+ *
+ * The prefill answer is small (max_tokens 1) and read whole from a subrequest; the decode answer
+ * may be a long stream, so njs never touches it: the request is redirected to a location that
+ * proxies it unbuffered with the new body.
+ */
+export const PD_NJS = String.raw`// omni-deploy global proxy: prefill then decode, like omniinfer's prefill module.
+// Generated with nginx.conf; changes here are overwritten on the next deploy.
+
+function fail(r, status, message) {
+  r.headersOut['Content-Type'] = 'application/json';
+  r.return(status, JSON.stringify({ error: { message: message, type: 'proxy_error', code: status } }) + '\n');
+}
+
+function prefillBody(request) {
+  request.max_tokens = 1;
+  request.stream = false;
+  delete request.stream_options;
+  return JSON.stringify(request);
+}
+
+// The decode server gets the client's body byte for byte (numbers, key order, escapes), with
+// kv_transfer_params spliced in as the last key: a JSON parser that keeps the last of duplicate
+// keys (Python's) then sees ours even if the client sent one.
+function decodeBody(original, isEmptyObject, kvTransferParams) {
+  const end = original.lastIndexOf('}');
+  const separator = isEmptyObject ? '' : ',';
+  return original.slice(0, end) + separator + '"kv_transfer_params":' + JSON.stringify(kvTransferParams) + original.slice(end);
+}
+
+function parseObject(text) {
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function completions(r) {
+  let original;
+  try {
+    original = r.requestText;
+  } catch (e) {
+    return fail(r, 413, 'request body too large for the proxy buffer');
+  }
+  const request = parseObject(original);
+  if (request === null) return fail(r, 400, 'request body must be a JSON object');
+  const isEmptyObject = Object.keys(request).length === 0;
+  const args = r.variables.args || '';
+
+  r.subrequest('${PREFILL_LOCATION}' + r.uri, { method: 'POST', args: args, body: prefillBody(request) })
+    .then(function (reply) {
+      if (reply.status >= 300) {
+        r.headersOut['Content-Type'] = reply.headersOut['Content-Type'] || 'application/json';
+        r.return(reply.status, reply.responseText);
+        return;
+      }
+      const answer = parseObject(reply.responseText);
+      if (answer === null || answer.kv_transfer_params === undefined) {
+        r.error('prefill answered ' + reply.status + ' without kv_transfer_params');
+        return fail(r, 502, 'the prefill server answered without kv_transfer_params');
+      }
+      r.variables.${DECODE_BODY_VAR} = decodeBody(original, isEmptyObject, answer.kv_transfer_params);
+      r.internalRedirect('${DECODE_LOCATION}' + r.uri + (args ? '?' + args : ''));
+    })
+    .catch(function (e) {
+      r.error('prefill subrequest failed: ' + e);
+      fail(r, 502, 'prefill subrequest failed');
+    });
+}
+
+export default { completions: completions };
+`;
