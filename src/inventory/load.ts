@@ -169,12 +169,16 @@ function hostScopes(
   loader: Loader,
   shape: InventoryShape,
   extraVars: Record<string, unknown>,
+  inventoryFile: string,
 ): { scopes: Map<string, VarScope>; builtins: Record<string, unknown> } {
   const scopes = new Map<string, VarScope>();
   const hostvars: Record<string, unknown> = {};
   const groups: Record<string, string[]> = { all: shape.hosts.map((h) => h.name) };
   for (const g of GROUPS) groups[g] = shape.hosts.filter((h) => h.group === g).map((h) => h.name);
-  const shared = { groups, hostvars };
+  // Ansible's magic variables for the inventory's own location, so an inventory can name files
+  // beside it (`{{ inventory_dir }}/keys/id`) and work from any checkout or working directory.
+  const absolute = path.resolve(inventoryFile);
+  const shared = { groups, hostvars, inventory_dir: path.dirname(absolute), inventory_file: absolute };
 
   for (const h of shape.hosts) {
     const raw = new Map<string, RawVar>();
@@ -328,7 +332,7 @@ export function loadInventory(file: string, extraVars: Record<string, string> = 
   const extra = Object.fromEntries(Object.entries(extraVars).map(([k, v]) => [k, parseExtraVarValue(v)]));
   checkKeys(loader, shape, extra);
   const knownExtra = knownOnly(extra);
-  const { scopes, builtins } = hostScopes(loader, shape, knownExtra);
+  const { scopes, builtins } = hostScopes(loader, shape, knownExtra, file);
   const settings = resolveSettings(loader, shape, knownExtra, file, builtins);
 
   const hosts: InventoryHost[] = [];
@@ -373,7 +377,7 @@ export function loadInventorySecret(file: string, host: string, key: string): st
   const loader = new Loader(src);
   const { shape, problems } = readShape(src);
   if (!shape) throw new InventoryError(sortProblems(problems));
-  const { scopes } = hostScopes(loader, shape, {});
+  const { scopes } = hostScopes(loader, shape, {}, file);
   const scope = scopes.get(host);
   if (!scope) throw new Error(`host ${host} is not in ${file}`);
   const value = scope.value(key);
