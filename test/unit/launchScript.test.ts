@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { renderLaunchScript, renderStopScript, type EngineLaunchSpec } from '../../src/plan/launch';
+import {
+  renderLaunchScript,
+  renderStopScript,
+  stopSpecFor,
+  type EngineLaunchSpec,
+} from '../../src/plan/launch';
 import { shellQuote } from '../../src/plan/shellQuote';
 import { assertGolden } from '../helpers/golden';
 import { DECODE_D0, DECODE_D1, PREFILL_HEAD_P0, PREFILL_P0, PREFILL_WORKER_P1 } from './launchLayouts';
@@ -12,8 +17,8 @@ const SCRIPTS: Record<string, string> = {
   '2P1D/decode-d1.sh': renderLaunchScript(DECODE_D1),
   'multi-node-prefill/head-p0.sh': renderLaunchScript(PREFILL_HEAD_P0),
   'multi-node-prefill/worker-p1.sh': renderLaunchScript(PREFILL_WORKER_P1),
-  'stop.sh': renderStopScript({ runDir: '/tmp/omni-deploy/run', ray: false }),
-  'stop-ray.sh': renderStopScript({ runDir: '/tmp/omni-deploy/run', ray: true, graceSeconds: 60 }),
+  'stop.sh': renderStopScript(stopSpecFor(DECODE_D0)),
+  'stop-ray.sh': renderStopScript(stopSpecFor(PREFILL_WORKER_P1, 60)),
 };
 
 function bashSyntaxError(script: string): string | null {

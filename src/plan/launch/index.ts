@@ -1,5 +1,5 @@
 export { renderLaunchScript } from './launchScript';
-export { renderStopScript } from './stopScript';
+export { renderStopScript, stopSpecFor } from './stopScript';
 export { engineEnvironment } from './environment';
 export { kvTransferConfig, vllmServeArgs } from './vllmArgs';
 export { MANIFEST_FILE, manifestFile, rayLogFile, serverLogFile, serverPidFile } from './files';

@@ -1,11 +1,20 @@
 import { shellQuote } from '../shellQuote';
 import { MANIFEST_FILE, trimDir } from './files';
 import { PROCESS_GROUP_FUNCTIONS } from './processGroups';
-import type { EngineStopSpec } from './types';
+import type { EngineLaunchSpec, EngineStopSpec } from './types';
 
 const DEFAULT_GRACE_SECONDS = 30;
 /** After KILL a group should vanish at once; this only covers the kernel tearing it down. */
 const KILL_WAIT_SECONDS = 5;
+
+/** The stop spec that matches a launch spec: same run folder, Ray stopped where Ray was started. */
+export function stopSpecFor(launch: EngineLaunchSpec, graceSeconds?: number): EngineStopSpec {
+  return {
+    runDir: launch.runDir,
+    ray: launch.multiNode !== undefined,
+    ...(graceSeconds === undefined ? {} : { graceSeconds }),
+  };
+}
 
 /**
  * Stops exactly the process groups recorded in the launch script's pid files: TERM, a grace
