@@ -7,3 +7,4 @@ export { preflight } from './preflight';
 export { ensureContainer } from './container';
 export { syncCode } from './codeSync';
 export { cleanupHost } from './cleanup';
+export { readDeviceIps, writeRanktables } from './ranktable';

@@ -91,3 +91,39 @@ export interface CleanupResult {
   removedContainers: string[];
   stoppedProcesses: number;
 }
+
+export interface ReadDeviceIpsInput {
+  target: SshTarget;
+  cli: ContainerCliName;
+  /** The seed runs hccn_tool inside the host's container (it bind-mounts the tool and its config). */
+  container: string;
+  devices: number[];
+}
+
+export interface DeviceIpOutput {
+  device: number;
+  /** Raw `hccn_tool -i <device> -ip -g` output (stdout, or stderr when it failed): parsed by the
+   * pure ranktable code so errors can quote it. */
+  output: string;
+}
+
+export interface RanktableFileWrite {
+  /** Relative to `root`, e.g. `global/global_ranktable_merge.json`. */
+  path: string;
+  content: string;
+}
+
+export interface WriteRanktablesInput {
+  target: SshTarget;
+  /** ranktable_save_path on the host. */
+  root: string;
+  files: RanktableFileWrite[];
+}
+
+export interface WriteRanktablesResult {
+  written: number;
+  unchanged: number;
+  removedStale: number;
+  /** sha256 per path, as verified on the host after writing. */
+  sha256: Record<string, string>;
+}

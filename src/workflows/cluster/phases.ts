@@ -1,6 +1,7 @@
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { PhaseContext } from './context';
+import { runRanktablePhase } from './ranktablePhase';
 import { cleanupInput, containerInput, preflightInput, syncCodeInput, syncCodeTargets } from './steps';
 
 type PhaseRunner = (ctx: PhaseContext) => Promise<void>;
@@ -42,7 +43,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     );
   },
 
-  ranktable: notYet('ranktable'),
+  ranktable: runRanktablePhase,
   run_server: notYet('run_server'),
   run_proxy: notYet('run_proxy'),
   verify: notYet('verify'),

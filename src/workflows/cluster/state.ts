@@ -67,6 +67,12 @@ export class ClusterState {
     for (const row of Object.values(this.data.status.table)) delete row[phase];
   }
 
+  /** Make a finished step run again (its result turned out unusable). */
+  forgetStep(step: string, host: string): void {
+    this.done.delete(`${step}|${host}`);
+    this.data.doneSteps = [...this.done];
+  }
+
   isDone(step: string, host: string): boolean {
     return this.done.has(`${step}|${host}`);
   }
