@@ -10,6 +10,8 @@ APT_PACKAGES=(
   # the global proxy: nginx with njs (also copied into the proxy image of the simulated cluster)
   nginx-light libnginx-mod-http-js
   curl ca-certificates
+  # the Web UI browser test (playwright-core drives this Chromium; no browser download)
+  chromium
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
