@@ -56,9 +56,9 @@ function hostPssKiB(netnsInodes: Set<number>): { pss: number; processes: number 
   return { pss, processes };
 }
 
-function sshTrue(address: string): Promise<number> {
+function sshRun(address: string, command = 'true'): Promise<number> {
   return new Promise((resolve) => {
-    const c = spawn('ssh', [...sshOptions(ctx), address, 'true'], { stdio: 'ignore' });
+    const c = spawn('ssh', [...sshOptions(ctx), address, command], { stdio: 'ignore' });
     c.on('exit', (code) => resolve(code ?? -1));
   });
 }
@@ -82,11 +82,30 @@ async function main(): Promise<void> {
     const inodes = new Set(cluster.hosts.map((h) => fs.statSync(`/run/netns/${h.netns}`).ino));
     const { pss, processes } = hostPssKiB(inodes);
     const t1 = Date.now();
-    const codes = await Promise.all(cluster.hosts.map((h) => sshTrue(h.address)));
+    const codes = await Promise.all(cluster.hosts.map((h) => sshRun(h.address)));
     const sshMs = Date.now() - t1;
     if (codes.some((c) => c !== 0)) throw new Error(`ssh failed on some hosts: ${codes.join(',')}`);
     const running = (await simStatus(ctx)).hosts.filter((h) => h.state === 'running').length;
     if (running !== n) throw new Error(`${running} of ${n} hosts running`);
+    const rows: string[] = [];
+    if (n === sizes[0]) {
+      // What a running container costs a host: podman leaves conmon behind, no daemon.
+      const started = await Promise.all(
+        cluster.hosts.map((h) =>
+          sshRun(
+            h.address,
+            'docker run -d --init --name idle --net=host localhost/omni-sim-engine:latest sleep infinity >/dev/null',
+          ),
+        ),
+      );
+      if (started.some((c) => c !== 0)) throw new Error('docker run failed on some hosts');
+      await new Promise((r) => setTimeout(r, 1000));
+      const withContainer = hostPssKiB(inodes);
+      rows.push(
+        `  with one idle container per host: process PSS/host ${(withContainer.pss / 1024 / n).toFixed(2)} MiB, ` +
+          `${(withContainer.processes / n).toFixed(1)} processes/host`,
+      );
+    }
     const t2 = Date.now();
     await simDown(ctx);
     const downMs = Date.now() - t2;
@@ -104,6 +123,7 @@ async function main(): Promise<void> {
         (downMs / 1000).toFixed(2),
       ].join(' | '),
     );
+    for (const r of rows) console.log(r);
   }
 }
 

@@ -647,8 +647,11 @@ function writeClientFiles(ctx: SimContext, hosts: SimHostSpec[]): void {
 async function ensureBridge(ctx: SimContext, reg: Registry): Promise<void> {
   const links = await linkStates();
   if (!links.has(ctx.bridge)) {
+    // A fixed MAC: by default a bridge takes the lowest MAC of its ports and changes it as hosts
+    // come and go, leaving stale neighbour entries behind in the hosts.
+    const mac = `02:6f:6d:64:${ctx.instance.toString(16).padStart(2, '0')}:01`;
     await ipBatch([
-      `link add ${ctx.bridge} type bridge`,
+      `link add name ${ctx.bridge} address ${mac} type bridge`,
       `addr add ${ctx.subnet}.1/24 dev ${ctx.bridge}`,
       `link set ${ctx.bridge} up`,
     ]);
@@ -708,6 +711,11 @@ export async function simUp(specs: SimHostSpec[], opts: UpOptions = {}): Promise
         `link set ${vethOf(ctx, h)} master ${ctx.bridge}`,
         `link set ${vethOf(ctx, h)} up`,
       ]),
+    );
+    // A rebuilt host has a new MAC: forget what the machine cached for its address.
+    await ipBatch(
+      todo.map((h) => `neigh flush to ${h.address} dev ${ctx.bridge}`),
+      true,
     );
     await mapLimit(todo, 16, async (h) => {
       fs.rmSync(path.join(hostDir(ctx, h.name), 'off'), { force: true });

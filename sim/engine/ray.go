@@ -122,7 +122,7 @@ func raySpawn(kind, arg string) (int, error) {
 		return 0, err
 	}
 	defer log.Close()
-	cmd := exec.Command(self, "ray", "__"+kind, arg)
+	cmd := exec.Command(self, "__"+kind, arg)
 	cmd.Args[0] = "ray"
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

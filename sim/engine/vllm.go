@@ -130,7 +130,9 @@ func (e *engine) run() int {
 		return fatal("core.py:390", "RuntimeError: simulated engine failure during start-up (SIM_ENGINE_FAULT=die-at-start)")
 	case "hang-at-start":
 		logAt("INFO", "core.py:88", "waiting for the NPU to answer (SIM_ENGINE_FAULT=hang-at-start)")
-		select {}
+		for {
+			time.Sleep(time.Hour) // a bare select{} would be reported by Go as a deadlock
+		}
 	}
 	if dp != nil {
 		go dp.watch()

@@ -437,6 +437,46 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
       assert.equal(first.omni_sim.decode.host, d1);
     });
 
+    it('obeys the start and slowness fault knobs', async () => {
+      const die = await ssh(p, `docker exec -e SIM_ENGINE_FAULT=die-at-start eng ${serve(9300, '')}`);
+      assert.equal(die.code, 1);
+      assert.match(die.stderr, /simulated engine failure during start-up/);
+      // hang-at-start: the port is bound but never answers; busybox `timeout` ends it (SIGTERM).
+      const hang = await ssh(
+        p,
+        `docker exec -e SIM_ENGINE_FAULT=hang-at-start eng timeout 2 ${serve(9301, '')} & sleep 1; ` +
+          `curl -s -m 0.5 -o /dev/null -w '%{http_code}' http://127.0.0.1:9301/health; wait $!`,
+      );
+      assert.equal(hang.code, 143, hang.stderr);
+      assert.match(hang.stdout, /hang-at-start\)\n000$/);
+      await sshOk(
+        p,
+        `docker exec -d eng bash -c "SIM_ENGINE_SLOW_MS=400 ${serve(9302, '')} > /data/log/slow.log 2>&1"`,
+      );
+      await waitHealthy(`http://${p}:9302/health`);
+      const t0 = Date.now();
+      const r = await postJson(`http://${p}:9302/v1/completions`, {
+        model: 'deepseek',
+        prompt: 'x',
+        max_tokens: 2,
+      });
+      assert.equal(r.status, 200);
+      assert.equal(r.json.omni_sim.decode, null);
+      assert.ok(Date.now() - t0 >= 400, 'slow answer');
+    });
+
+    it('has a ray CLI whose workers join only a running head', async () => {
+      const early = await ssh(d1, `docker exec eng ray start --address=${p}:6379`);
+      assert.notEqual(early.code, 0);
+      assert.match(early.stderr, /Unable to connect to GCS/);
+      assert.match(await sshOk(p, 'docker exec eng ray start --head --num-gpus=16'), /Ray runtime started/);
+      assert.match(await sshOk(d1, `docker exec eng ray start --address=${p}:6379`), /Ray runtime started/);
+      assert.match(await sshOk(p, 'docker exec eng ray status'), /2 node\(s\)/);
+      assert.match(await sshOk(d1, 'docker exec eng ray stop'), /Stopped all 1 Ray processes/);
+      await sshOk(p, 'docker exec eng ray stop');
+      assert.notEqual((await ssh(p, 'docker exec eng ray status')).code, 0);
+    });
+
     it('stops serving when a fault knob says so (die after N requests)', async () => {
       await sshOk(p, 'echo SIM_ENGINE_DIE_AFTER@9000=1 > /data/omni-sim/engine.env');
       const r = await postJson(`http://${p}:9000/v1/completions`, {
