@@ -8,3 +8,4 @@ export { ensureContainer } from './container';
 export { syncCode } from './codeSync';
 export { cleanupHost } from './cleanup';
 export { readDeviceIps, writeRanktables } from './ranktable';
+export { fetchHostLogs } from './logs';

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { version } from '../../package.json';
 import { registerClusterCommands } from './commands/cluster';
 import { registerDemoCommand } from './commands/demo';
+import { registerLogsCommands } from './commands/logs';
 import { registerPlanCommand } from './commands/plan';
 import { registerServerCommands } from './commands/server';
 import { registerSimCommands } from './commands/sim';
@@ -27,6 +28,7 @@ export function buildProgram(output: ProgramOutput = {}): Command {
   registerDemoCommand(program);
   registerClusterCommands(program);
   registerPlanCommand(program);
+  registerLogsCommands(program);
   registerServerCommands(program);
   registerSimCommands(program);
   registerWorkerCommand(program);

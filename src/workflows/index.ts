@@ -4,3 +4,4 @@
  */
 export { roundTrip } from './roundTrip';
 export { deployCluster } from './cluster/deployCluster';
+export { fetchLogsWorkflow } from './fetchLogs';

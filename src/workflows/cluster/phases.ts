@@ -1,6 +1,7 @@
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { PhaseContext } from './context';
+import { runFetchLogPhase } from './fetchLogPhase';
 import { runRanktablePhase } from './ranktablePhase';
 import { cleanupInput, containerInput, preflightInput, syncCodeInput, syncCodeTargets } from './steps';
 
@@ -47,7 +48,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   run_server: notYet('run_server'),
   run_proxy: notYet('run_proxy'),
   verify: notYet('verify'),
-  fetch_log: notYet('fetch_log'),
+  fetch_log: runFetchLogPhase,
 
   clean_up: (ctx) => cleanupAllHosts(ctx),
 };

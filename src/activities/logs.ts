@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import { withHeartbeat } from './heartbeat';
+import { classified, fail, remoteFor } from './remoteContext';
+import type { SshTarget } from './types';
+
+export interface FetchHostLogsInput {
+  target: SshTarget;
+  /** LOG_PATH on the host. */
+  remoteDir: string;
+  /** LOG_PATH_IN_EXECUTOR/<host> on the executor machine (the activity runs on its task queue). */
+  localDir: string;
+}
+
+export interface FetchHostLogsResult {
+  /** Bytes rsync received, file list included: near zero when nothing changed since the last fetch. */
+  bytesReceived: number;
+  filesTransferred: number;
+  /** False when the host has no log folder yet (nothing deployed there): not an error. */
+  found: boolean;
+}
+
+/**
+ * Pull the host's log folder into the executor's copy. rsync moves only what changed, and files
+ * that disappeared from the host (rotated logs) are kept on the executor: it is an archive.
+ */
+export async function fetchHostLogs(input: FetchHostLogsInput): Promise<FetchHostLogsResult> {
+  if (!input.localDir.startsWith('/')) {
+    throw fail('ConfigError', `log destination ${input.localDir} is not absolute (LOG_PATH_IN_EXECUTOR)`);
+  }
+  return classified(() =>
+    withHeartbeat(async (signal, progress) => {
+      const { remote, host } = remoteFor(input.target);
+      const present = await remote.exec(host, ['test', '-d', input.remoteDir], {
+        check: false,
+        signal,
+        timeoutMs: 60_000,
+      });
+      if (present.code !== 0) return { bytesReceived: 0, filesTransferred: 0, found: false };
+      fs.mkdirSync(input.localDir, { recursive: true });
+      const r = await remote.rsync(host, {
+        direction: 'pull',
+        localDir: input.localDir,
+        remoteDir: input.remoteDir,
+        signal,
+        onOutput: (line) => progress({ rsync: line }),
+      });
+      return { bytesReceived: r.bytesReceived, filesTransferred: r.filesTransferred, found: true };
+    }),
+  );
+}
