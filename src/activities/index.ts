@@ -9,3 +9,6 @@ export { syncCode } from './codeSync';
 export { cleanupHost } from './cleanup';
 export { readDeviceIps, writeRanktables } from './ranktable';
 export { fetchHostLogs } from './logs';
+export { launchEngines, awaitEnginesReady } from './engines';
+export { ensureProxy } from './proxy';
+export { verifyCompletion } from './verify';

@@ -127,3 +127,82 @@ export interface WriteRanktablesResult {
   /** sha256 per path, as verified on the host after writing. */
   sha256: Record<string, string>;
 }
+
+export interface EngineLaunchInput {
+  target: SshTarget;
+  cli: ContainerCliName;
+  container: string;
+  /** Scripts go to SCRIPTS_PATH on the host, which the container mounts at the same path. */
+  launchScriptPath: string;
+  launchScript: string;
+  stopScriptPath: string;
+  stopScript: string;
+  runDir: string;
+  /** Restart even when the same script's servers are alive (the restart operation). */
+  force: boolean;
+}
+
+export interface LaunchedEngine {
+  rank: number;
+  dpRank: number;
+  port: number;
+  pid: number;
+  log: string;
+}
+
+export interface EngineLaunchResult {
+  action: 'started' | 'kept' | 'restarted';
+  servers: LaunchedEngine[];
+}
+
+export interface EngineReadyInput {
+  target: SshTarget;
+  cli: ContainerCliName;
+  container: string;
+  runDir: string;
+  /** Where the API servers answer (the host's inventory address). */
+  address: string;
+  servedModelName: string;
+  budgetMs: number;
+  pollMs?: number;
+}
+
+export interface EngineReadyResult {
+  servers: number;
+  waitedMs: number;
+}
+
+export interface ProxyInput {
+  target: SshTarget;
+  cli: ContainerCliName;
+  container: string;
+  confPath: string;
+  conf: string;
+  njsPath: string;
+  njs: string;
+  configHash: string;
+  logDir: string;
+  runDir: string;
+  commands: Record<'test' | 'start' | 'reload' | 'quit', string[]>;
+  healthUrl: string;
+}
+
+export interface ProxyResult {
+  action: 'started' | 'reloaded' | 'kept';
+}
+
+export interface VerifyInput {
+  target: SshTarget;
+  url: string;
+  model: string;
+  requestId: string;
+  accessLog: string;
+  prefillUpstreams: string[];
+  decodeUpstreams: string[];
+}
+
+export interface VerifyResult {
+  text: string;
+  prefill: string;
+  decode: string;
+}

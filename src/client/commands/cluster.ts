@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
@@ -11,7 +11,12 @@ import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
 import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../shared/taskQueues';
 import { deployCluster } from '../../workflows';
-import { retryFailedUpdate, runPhasesUpdate } from '../../workflows/cluster/messages';
+import {
+  restartServersSignal,
+  restartServersUpdate,
+  retryFailedUpdate,
+  runPhasesUpdate,
+} from '../../workflows/cluster/messages';
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../workflows/cluster/types';
 import { connectClient } from '../temporalClient';
 import { parseExtraVars, planSummary } from './planInput';
@@ -19,6 +24,10 @@ import { watchCluster, printStatus, resolveCluster } from './watch';
 
 const csv = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const collectRole = (v: string, prev: ('prefill' | 'decode')[] = []): ('prefill' | 'decode')[] => {
+  if (v !== 'prefill' && v !== 'decode') throw new InvalidArgumentError('expected prefill or decode');
+  return [...prev, v];
+};
 
 interface StartFlags {
   inventory: string;
@@ -160,6 +169,43 @@ export function registerClusterCommands(program: Command): void {
         process.exitCode = await watchCluster(client, name, { untilClosed: true });
       });
     });
+
+  clusterArg(program.command('restart'))
+    .description('restart engine servers (decode first, readiness-gated) while the workflow keeps running')
+    .option('--role <role>', 'only this role: prefill or decode (repeatable)', collectRole)
+    .option('--host <name>', 'only this host (repeatable)', collect)
+    .option('--sync-code', 'sync the code to those hosts first')
+    .option('-d, --detach', 'send the restart signal and return')
+    .action(
+      async (
+        cluster: string | undefined,
+        flags: {
+          inventory?: string;
+          role?: ('prefill' | 'decode')[];
+          host?: string[];
+          syncCode?: boolean;
+          detach?: boolean;
+        },
+      ) => {
+        await withClient(async (client) => {
+          const name = await resolveCluster(client, cluster, flags.inventory);
+          const handle = client.workflow.getHandle(clusterWorkflowId(name));
+          const request = { roles: flags.role, hosts: flags.host, syncCode: flags.syncCode === true };
+          if (flags.detach) {
+            await handle.signal(restartServersSignal, request);
+            console.log(`restart of ${name} requested; \`deploy status ${name}\` shows its progress`);
+            return;
+          }
+          const outcome = await handle.executeUpdate(restartServersUpdate, { args: [request] });
+          console.log(
+            outcome.ok
+              ? `restarted ${outcome.hosts.join(', ')}: ready again`
+              : `restart failed on ${outcome.failures.map((f) => `${f.host}: ${f.message}`).join('; ')}`,
+          );
+          process.exitCode = outcome.ok ? 0 : 2;
+        });
+      },
+    );
 
   program
     .command('list')

@@ -15,15 +15,18 @@ import { DEPLOY_PHASE } from '../../shared/searchAttributes';
 import { PhaseContext, PhaseFailed } from './context';
 import { renderDetails } from './details';
 import {
+  restartServersSignal,
+  restartServersUpdate,
   retryFailedUpdate,
   runPhasesUpdate,
   statusQuery,
+  type RestartRequest,
   type RetryOutcome,
-  type RunPhasesOutcome,
 } from './messages';
 import { PHASE_RUNNERS, clusterEndpoints, cleanupAllHosts } from './phases';
+import { restartServers, restartTargets } from './serverPhases';
 import { ClusterState, type ClusterStateData } from './state';
-import type { DeployOptions } from './types';
+import type { DeployOptions, HostFailure } from './types';
 
 export interface DeployClusterInput {
   /** The single source of truth: what history records as deployed. */
@@ -33,10 +36,15 @@ export interface DeployClusterInput {
   carried?: ClusterStateData;
 }
 
-interface Operation {
-  phases: Phase[];
-  outcome?: RunPhasesOutcome;
+interface OperationOutcome {
+  ok: boolean;
+  failures: HostFailure[];
 }
+
+/** Work asked for while the cluster runs, done one at a time in arrival order. */
+type Operation = ({ kind: 'phases'; phases: Phase[] } | { kind: 'restart'; request: RestartRequest }) & {
+  outcome?: OperationOutcome;
+};
 
 /**
  * The cluster as a durable entity (workflow ID `cluster/<name>`): runs the selected phases, then
@@ -71,6 +79,14 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
 
   let retryRequested = false;
   const operations: Operation[] = [];
+  const enqueue = async (op: Operation): Promise<OperationOutcome> => {
+    operations.push(op);
+    await condition(() => op.outcome !== undefined);
+    return op.outcome!;
+  };
+  const refuseWhenCleaned = () => {
+    if (state.status.stage === 'cleaned') throw new Error('the cluster has been cleaned up');
+  };
 
   setHandler(statusQuery, () => state.status);
   setHandler(
@@ -95,40 +111,54 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
   );
   setHandler(
     runPhasesUpdate,
-    async ({ phases }): Promise<RunPhasesOutcome> => {
-      const op: Operation = { phases };
-      operations.push(op);
-      await condition(() => op.outcome !== undefined);
-      return op.outcome!;
-    },
+    async ({ phases }) => ({ phases, ...(await enqueue({ kind: 'phases', phases })) }),
     {
       validator: ({ phases }) => {
         if (phases.length === 0) throw new Error('no phases selected');
-        if (state.status.stage === 'cleaned') throw new Error('the cluster has been cleaned up');
+        refuseWhenCleaned();
       },
     },
   );
+  const validateRestart = (request: RestartRequest) => {
+    refuseWhenCleaned();
+    if (restartTargets(plan, request).length === 0) {
+      throw new Error(`no engine host matches ${JSON.stringify(request)}`);
+    }
+  };
+  setHandler(restartServersSignal, (request) => {
+    // A signal cannot be refused; one that names nothing is dropped rather than queued.
+    if (state.status.stage !== 'cleaned' && restartTargets(plan, request).length > 0) {
+      void enqueue({ kind: 'restart', request });
+    }
+  });
+  setHandler(
+    restartServersUpdate,
+    async (request) => ({
+      hosts: restartTargets(plan, request),
+      ...(await enqueue({ kind: 'restart', request })),
+    }),
+    { validator: validateRestart },
+  );
 
   /** Run one phase to success, waiting for `retryFailed` after each failed attempt. */
-  async function runPhase(phase: Phase): Promise<void> {
+  async function runPhase(phase: Phase, runner = PHASE_RUNNERS[phase]): Promise<void> {
     state.setStage('deploying', phase);
     state.setFailures([]);
     publish();
     for (;;) {
       try {
-        await PHASE_RUNNERS[phase](ctx);
-        const targets = state.status.hosts;
-        state.finishPhase(phase, targets, Date.now());
+        await runner(ctx);
+        state.finishPhase(phase, state.status.hosts, Date.now());
         publish();
         return;
       } catch (err) {
         if (!(err instanceof PhaseFailed)) throw err;
-        state.setFailures(state.failuresOf(phase));
-        state.setStage('waiting-for-operator', phase);
+        state.setFailures(state.failuresOf(err.phase));
+        state.setStage('waiting-for-operator', err.phase);
         publish();
         // An operation started by an update answers now rather than when the operator acts.
         const op = operations[0];
-        if (op && !op.outcome) op.outcome = { phases: op.phases, ok: false, failures: state.status.failures };
+        if (op && !op.outcome) op.outcome = { ok: false, failures: state.status.failures };
         await condition(() => retryRequested);
         retryRequested = false;
         state.setFailures([]);
@@ -147,10 +177,30 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
         return;
       }
       await runPhase(phase);
-      if (shouldContinueAsNew()) await carryOn();
+      // Not in the middle of an operation: its update waits for an answer from this run.
+      if (operations.length === 0 && shouldContinueAsNew()) await carryOn();
     }
     state.setStage('ready');
     publish();
+  }
+
+  let restartRound = state.status.generation * 1000;
+  async function runOperation(op: Operation): Promise<OperationOutcome> {
+    if (op.kind === 'phases') {
+      for (const phase of op.phases) state.resetPhase(phase);
+      state.addPhases(op.phases);
+      await runPending();
+      const failures = op.phases.flatMap((p) => state.failuresOf(p));
+      return { ok: failures.length === 0, failures };
+    }
+    const round = ++restartRound;
+    const hosts = restartTargets(plan, op.request);
+    for (const h of hosts) state.markRunning(h, 'run_server', Date.now());
+    await runPhase('run_server', (c) => restartServers(c, op.request, round));
+    state.setStage('ready');
+    publish();
+    const failures = state.failuresOf('run_server');
+    return { ok: failures.length === 0, failures };
   }
 
   function shouldContinueAsNew(): boolean {
@@ -174,11 +224,8 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
         await carryOn();
         continue;
       }
-      for (const phase of op.phases) state.resetPhase(phase);
-      state.addPhases(op.phases);
-      await runPending();
-      const failures = op.phases.flatMap((p) => state.failuresOf(p));
-      op.outcome ??= { phases: op.phases, ok: failures.length === 0, failures };
+      const outcome = await runOperation(op);
+      op.outcome ??= outcome;
       operations.shift();
     }
     await condition(allHandlersFinished);

@@ -35,3 +35,12 @@ export interface RestartRequest {
 
 /** Restart engine servers (fire and forget); the update of the same name answers when ready. */
 export const restartServersSignal = defineSignal<[RestartRequest]>('restartServers');
+
+export interface RestartOutcome {
+  hosts: string[];
+  ok: boolean;
+  failures: HostFailure[];
+}
+
+/** Restart engine servers and answer once they are ready again (or failed). */
+export const restartServersUpdate = defineUpdate<RestartOutcome, [RestartRequest]>('restartServersAndWait');

@@ -3,6 +3,7 @@ import type { Phase } from '../../shared/phases';
 import type { PhaseContext } from './context';
 import { runFetchLogPhase } from './fetchLogPhase';
 import { runRanktablePhase } from './ranktablePhase';
+import { runProxyPhase, runServerPhase, verifyPhase } from './serverPhases';
 import { cleanupInput, containerInput, preflightInput, syncCodeInput, syncCodeTargets } from './steps';
 
 type PhaseRunner = (ctx: PhaseContext) => Promise<void>;
@@ -11,8 +12,7 @@ const allHosts = (plan: Plan) => plan.hosts.map((h) => h.name);
 
 /**
  * Phases the cluster workflow runs, by the seed's tag names. Each fans its step out over the
- * hosts it concerns; the ones of later issues (ranktable, run_server, run_proxy, verify, fetch_log)
- * are added to this table as they land.
+ * hosts it concerns.
  */
 export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   preflight: (ctx) =>
@@ -45,19 +45,13 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   },
 
   ranktable: runRanktablePhase,
-  run_server: notYet('run_server'),
-  run_proxy: notYet('run_proxy'),
-  verify: notYet('verify'),
+  run_server: runServerPhase,
+  run_proxy: runProxyPhase,
+  verify: verifyPhase,
   fetch_log: runFetchLogPhase,
 
   clean_up: (ctx) => cleanupAllHosts(ctx),
 };
-
-function notYet(phase: Phase): PhaseRunner {
-  return async (ctx) => {
-    for (const h of allHosts(ctx.plan)) ctx.state.markSkipped(h, phase, 'not implemented yet');
-  };
-}
 
 /** Stop engines, remove containers, wipe scripts and ranktables on every host. */
 export async function cleanupAllHosts(ctx: PhaseContext): Promise<void> {

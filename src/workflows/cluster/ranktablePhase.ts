@@ -26,6 +26,7 @@ const engineHosts = (plan: Plan) => plan.hosts.filter((h) => h.role !== 'proxy')
 export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
   const plan = ctx.plan;
   const hosts = engineHosts(plan);
+  ctx.state.markSkipped(plan.proxy.host, 'ranktable', 'nginx reads no ranktable');
   await ctx.fanOut(READ, 'ranktable', hosts, async (name) => {
     const host = planHost(plan, name);
     const outputs = await ctx.activities(name, 'ranktable').readDeviceIps({

@@ -1,0 +1,72 @@
+import { withHeartbeat } from './heartbeat';
+import { classified, fail, remoteFor } from './remoteContext';
+import type { VerifyInput, VerifyResult } from './types';
+
+interface CompletionAnswer {
+  choices?: { text?: string }[];
+  /** The simulated engine says which prefill and decode served it; a real engine does not. */
+  omni_sim?: { prefill?: string; decode?: string };
+}
+
+/**
+ * One real completion through the global proxy, sent from the proxy's host. It must have passed
+ * prefill then decode: the proxy's access log line for our request id names the upstreams (and
+ * the simulated engine reports both in its answer).
+ */
+export async function verifyCompletion(input: VerifyInput): Promise<VerifyResult> {
+  return classified(() =>
+    withHeartbeat(async (signal) => {
+      const { remote, host } = remoteFor(input.target);
+      const body = JSON.stringify({
+        model: input.model,
+        prompt: 'omni-deploy verify',
+        max_tokens: 8,
+        stream: false,
+      });
+      const r = await remote.exec(
+        host,
+        [
+          'curl',
+          '-s',
+          '--max-time',
+          '120',
+          '-w',
+          '\n%{http_code}',
+          '-H',
+          'Content-Type: application/json',
+          '-H',
+          `X-Request-Id: ${input.requestId}`,
+          '--data-binary',
+          '@-',
+          `${input.url}/v1/completions`,
+        ],
+        { stdin: body, check: false, signal, timeoutMs: 150_000 },
+      );
+      const status = r.stdout.slice(r.stdout.lastIndexOf('\n') + 1).trim();
+      const text = r.stdout.slice(0, r.stdout.lastIndexOf('\n'));
+      if (status !== '200') {
+        throw fail(
+          'VerifyFailed',
+          `completion through the proxy on ${host.name} answered ${status || r.stderr.trim()}: ${text.slice(0, 500)}`,
+        );
+      }
+      const answer = JSON.parse(text) as CompletionAnswer;
+      const log = await remote.exec(host, ['grep', '-F', `request_id=${input.requestId}`, input.accessLog], {
+        check: false,
+        signal,
+      });
+      const upstreams = [...log.stdout.matchAll(/upstream=([^ ]+(?:, [^ ]+)*)/g)].flatMap((m) =>
+        m[1]!.split(/,\s*/),
+      );
+      const prefill = answer.omni_sim?.prefill ?? upstreams.find((u) => input.prefillUpstreams.includes(u));
+      const decode = answer.omni_sim?.decode ?? upstreams.find((u) => input.decodeUpstreams.includes(u));
+      if (!prefill || !decode) {
+        throw fail(
+          'VerifyFailed',
+          `the completion did not pass prefill then decode (prefill: ${prefill ?? 'none'}, decode: ${decode ?? 'none'}; access log: ${log.stdout.trim() || 'no line'})`,
+        );
+      }
+      return { text: answer.choices?.[0]?.text ?? '', prefill, decode };
+    }),
+  );
+}

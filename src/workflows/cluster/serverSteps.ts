@@ -1,0 +1,181 @@
+import type { EngineLaunchInput, EngineReadyInput, ProxyInput, VerifyInput } from '../../activities/types';
+import { renderLaunchScript, renderStopScript, stopSpecFor, type EngineLaunchSpec } from '../../plan/launch';
+import { DEBIAN_JS_MODULE, nginxCommands, proxyConfigHash, renderProxyConfig } from '../../plan/proxy';
+import type { Plan, PlanHost } from '../../plan/types';
+import { planHost, runDir, sshTarget } from './steps';
+
+/**
+ * Plan → engine launch and proxy inputs (pure). Scripts are rendered here, in the workflow, so
+ * the exact script every host ran is in the history of the deploy.
+ */
+
+function instanceOf(plan: Plan, host: PlanHost) {
+  if (host.role === 'prefill') {
+    const p = plan.prefill.find((i) => i.id === host.instance);
+    if (!p) throw new Error(`${host.name}: no prefill instance ${host.instance}`);
+    return { kind: 'prefill' as const, p };
+  }
+  const d = plan.decode.find((i) => i.id === host.instance);
+  if (!d) throw new Error(`${host.name}: no decode instance ${host.instance}`);
+  return { kind: 'decode' as const, d };
+}
+
+export function engineLaunchSpec(plan: Plan, name: string): EngineLaunchSpec {
+  const host = planHost(plan, name);
+  const inst = instanceOf(plan, host);
+  const engine = inst.kind === 'prefill' ? inst.p.engine : inst.d.engine;
+  const ranktable =
+    inst.kind === 'prefill'
+      ? plan.ranktable.prefill.find((r) => r.kvRank === inst.p.kvRank)!
+      : plan.ranktable.decode[0]!;
+  const decodeAddresses = plan.decode.flatMap((d) => d.hosts.map((h) => planHost(plan, h).address));
+  return {
+    role: inst.kind,
+    host: {
+      name: host.name,
+      address: host.address,
+      masterAddress: host.masterAddress,
+      devices: host.devices,
+    },
+    modelPath: plan.settings.MODEL_PATH,
+    servedModelName: engine.servedModelName,
+    maxModelLen: engine.maxModelLen,
+    tensorParallelSize: engine.tensorParallelSize,
+    gpuMemoryUtilization: engine.gpuMemoryUtilization,
+    kv: {
+      connector: engine.kvConnector,
+      role: engine.kvRole,
+      rank: engine.kvRank,
+      engineId: engine.kvRank,
+      parallelSize: engine.kvParallelSize,
+      bufferDevice: 'npu',
+    },
+    dp:
+      inst.kind === 'prefill'
+        ? {
+            size: engine.dataParallelSize,
+            offset: 0,
+            masterIp: inst.p.masterAddress,
+            masterPort: inst.p.masterPort,
+          }
+        : {
+            size: engine.dataParallelSize,
+            offset: host.dpOffset,
+            masterIp: inst.d.masterAddress,
+            masterPort: inst.d.masterPort,
+          },
+    apiServers: host.apiServers,
+    ranktable: { localPath: ranktable.rankTableFile, globalPath: plan.ranktable.globalFile },
+    decodeServerIpList: decodeAddresses,
+    prefillPodNum: plan.prefill.length,
+    decodePodNum: plan.decode.length,
+    ...(inst.kind === 'prefill' && inst.p.multiNode
+      ? {
+          multiNode: {
+            isHead: host.isMaster,
+            headAddress: inst.p.masterAddress,
+            nodeIpList: inst.p.nodeIpList,
+            nnodes: inst.p.nnodes,
+            nodeRank: host.nodeRank,
+          },
+        }
+      : {}),
+    extraArgs: engine.extraArgs,
+    extraEnv: engine.env,
+    ...(engine.additionalConfig ? { additionalConfig: engine.additionalConfig } : {}),
+    modelExtraConfigPath: engine.modelExtraConfigPath,
+    logDir: host.logDir,
+    runDir: runDir(plan, host),
+  };
+}
+
+export function engineLaunchInput(plan: Plan, name: string, force: boolean): EngineLaunchInput {
+  const host = planHost(plan, name);
+  const spec = engineLaunchSpec(plan, name);
+  return {
+    target: sshTarget(plan, host),
+    cli: host.container.cli,
+    container: host.container.name,
+    launchScriptPath: `${plan.scriptsDir}/run_server_${host.name}.sh`,
+    launchScript: renderLaunchScript(spec),
+    stopScriptPath: `${plan.scriptsDir}/stop_server_${host.name}.sh`,
+    stopScript: renderStopScript(stopSpecFor(spec)),
+    runDir: spec.runDir,
+    force,
+  };
+}
+
+export function engineReadyInput(plan: Plan, name: string): EngineReadyInput {
+  const host = planHost(plan, name);
+  const inst = instanceOf(plan, host);
+  const engine = inst.kind === 'prefill' ? inst.p.engine : inst.d.engine;
+  return {
+    target: sshTarget(plan, host),
+    cli: host.container.cli,
+    container: host.container.name,
+    runDir: runDir(plan, host),
+    address: host.address,
+    servedModelName: engine.servedModelName,
+    budgetMs: engine.readyTimeoutMs,
+  };
+}
+
+/**
+ * Start order of the seed, gated by readiness instead of sleeps: the decode master, then the
+ * other decode hosts, then prefill — except when a prefill instance spans hosts, where prefill
+ * (Ray head, then its workers) goes first.
+ */
+export function serverStages(plan: Plan): string[][] {
+  const decodeMasters = plan.decode.map((d) => d.master);
+  const decodeMembers = plan.decode.flatMap((d) => d.hosts.filter((h) => h !== d.master));
+  const prefillHeads = plan.prefill.map((p) => p.master);
+  const prefillWorkers = plan.prefill.flatMap((p) => p.hosts.filter((h) => h !== p.master));
+  const decode = [decodeMasters, decodeMembers];
+  const prefill = [prefillHeads, prefillWorkers];
+  const stages = plan.prefill.some((p) => p.multiNode) ? [...prefill, ...decode] : [...decode, ...prefill];
+  return stages.filter((s) => s.length > 0);
+}
+
+export function proxyInput(plan: Plan): ProxyInput {
+  const host = planHost(plan, plan.proxy.host);
+  const dir = `${plan.scriptsDir}/proxy_${host.name}`;
+  const run = runDir(plan, host);
+  const spec = {
+    listenPort: plan.proxy.listenPort,
+    prefill: plan.proxy.prefillUpstreams,
+    decode: plan.proxy.decodeUpstreams,
+    logDir: host.logDir,
+    runDir: run,
+    njsPath: `${dir}/pd.js`,
+    jsModulePath: DEBIAN_JS_MODULE,
+  };
+  const config = renderProxyConfig(spec);
+  return {
+    target: sshTarget(plan, host),
+    cli: host.container.cli,
+    container: host.container.name,
+    confPath: `${dir}/nginx.conf`,
+    conf: config.nginxConf,
+    njsPath: spec.njsPath,
+    njs: config.njs,
+    configHash: proxyConfigHash(spec),
+    logDir: host.logDir,
+    runDir: run,
+    commands: nginxCommands({ confPath: `${dir}/nginx.conf`, prefixDir: run }),
+    healthUrl: `http://${host.address}:${plan.proxy.listenPort}/health`,
+  };
+}
+
+export function verifyInput(plan: Plan, requestId: string): VerifyInput {
+  const host = planHost(plan, plan.proxy.host);
+  const model = plan.prefill[0]?.engine.servedModelName ?? plan.settings.served_model_name;
+  return {
+    target: sshTarget(plan, host),
+    url: `http://${host.address}:${plan.proxy.listenPort}`,
+    model,
+    requestId,
+    accessLog: `${host.logDir}/nginx_access.log`,
+    prefillUpstreams: plan.proxy.prefillUpstreams,
+    decodeUpstreams: plan.proxy.decodeUpstreams,
+  };
+}
