@@ -127,6 +127,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
   let addr: string[];
 
   before(async () => {
+    await simDown(ctx); // a clean slate even if an earlier run was killed mid-way
     const r = await runDeploy(['sim', 'up', '--hosts', '3', '--json'], env, 120_000);
     assert.equal(r.code, 0, r.stderr);
     cluster = JSON.parse(r.stdout) as SimCluster;
