@@ -10,8 +10,9 @@ APT_PACKAGES=(
   # the global proxy: nginx with njs (also copied into the proxy image of the simulated cluster)
   nginx-light libnginx-mod-http-js
   curl ca-certificates
-  # the Web UI browser test (playwright-core drives this Chromium; no browser download)
-  chromium
+  # the Web UI browser test (playwright-core drives this Chromium; no browser download), and the
+  # emoji of the cluster's host × phase table in its screenshot
+  chromium fonts-noto-color-emoji
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
