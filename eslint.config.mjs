@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tools/', '.state/', 'test-artifacts/', 'sim/**/*.go'] },
+  { ignores: ['node_modules/', '.tools/', '.state/', 'test-artifacts/', 'sim/**/*.go', 'test/golden/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

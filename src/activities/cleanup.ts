@@ -13,18 +13,18 @@ export async function cleanupHost(input: CleanupInput): Promise<CleanupResult> {
     withHeartbeat(async (signal) => {
       const { remote, host } = remoteFor(input.target);
       const cli = remote.containers(host, input.cli);
-      let stoppedProcesses = 0;
+      let stopScriptsRun = 0;
       const removedContainers: string[] = [];
       for (const name of input.containers) {
         const info = await cli.inspect(name);
         if (!info) continue;
         if (info.running) {
-          for (const runDir of input.runDirs) {
-            const r = await cli.exec(name, ['sh', '-c', STOP_RECORDED_GROUPS, 'stop', runDir], {
+          for (const script of input.stopScripts) {
+            const r = await cli.exec(name, ['sh', '-c', '[ ! -f "$1" ] || bash "$1"', 'stop', script], {
               signal,
-              timeoutMs: 60_000,
+              timeoutMs: 5 * 60_000,
             });
-            stoppedProcesses += Number(r.stdout.trim().split('\n').pop()) || 0;
+            if (r.code === 0) stopScriptsRun++;
           }
         }
         if (await cli.remove(name)) removedContainers.push(name);
@@ -35,31 +35,10 @@ export async function cleanupHost(input: CleanupInput): Promise<CleanupResult> {
           timeoutMs: 5 * 60_000,
         });
       }
-      return { removedContainers, stoppedProcesses };
+      return { removedContainers, stopScriptsRun };
     }),
   );
 }
-
-/**
- * TERM each recorded process group, give it 10 s, then KILL what is left; print how many groups
- * were alive. Pid files hold container-side PIDs, so this runs inside the container.
- */
-const STOP_RECORDED_GROUPS = `
-n=0
-for f in "$1"/*.pid; do
-  [ -f "$f" ] || continue
-  pid=$(cat "$f")
-  if kill -0 "-$pid" 2>/dev/null; then n=$((n+1)); kill -TERM "-$pid" 2>/dev/null; fi
-done
-for i in $(seq 100); do
-  alive=0
-  for f in "$1"/*.pid; do [ -f "$f" ] && kill -0 "-$(cat "$f")" 2>/dev/null && alive=1; done
-  [ $alive = 0 ] && break
-  sleep 0.1
-done
-for f in "$1"/*.pid; do [ -f "$f" ] && kill -KILL "-$(cat "$f")" 2>/dev/null; rm -f "$f"; done
-echo $n
-`;
 
 /** A typo'd setting must not turn into `rm -rf /data/*`: only folders two levels deep or more. */
 function assertWipeable(dir: string): void {

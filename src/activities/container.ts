@@ -25,6 +25,9 @@ export async function ensureContainer(input: ContainerInput): Promise<ContainerR
           );
         });
       }
+      if (input.createDirs.length > 0) {
+        await remote.exec(host, ['mkdir', '-p', ...input.createDirs], { signal, timeoutMs: 60_000 });
+      }
       if (current) await cli.remove(input.name);
       const id = await cli.run(input.runArgs, { signal, timeoutMs: 5 * 60_000 });
       return { action: current ? 'replaced' : 'created', id };

@@ -55,6 +55,8 @@ export interface ContainerInput {
   runArgs: string[];
   /** Deterministic hash of the spec, also set as a label; equal hash = nothing to do. */
   specHash: string;
+  /** Working folders the container bind-mounts; created first (podman, unlike Docker, will not). */
+  createDirs: string[];
 }
 
 export interface ContainerResult {
@@ -81,15 +83,16 @@ export interface CleanupInput {
   target: SshTarget;
   cli: ContainerCliName;
   containers: string[];
-  /** Folders whose engine pid files name processes to stop before the containers go. */
-  runDirs: string[];
+  /** Stop scripts run_server wrote (they stop exactly the process groups it started); each is
+   * run in the container, when present, before the container goes. */
+  stopScripts: string[];
   /** Folders to wipe (scripts, ranktables); their contents go, the folders stay. */
   wipe: string[];
 }
 
 export interface CleanupResult {
   removedContainers: string[];
-  stoppedProcesses: number;
+  stopScriptsRun: number;
 }
 
 export interface ReadDeviceIpsInput {

@@ -2,10 +2,17 @@ import { withHeartbeat } from './heartbeat';
 import { classified, fail, remoteFor } from './remoteContext';
 import type { VerifyInput, VerifyResult } from './types';
 
+interface Endpoint {
+  host: string;
+  port: number;
+}
+
+const endpoint = (e?: Endpoint | null) => (e ? `${e.host}:${e.port}` : undefined);
+
 interface CompletionAnswer {
   choices?: { text?: string }[];
   /** The simulated engine says which prefill and decode served it; a real engine does not. */
-  omni_sim?: { prefill?: string; decode?: string };
+  omni_sim?: { prefill?: Endpoint | null; decode?: Endpoint | null };
 }
 
 /**
@@ -58,8 +65,10 @@ export async function verifyCompletion(input: VerifyInput): Promise<VerifyResult
       const upstreams = [...log.stdout.matchAll(/upstream=([^ ]+(?:, [^ ]+)*)/g)].flatMap((m) =>
         m[1]!.split(/,\s*/),
       );
-      const prefill = answer.omni_sim?.prefill ?? upstreams.find((u) => input.prefillUpstreams.includes(u));
-      const decode = answer.omni_sim?.decode ?? upstreams.find((u) => input.decodeUpstreams.includes(u));
+      const prefill =
+        endpoint(answer.omni_sim?.prefill) ?? upstreams.find((u) => input.prefillUpstreams.includes(u));
+      const decode =
+        endpoint(answer.omni_sim?.decode) ?? upstreams.find((u) => input.decodeUpstreams.includes(u));
       if (!prefill || !decode) {
         throw fail(
           'VerifyFailed',

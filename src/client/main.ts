@@ -45,11 +45,20 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are "errors" to commander but successes for the user.
       return err.exitCode;
     }
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${describeError(err)}`);
     return 1;
   }
 }
 
 if (require.main === module) {
   main(process.argv).then((code) => process.exit(code));
+}
+
+/** Temporal wraps the useful part (a validator's refusal, an activity's message) in `cause`. */
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e && parts.length < 4; e = (e as { cause?: unknown }).cause) {
+    parts.push(e instanceof Error ? e.message : String(e));
+  }
+  return parts.join(': ');
 }

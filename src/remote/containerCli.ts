@@ -46,9 +46,12 @@ export class ContainerCli {
 
   /** undefined when there is no such container. */
   async inspect(name: string): Promise<ContainerInfo | undefined> {
-    const r = await this.cli(['container', 'inspect', '--format', '{{json .}}', name], {}, MISSING);
+    // Plain `inspect` prints a JSON array on both engines (podman 4 pretty-prints even
+    // `--format '{{json .}}'`, so that form cannot be read line by line).
+    const r = await this.cli(['container', 'inspect', name], {}, MISSING);
     if (!r) return undefined;
-    const raw = JSON.parse(r.stdout.trim().split('\n')[0] ?? '{}') as {
+    const parsed = JSON.parse(r.stdout) as unknown;
+    const raw = (Array.isArray(parsed) ? parsed[0] : parsed) as {
       Id?: string;
       State?: { Running?: boolean };
       Config?: { Labels?: Record<string, string> | null; Image?: string };

@@ -107,10 +107,10 @@ export class CommandFailedError extends RemoteError {
   ) {
     const tail = stderr.length > STDERR_TAIL_CHARS ? `…${stderr.slice(-STDERR_TAIL_CHARS)}` : stderr;
     const how = exitCode !== null ? `exited with code ${exitCode}` : `was killed by signal ${signal ?? '?'}`;
-    super(
-      host,
-      `on ${describeHost(host)}: \`${shellJoin(argv)}\` ${how}${tail.trim() ? `: ${tail.trim()}` : ''}`,
-    );
+    // A `docker run` line runs to kilobytes; the operator needs which command, not every flag.
+    const full = shellJoin(argv);
+    const shown = full.length > 160 ? `${shellJoin(argv.slice(0, 3))} …` : full;
+    super(host, `on ${describeHost(host)}: \`${shown}\` ${how}${tail.trim() ? `: ${tail.trim()}` : ''}`);
     this.exitCode = exitCode;
     this.signal = signal;
     this.argv = argv;

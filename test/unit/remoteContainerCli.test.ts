@@ -29,8 +29,8 @@ const inspectJson = JSON.stringify({
 
 for (const engine of ['docker', 'podman'] as const) {
   describe(`ContainerCli (${engine})`, () => {
-    it('inspect parses id, state, labels and image', async () => {
-      const f = fake({ stdout: `${inspectJson}\n` });
+    it('inspect parses id, state, labels and image from the pretty-printed array both engines print', async () => {
+      const f = fake({ stdout: `${JSON.stringify([JSON.parse(inspectJson)], null, 5)}\n` });
       const info = await new ContainerCli(engine, host, f.exec).inspect('p0-engine');
       assert.deepEqual(info, {
         id: 'abc123',
@@ -38,14 +38,7 @@ for (const engine of ['docker', 'podman'] as const) {
         labels: { 'omni-deploy.spec': 'h1' },
         image: 'localhost/engine:1',
       });
-      assert.deepEqual(f.calls[0]?.argv, [
-        engine,
-        'container',
-        'inspect',
-        '--format',
-        '{{json .}}',
-        'p0-engine',
-      ]);
+      assert.deepEqual(f.calls[0]?.argv, [engine, 'container', 'inspect', 'p0-engine']);
       assert.equal(f.calls[0]?.opts?.check, false);
     });
 
@@ -62,7 +55,7 @@ for (const engine of ['docker', 'podman'] as const) {
       assert.deepEqual(
         f.calls.map((c) => c.argv),
         [
-          [engine, 'container', 'inspect', '--format', '{{json .}}', 'x'],
+          [engine, 'container', 'inspect', 'x'],
           [engine, 'stop', '--time', '10', 'x'],
           [engine, 'rm', '--force', 'x'],
         ],
@@ -74,7 +67,7 @@ for (const engine of ['docker', 'podman'] as const) {
       const err = await new ContainerCli(engine, host, f.exec).inspect('x').catch((e: unknown) => e);
       assert.ok(err instanceof CommandFailedError);
       assert.equal(err.exitCode, 125);
-      assert.deepEqual(err.argv, [engine, 'container', 'inspect', '--format', '{{json .}}', 'x']);
+      assert.deepEqual(err.argv, [engine, 'container', 'inspect', 'x']);
       assert.match(err.message, /p0 \(10\.231\.0\.11\)/);
       assert.match(err.message, /cannot connect to the engine/);
     });

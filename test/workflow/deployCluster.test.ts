@@ -49,7 +49,7 @@ class FakeHosts {
       ),
       cleanupHost: async (i) => (
         await this.step('cleanupHost', i.target.name),
-        { removedContainers: i.containers, stoppedProcesses: 0 }
+        { removedContainers: i.containers, stopScriptsRun: 0 }
       ),
     };
   }

@@ -56,6 +56,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
 /** Stop engines, remove containers, wipe scripts and ranktables on every host. */
 export async function cleanupAllHosts(ctx: PhaseContext): Promise<void> {
   ctx.state.resetPhase('clean_up');
+  ctx.state.showPhase('clean_up');
   await ctx.fanOut('clean_up', 'clean_up', allHosts(ctx.plan), (h) =>
     ctx.activities(h, 'clean_up').cleanupHost(cleanupInput(ctx.plan, h)),
   );

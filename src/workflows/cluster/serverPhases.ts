@@ -2,32 +2,41 @@ import { uuid4 } from '@temporalio/workflow';
 import type { Plan } from '../../plan/types';
 import type { PhaseContext } from './context';
 import type { RestartRequest } from './messages';
-import { engineLaunchInput, engineReadyInput, proxyInput, serverStages, verifyInput } from './serverSteps';
+import {
+  engineLaunchInput,
+  engineReadyInput,
+  instanceHosts,
+  proxyInput,
+  serverGroups,
+  verifyInput,
+} from './serverSteps';
 import { syncCodeInput, syncCodeTargets } from './steps';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Launch and wait for readiness, stage by stage; `force` restarts servers that are running. */
+/** Launch (master wave first) and await readiness, group by group; `force` restarts running servers. */
 async function startServers(
   ctx: PhaseContext,
   stepPrefix: string,
   hosts: Set<string>,
   force: boolean,
 ): Promise<void> {
-  const stages = serverStages(ctx.plan).map((s) => s.filter((h) => hosts.has(h)));
-  for (const [i, stage] of stages.entries()) {
-    if (stage.length === 0) continue;
+  for (const [g, group] of serverGroups(ctx.plan).entries()) {
+    for (const [w, wave] of group.launch.entries()) {
+      await ctx.fanOut(
+        `${stepPrefix}.launch.${g}.${w}`,
+        'run_server',
+        wave.filter((h) => hosts.has(h)),
+        (h) => ctx.activities(h, 'run_server').launchEngines(engineLaunchInput(ctx.plan, h, force)),
+        (r) => `${r.action} ${r.servers.length} server(s)`,
+      );
+    }
     await ctx.fanOut(
-      `${stepPrefix}.${i}`,
+      `${stepPrefix}.ready.${g}`,
       'run_server',
-      stage,
-      async (h) => {
-        const a = ctx.activities(h, 'run_server');
-        const launched = await a.launchEngines(engineLaunchInput(ctx.plan, h, force));
-        const ready = await a.awaitEnginesReady(engineReadyInput(ctx.plan, h));
-        return { action: launched.action, servers: ready.servers, waitedMs: ready.waitedMs };
-      },
-      (r) => `${r.action}; ${r.servers} server(s) ready after ${seconds(r.waitedMs)}`,
+      group.ready.filter((h) => hosts.has(h)),
+      (h) => ctx.activities(h, 'run_server').awaitEnginesReady(engineReadyInput(ctx.plan, h)),
+      (r) => `${r.servers} server(s) ready after ${seconds(r.waitedMs)}`,
     );
   }
 }
@@ -60,13 +69,14 @@ export async function verifyPhase(ctx: PhaseContext): Promise<void> {
   );
 }
 
-/** Hosts a restart request names: engine hosts, narrowed by role and by host name. */
+/** Hosts a restart request names (engine hosts by role and name), widened to whole instances. */
 export function restartTargets(plan: Plan, request: RestartRequest): string[] {
-  return plan.hosts
+  const named = plan.hosts
     .filter((h) => h.role !== 'proxy')
     .filter((h) => !request.roles?.length || request.roles.includes(h.role as 'prefill' | 'decode'))
     .filter((h) => !request.hosts?.length || request.hosts.includes(h.name))
     .map((h) => h.name);
+  return instanceHosts(plan, named);
 }
 
 /**

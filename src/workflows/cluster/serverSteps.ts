@@ -2,7 +2,7 @@ import type { EngineLaunchInput, EngineReadyInput, ProxyInput, VerifyInput } fro
 import { renderLaunchScript, renderStopScript, stopSpecFor, type EngineLaunchSpec } from '../../plan/launch';
 import { DEBIAN_JS_MODULE, nginxCommands, proxyConfigHash, renderProxyConfig } from '../../plan/proxy';
 import type { Plan, PlanHost } from '../../plan/types';
-import { planHost, runDir, sshTarget } from './steps';
+import { launchScriptPath, planHost, runDir, sshTarget, stopScriptPath } from './steps';
 
 /**
  * Plan → engine launch and proxy inputs (pure). Scripts are rendered here, in the workflow, so
@@ -96,9 +96,9 @@ export function engineLaunchInput(plan: Plan, name: string, force: boolean): Eng
     target: sshTarget(plan, host),
     cli: host.container.cli,
     container: host.container.name,
-    launchScriptPath: `${plan.scriptsDir}/run_server_${host.name}.sh`,
+    launchScriptPath: launchScriptPath(plan, host),
     launchScript: renderLaunchScript(spec),
-    stopScriptPath: `${plan.scriptsDir}/stop_server_${host.name}.sh`,
+    stopScriptPath: stopScriptPath(plan, host),
     stopScript: renderStopScript(stopSpecFor(spec)),
     runDir: spec.runDir,
     force,
@@ -120,20 +120,38 @@ export function engineReadyInput(plan: Plan, name: string): EngineReadyInput {
   };
 }
 
+/** One start unit: hosts launched in waves (master first), then all of them awaited. */
+export interface ServerGroup {
+  launch: string[][];
+  ready: string[];
+}
+
 /**
- * Start order of the seed, gated by readiness instead of sleeps: the decode master, then the
- * other decode hosts, then prefill — except when a prefill instance spans hosts, where prefill
- * (Ray head, then its workers) goes first.
+ * Start order of the seed, gated by readiness instead of sleeps: the decode instance (master
+ * launched first, then its members; the data-parallel group only serves once every rank joined,
+ * so readiness is awaited for the instance as a whole), then the prefill instances — except when
+ * a prefill instance spans hosts, where prefill (Ray head, then its workers) goes first.
  */
-export function serverStages(plan: Plan): string[][] {
-  const decodeMasters = plan.decode.map((d) => d.master);
-  const decodeMembers = plan.decode.flatMap((d) => d.hosts.filter((h) => h !== d.master));
-  const prefillHeads = plan.prefill.map((p) => p.master);
-  const prefillWorkers = plan.prefill.flatMap((p) => p.hosts.filter((h) => h !== p.master));
-  const decode = [decodeMasters, decodeMembers];
-  const prefill = [prefillHeads, prefillWorkers];
-  const stages = plan.prefill.some((p) => p.multiNode) ? [...prefill, ...decode] : [...decode, ...prefill];
-  return stages.filter((s) => s.length > 0);
+export function serverGroups(plan: Plan): ServerGroup[] {
+  const group = (instances: { master: string; hosts: string[] }[]): ServerGroup => ({
+    launch: [
+      instances.map((i) => i.master),
+      instances.flatMap((i) => i.hosts.filter((h) => h !== i.master)),
+    ].filter((wave) => wave.length > 0),
+    ready: instances.flatMap((i) => i.hosts),
+  });
+  const decode = group(plan.decode);
+  const prefill = group(plan.prefill);
+  return plan.prefill.some((p) => p.multiNode) ? [prefill, decode] : [decode, prefill];
+}
+
+/**
+ * Engines of one instance live and die together (a data-parallel group, a Ray cluster): asking
+ * to restart one host restarts its whole instance.
+ */
+export function instanceHosts(plan: Plan, hosts: readonly string[]): string[] {
+  const instances = [...plan.prefill, ...plan.decode].filter((i) => i.hosts.some((h) => hosts.includes(h)));
+  return plan.hosts.map((h) => h.name).filter((h) => instances.some((i) => i.hosts.includes(h)));
 }
 
 export function proxyInput(plan: Plan): ProxyInput {

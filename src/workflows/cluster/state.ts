@@ -57,7 +57,12 @@ export class ClusterState {
 
   addPhases(phases: Phase[]): void {
     this.data.pendingPhases.push(...phases);
-    for (const p of phases) if (!this.data.status.phases.includes(p)) this.data.status.phases.push(p);
+    for (const p of phases) this.showPhase(p);
+  }
+
+  /** Give the phase a column in the table (cleanup after a cancel is not a planned phase). */
+  showPhase(phase: Phase): void {
+    if (!this.data.status.phases.includes(phase)) this.data.status.phases.push(phase);
   }
 
   /** A phase that runs again (a later `--tags` run) starts from scratch for every host. */

@@ -66,6 +66,7 @@ export function preflightInput(plan: Plan, name: string): PreflightInput {
 
 export function containerInput(plan: Plan, name: string): ContainerInput {
   const host = planHost(plan, name);
+  const s = plan.settings;
   const argv = dockerRunArgv(host.container);
   return {
     target: sshTarget(plan, host),
@@ -74,6 +75,7 @@ export function containerInput(plan: Plan, name: string): ContainerInput {
     image: host.container.image,
     runArgs: argv.slice(2),
     specHash: containerSpecHash(host.container),
+    createDirs: [s.LOG_PATH, s.SCRIPTS_PATH, s.CODE_PATH, s.ranktable_save_path],
   };
 }
 
@@ -111,9 +113,18 @@ export function cleanupInput(plan: Plan, name: string): CleanupInput {
     target: sshTarget(plan, host),
     cli: host.container.cli,
     containers: [host.container.name],
-    runDirs: [runDir(plan, host)],
+    stopScripts: host.role === 'proxy' ? [] : [stopScriptPath(plan, host)],
     wipe: host.role === 'proxy' ? [s.SCRIPTS_PATH] : [s.SCRIPTS_PATH, s.ranktable_save_path],
   };
+}
+
+/** The run_server scripts of a host, in SCRIPTS_PATH (which its container mounts). */
+export function launchScriptPath(plan: Plan, host: PlanHost): string {
+  return `${plan.scriptsDir}/run_server_${host.name}.sh`;
+}
+
+export function stopScriptPath(plan: Plan, host: PlanHost): string {
+  return `${plan.scriptsDir}/stop_server_${host.name}.sh`;
 }
 
 /** Where the engine launcher keeps pid files and its manifest on a host. */
