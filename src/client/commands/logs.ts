@@ -31,6 +31,15 @@ interface SourceFlags {
   inventory?: string;
   extraVars: string[];
   executor?: string;
+  attempts: number;
+}
+
+const tuning = (flags: SourceFlags) => ({ maximumAttempts: flags.attempts });
+
+function parseAttempts(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--attempts expects a whole number ≥ 1, got "${v}"`);
+  return n;
 }
 
 async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
@@ -56,7 +65,7 @@ async function resolveInput(
     if (clusterArg && clusterArg !== plan.cluster) {
       throw new Error(`--inventory describes cluster ${plan.cluster}, not ${clusterArg}`);
     }
-    return fetchLogsInput(plan, executorTaskQueue(flags.executor));
+    return fetchLogsInput(plan, executorTaskQueue(flags.executor), tuning(flags));
   }
   const cluster = await resolveCluster(client, clusterArg);
   const history = await client.workflow.getHandle(clusterWorkflowId(cluster)).fetchHistory();
@@ -68,7 +77,8 @@ async function resolveInput(
     0,
     started.input?.payloads,
   );
-  return fetchLogsInput(plan, flags.executor ? executorTaskQueue(flags.executor) : options.executorTaskQueue);
+  const queue = flags.executor ? executorTaskQueue(flags.executor) : options.executorTaskQueue;
+  return fetchLogsInput(plan, queue, tuning(flags));
 }
 
 function printResult(r: FetchLogsResult): number {
@@ -140,7 +150,8 @@ export function registerLogsCommands(program: Command): void {
       .argument('[cluster]', 'cluster name (default: the only cluster running)')
       .option('-i, --inventory <file>', "fetch this inventory's hosts instead of the running cluster's")
       .option('-e, --extra-vars <key=value>', 'override a setting of --inventory (repeatable)', collect, [])
-      .option('--executor <name>', "executor machine whose worker writes the logs (default: the cluster's)");
+      .option('--executor <name>', "executor machine whose worker writes the logs (default: the cluster's)")
+      .option('--attempts <n>', 'attempts per host before it is reported unreachable', parseAttempts, 3);
 
   source(logs.command('fetch'))
     .description('fetch the logs now; prints bytes per host and the hosts that could not be reached')
