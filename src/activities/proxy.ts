@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sleep } from '@temporalio/activity';
 import { withHeartbeat } from './heartbeat';
 import { classified, fail, remoteFor } from './remoteContext';
@@ -23,6 +24,7 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
       await remote.writeFileAtomic(host, input.confPath, input.conf);
 
       const cli = remote.containers(host, input.cli);
+      if (input.seed) return { action: await runSeedProxy(input, input.seed, signal) };
       const test = await cli.exec(input.container, input.commands.test, { signal, timeoutMs: 60_000 });
       if (test.code !== 0) {
         throw fail(
@@ -58,20 +60,57 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
         action = 'reloaded';
       }
       await remote.writeFileAtomic(host, `${input.runDir}/${CONFIG_HASH}`, `${input.configHash}\n`);
-
-      for (let i = 0; i < 60; i++) {
-        const h = await remote.exec(
-          host,
-          ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', input.healthUrl],
-          {
-            check: false,
-            signal,
-          },
-        );
-        if (h.stdout.trim() === '200') return { action };
-        await sleep(500);
-      }
-      throw fail('ProxyNotReady', `the proxy on ${host.name} does not answer ${input.healthUrl}`);
+      await awaitProxyHealth(input, signal);
+      return { action };
     }),
   );
+}
+
+/**
+ * Seed mode: global_proxy.sh rewrites omniinfer's nginx.conf and restarts nginx itself, so the
+ * script runs when the generated script changed or the proxy does not answer.
+ */
+async function runSeedProxy(
+  input: ProxyInput,
+  seed: NonNullable<ProxyInput['seed']>,
+  signal: AbortSignal,
+): Promise<ProxyResult['action']> {
+  const { remote, host } = remoteFor(input.target);
+  const hash = createHash('sha256').update(seed.script).digest('hex');
+  const recorded = await remote.exec(host, ['cat', `${input.runDir}/${CONFIG_HASH}`], {
+    check: false,
+    signal,
+  });
+  if (recorded.stdout.trim() === hash && (await proxyAnswers(input, signal))) return 'kept';
+  await remote.writeFileAtomic(host, seed.scriptPath, seed.script, 0o755);
+  const run = await remote
+    .containers(host, input.cli)
+    .exec(input.container, ['bash', seed.scriptPath], { signal, timeoutMs: 5 * 60_000 });
+  if (run.code !== 0) {
+    throw fail(
+      'ProxyStartFailed',
+      `global_proxy.sh failed on ${host.name}: ${(run.stderr || run.stdout).trim().slice(-1500)}`,
+    );
+  }
+  await remote.writeFileAtomic(host, `${input.runDir}/${CONFIG_HASH}`, `${hash}\n`);
+  await awaitProxyHealth(input, signal);
+  return recorded.stdout.trim() === '' ? 'started' : 'reloaded';
+}
+
+async function proxyAnswers(input: ProxyInput, signal: AbortSignal): Promise<boolean> {
+  const { remote, host } = remoteFor(input.target);
+  const h = await remote.exec(
+    host,
+    ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', input.healthUrl],
+    { check: false, signal },
+  );
+  return h.stdout.trim() === '200';
+}
+
+async function awaitProxyHealth(input: ProxyInput, signal: AbortSignal): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    if (await proxyAnswers(input, signal)) return;
+    await sleep(500);
+  }
+  throw fail('ProxyNotReady', `the proxy on ${input.target.name} does not answer ${input.healthUrl}`);
 }

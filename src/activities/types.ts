@@ -188,6 +188,8 @@ export interface ProxyInput {
   runDir: string;
   commands: Record<'test' | 'start' | 'reload' | 'quit', string[]>;
   healthUrl: string;
+  /** Seed mode: run omniinfer's global_proxy.sh through this script instead of our nginx config. */
+  seed?: { scriptPath: string; script: string };
 }
 
 export interface ProxyResult {

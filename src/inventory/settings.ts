@@ -136,6 +136,7 @@ export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
   container_mounts: { schema: mountList(), default: SEED_CONTAINER_MOUNTS },
   container_env: { schema: envMap(), default: {} },
   proxy_image: { schema: nonEmpty() },
+  proxy_mode: { schema: oneOf(['njs', 'seed'] as const), default: 'njs' },
   code_install_command: { schema: text(), default: SEED_CODE_INSTALL },
   known_hosts_file: { schema: executorPath(), default: '~/.ssh/known_hosts' },
   host_key_policy: { schema: oneOf(['strict', 'accept-new'] as const), default: 'strict' },

@@ -46,6 +46,9 @@ export interface DeploySettings {
   container_mounts: string[];
   container_env: Record<string, string>;
   proxy_image: string;
+  /** `njs`: stock nginx + njs generated from the Plan; `seed`: omniinfer's own global_proxy.sh
+   * (nginx with its C modules) run in the proxy container, as the seed does. */
+  proxy_mode: 'njs' | 'seed';
   code_install_command: string;
   known_hosts_file: string;
   host_key_policy: HostKeyPolicy;

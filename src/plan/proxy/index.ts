@@ -2,3 +2,4 @@ export { renderProxyConfig, DEBIAN_JS_MODULE } from './nginxConf';
 export { proxyConfigHash } from './hash';
 export { nginxCommands, type NginxPaths } from './commands';
 export type { ProxyConfigSpec, ProxyConfig } from './types';
+export { renderSeedProxyScript, type SeedProxySpec } from './seedMode';

@@ -1,6 +1,12 @@
 import type { EngineLaunchInput, EngineReadyInput, ProxyInput, VerifyInput } from '../../activities/types';
 import { renderLaunchScript, renderStopScript, stopSpecFor, type EngineLaunchSpec } from '../../plan/launch';
-import { DEBIAN_JS_MODULE, nginxCommands, proxyConfigHash, renderProxyConfig } from '../../plan/proxy';
+import {
+  DEBIAN_JS_MODULE,
+  nginxCommands,
+  proxyConfigHash,
+  renderProxyConfig,
+  renderSeedProxyScript,
+} from '../../plan/proxy';
 import type { Plan, PlanHost } from '../../plan/types';
 import { launchScriptPath, planHost, runDir, sshTarget, stopScriptPath } from './steps';
 
@@ -181,6 +187,26 @@ export function proxyInput(plan: Plan): ProxyInput {
     runDir: run,
     commands: nginxCommands({ confPath: `${dir}/nginx.conf`, prefixDir: run }),
     healthUrl: `http://${host.address}:${plan.proxy.listenPort}/health`,
+    ...(plan.settings.proxy_mode === 'seed' ? seedProxy(plan, host, dir) : {}),
+  };
+}
+
+/** omniinfer's nginx has no /health location; /v1/models reaching a prefill shows it serves. */
+function seedProxy(plan: Plan, host: PlanHost, dir: string): Pick<ProxyInput, 'seed' | 'healthUrl'> {
+  const s = plan.settings;
+  const script = renderSeedProxyScript({
+    listenPort: plan.proxy.listenPort,
+    prefill: plan.proxy.prefillUpstreams,
+    decode: plan.proxy.decodeUpstreams,
+    codePath: s.CODE_PATH,
+    logDir: host.logDir,
+    prefillLbSdk: plan.proxy.prefillLbSdk,
+    decodeLbSdk: plan.proxy.decodeLbSdk,
+    httpProxy: plan.proxy.httpProxy,
+  });
+  return {
+    seed: { scriptPath: `${dir}/run_proxy_server.sh`, script },
+    healthUrl: `http://${host.address}:${plan.proxy.listenPort}/v1/models`,
   };
 }
 
