@@ -60,11 +60,12 @@ export class PhaseContext {
     note?: (result: R) => string | undefined,
   ): Promise<void> {
     const todo = hosts.filter((h) => !this.state.isDone(step, h));
-    for (const h of todo) this.state.markRunning(h, phase, Date.now());
-    this.onChange();
     let cancelled: unknown;
     let failed = false;
     await settleBounded(todo, this.options.parallelism, async (host) => {
+      // Marked when its slot comes up, so a host queued behind the parallelism bound shows pending.
+      this.state.markRunning(host, phase, Date.now());
+      this.onChange();
       try {
         const result = await work(host);
         this.state.markStepDone(step, host, phase, Date.now(), note?.(result));
