@@ -395,6 +395,9 @@ if [ "\${1:-}" = pull ]; then
     exit 0
   fi
 fi
+# docker's \`rm -f\` kills a running container at once (SIGKILL); podman's stops it first and waits
+# 10 s for a bash entrypoint that ignores SIGTERM.
+if [ "\${1:-}" = rm ]; then exec /usr/bin/podman rm --time 0 "\${@:2}"; fi
 exec /usr/bin/podman "$@"
 `;
 

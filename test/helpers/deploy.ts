@@ -1,0 +1,270 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { sshOptions, type SimContext } from '../../sim/cluster';
+import { closeRemotes } from '../../src/activities/remoteContext';
+import type { Plan } from '../../src/plan/types';
+import type { Phase } from '../../src/shared/phases';
+import { clusterWorkflowId } from '../../src/shared/ids';
+import { DEPLOY_CLUSTER } from '../../src/shared/searchAttributes';
+import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../src/shared/taskQueues';
+import { createWorkers } from '../../src/worker';
+import { deployCluster } from '../../src/workflows';
+import { statusQuery } from '../../src/workflows/cluster/messages';
+import type { ClusterStatus, DeployOptions } from '../../src/workflows/cluster/types';
+import { startTestServer, workflowBundle } from './temporal';
+
+/**
+ * Shared code of the cluster workflow's end-to-end tests: a real Temporal test server, workers
+ * (in this process, or `deploy worker` processes the test starts itself), deploy options tuned
+ * so failures and resumes take seconds, status polling, ssh into sim hosts and history reading.
+ */
+
+/** The executor name the tests' workers serve (its queue carries sync_code). */
+export const TEST_EXECUTOR = 'e2e-executor';
+
+export type DeployHandle = WorkflowHandle<typeof deployCluster>;
+
+/**
+ * Short timeouts and retries: a lost worker is noticed after 5 s, a transient failure is retried
+ * after 200 ms, and a host that stays down fails its step after three attempts.
+ */
+export function testOptions(phases: Phase[], overrides: Partial<DeployOptions> = {}): DeployOptions {
+  return {
+    phases,
+    parallelism: 50,
+    executorTaskQueue: executorTaskQueue(TEST_EXECUTOR),
+    activity: {
+      startToCloseTimeout: '2 minutes',
+      heartbeatTimeout: '5 seconds',
+      retry: {
+        initialInterval: '200ms',
+        backoffCoefficient: 2,
+        maximumInterval: '1 second',
+        maximumAttempts: 3,
+      },
+    },
+    maxHistoryEvents: 10_000,
+    ...overrides,
+  };
+}
+
+export interface DeployEnv {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  address: string;
+  /** Stops the in-process workers (if any), closes SSH connections, tears the server down. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * A test server and, unless `workers: false`, the workers one `deploy worker` would run (shared
+ * queue + TEST_EXECUTOR's queue) in this process. Every step that succeeded is undone by `stop`,
+ * also when a later one throws.
+ */
+export async function startDeployEnv(opts: { workers?: boolean } = {}): Promise<DeployEnv> {
+  const env = await startTestServer();
+  let workers: Worker[] = [];
+  let running: Promise<unknown> = Promise.resolve();
+  const stop = async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running.catch(() => undefined);
+    await closeRemotes();
+    await env.teardown();
+  };
+  if (opts.workers !== false) {
+    try {
+      workers = await createWorkers({
+        connection: env.nativeConnection,
+        namespace: 'default',
+        executor: TEST_EXECUTOR,
+        workflowBundle: await workflowBundle(),
+      });
+      running = Promise.all(workers.map((w) => w.run()));
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+  return { env, client: env.client, address: env.address, stop };
+}
+
+/** Start the cluster workflow as `deploy start` does (ID `cluster/<name>`, shared queue). */
+export function startDeploy(client: Client, plan: Plan, options: DeployOptions): Promise<DeployHandle> {
+  return client.workflow.start(deployCluster, {
+    workflowId: clusterWorkflowId(plan.cluster),
+    taskQueue: SHARED_TASK_QUEUE,
+    args: [{ plan, options }],
+    typedSearchAttributes: [{ key: DEPLOY_CLUSTER, value: plan.cluster }],
+  });
+}
+
+/** Poll the status query until `predicate` holds; the error shows the last status seen. */
+export async function waitForStatus(
+  handle: WorkflowHandle,
+  predicate: (s: ClusterStatus) => boolean,
+  timeoutMs = 60_000,
+): Promise<ClusterStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ClusterStatus | undefined;
+  for (;;) {
+    last = await handle.query(statusQuery).catch(() => last);
+    if (last && predicate(last)) return last;
+    if (Date.now() > deadline) {
+      throw new Error(`status never matched within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sim hosts over OpenSSH (strict host-key checking, the sim's client key)
+
+export async function ssh(ctx: SimContext, address: string, script: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', [...sshOptions(ctx), address, script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`ssh ${address} ${script}: exit ${code}: ${err}${out}`)),
+    );
+  });
+}
+
+export interface HostContainer {
+  id: string;
+  name: string;
+  /** Whether it runs ("Up …" in podman's ps, "running" in docker's). */
+  running: boolean;
+  specHash: string;
+}
+
+/** Every container on a sim machine (running or not), with its full ID and spec-hash label. */
+export async function containersOn(ctx: SimContext, address: string): Promise<HostContainer[]> {
+  const out = await ssh(
+    ctx,
+    address,
+    `docker ps -a --no-trunc --format '{{.ID}}|{{.Names}}|{{.State}}|{{index .Labels "omni-deploy.spec-hash"}}'`,
+  );
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id = '', name = '', state = '', specHash = ''] = line.split('|');
+      return { id, name, running: /^(up|running)\b/i.test(state), specHash };
+    });
+}
+
+/** Containers of every inventory host, keyed `<host>` → the container its plan names (or undefined). */
+export async function planContainers(
+  ctx: SimContext,
+  plan: Plan,
+): Promise<Record<string, HostContainer | undefined>> {
+  const byAddress = new Map<string, HostContainer[]>();
+  for (const address of new Set(plan.hosts.map((h) => h.address))) {
+    byAddress.set(address, await containersOn(ctx, address));
+  }
+  return Object.fromEntries(
+    plan.hosts.map((h) => [h.name, byAddress.get(h.address)!.find((c) => c.name === h.container.name)]),
+  );
+}
+
+/** All containers on the plan's machines, whatever their names. */
+export async function allContainers(ctx: SimContext, plan: Plan): Promise<HostContainer[]> {
+  const out: HostContainer[] = [];
+  for (const address of new Set(plan.hosts.map((h) => h.address)))
+    out.push(...(await containersOn(ctx, address)));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// history
+
+export interface ActivityRun {
+  type: string;
+  /** The Web UI summary, "<host> · <phase>". */
+  summary: string;
+  /** Attempt of the last start recorded (retries of one scheduled activity share one event). */
+  attempt: number;
+  outcome: 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'open';
+  failureType?: string;
+}
+
+/** One entry per ActivityTaskScheduled event of the history, in order. */
+export function activityRuns(history: temporal.api.history.v1.IHistory): ActivityRun[] {
+  const byId = new Map<string, ActivityRun>();
+  const runs: ActivityRun[] = [];
+  for (const e of history.events ?? []) {
+    const id = String(e.eventId);
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) {
+      const summaryPayload = e.userMetadata?.summary;
+      const run: ActivityRun = {
+        type: s.activityType?.name ?? '',
+        summary: summaryPayload ? defaultPayloadConverter.fromPayload<string>(summaryPayload) : '',
+        attempt: 0,
+        outcome: 'open',
+      };
+      byId.set(id, run);
+      runs.push(run);
+    }
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) byId.get(String(started.scheduledEventId))!.attempt = started.attempt ?? 1;
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) byId.get(String(done.scheduledEventId))!.outcome = 'completed';
+    const failed = e.activityTaskFailedEventAttributes;
+    if (failed) {
+      const run = byId.get(String(failed.scheduledEventId))!;
+      run.outcome = 'failed';
+      run.failureType = failed.failure?.cause?.applicationFailureInfo?.type ?? undefined;
+      run.failureType ??= failed.failure?.applicationFailureInfo?.type ?? undefined;
+    }
+    const timedOut = e.activityTaskTimedOutEventAttributes;
+    if (timedOut) byId.get(String(timedOut.scheduledEventId))!.outcome = 'timed-out';
+    const cancelled = e.activityTaskCanceledEventAttributes;
+    if (cancelled) byId.get(String(cancelled.scheduledEventId))!.outcome = 'cancelled';
+  }
+  return runs;
+}
+
+export const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
+
+/**
+ * With RECORD_HISTORIES=1, write the workflow's history to test/histories/<name>.json for the
+ * replay test (test/workflow/replay.test.ts). Re-record after a deliberate workflow change that is
+ * behind `patched()`, and keep the old files: they are what running workflows look like.
+ *
+ * The JSON is protobufjs' object form of the History message (longs and enums as strings, bytes
+ * base64), read back with `History.fromObject`. Not the SDK's historyToJSON/historyFromJSON: in
+ * this install @temporalio/common and @temporalio/proto each carry their own protobufjs copy, and
+ * its protojson refuses the other copy's types ("type must be a Type").
+ */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+  fs.writeFileSync(
+    path.join(HISTORIES_DIR, `${name}.json`),
+    JSON.stringify(historyToObject(history), null, 1) + '\n',
+  );
+}
+
+export function historyToObject(history: temporal.api.history.v1.IHistory): unknown {
+  return temporal.api.history.v1.History.toObject(temporal.api.history.v1.History.fromObject(history), {
+    longs: String,
+    enums: String,
+    bytes: String,
+  });
+}
+
+export function historyFromObject(json: unknown): temporal.api.history.v1.History {
+  return temporal.api.history.v1.History.fromObject(json as Record<string, unknown>);
+}

@@ -1,0 +1,41 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { HISTORIES_DIR, historyFromObject } from '../helpers/deploy';
+import { workflowBundle } from '../helpers/temporal';
+
+/**
+ * Today's workflow code must replay the histories real runs recorded on the simulated cluster
+ * (test/histories, written by the test/e2e/cluster*.test.ts files with RECORD_HISTORIES=1): a
+ * workflow started by an older release must go on under a newer one. A change that breaks this
+ * belongs behind `patched()`.
+ */
+describe('replay of recorded cluster workflow histories', () => {
+  const files = fs
+    .readdirSync(HISTORIES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+
+  it('has recordings of the interesting paths', () => {
+    for (const name of [
+      'deploy-rerun',
+      'deploy-image-change-clean-up',
+      'deploy-cancel-mid-phase',
+      'deploy-resume-after-worker-kill',
+      'deploy-host-down-retry-failed',
+      'deploy-host-key-mismatch',
+    ]) {
+      assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing`);
+    }
+  });
+
+  for (const file of files) {
+    it(`replays ${file} without a nondeterminism error`, async () => {
+      const history = historyFromObject(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+      assert.ok((history.events?.length ?? 0) > 10, 'a real history');
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+    });
+  }
+});
