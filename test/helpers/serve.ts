@@ -333,3 +333,37 @@ export async function serverManifest(ctx: SimContext, plan: Plan, host: string):
   const text = await onHost(ctx, address, `cat '${dir}/servers.json'`);
   return (JSON.parse(text) as { servers: ServerRecord[] }).servers;
 }
+
+/** The manifest's servers of a host, each with whether its PID is alive in the host's container. */
+export async function liveServers(
+  ctx: SimContext,
+  plan: Plan,
+  host: string,
+): Promise<(ServerRecord & { alive: boolean })[]> {
+  const h = plan.hosts.find((x) => x.name === host)!;
+  const servers = await serverManifest(ctx, plan, host);
+  const out = await onHost(
+    ctx,
+    h.address,
+    `${h.container.cli} exec ${h.container.name} sh -c 'for p; do kill -0 "$p" 2>/dev/null && echo "$p"; done; true' alive ${servers.map((s) => s.pid).join(' ')}`,
+  );
+  const alive = new Set(out.split('\n').filter(Boolean).map(Number));
+  return servers.map((s) => ({ ...s, alive: alive.has(s.pid) }));
+}
+
+/** Stop every engine the tool started (each host's own stop script, in its container). */
+export async function stopAllEngines(ctx: SimContext, plan: Plan): Promise<void> {
+  await Promise.all(
+    plan.hosts
+      .filter((h) => h.role !== 'proxy')
+      .map((h) => {
+        const script = `${plan.scriptsDir}/stop_server_${h.name}.sh`;
+        return onHost(
+          ctx,
+          h.address,
+          `[ ! -f '${script}' ] || ${h.container.cli} exec ${h.container.name} bash '${script}'`,
+          60_000,
+        );
+      }),
+  );
+}
