@@ -1,0 +1,115 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type * as realActivities from '../../src/activities';
+import type { FetchHostLogsInput } from '../../src/activities/logs';
+import { deployCluster, fetchLogsWorkflow } from '../../src/workflows';
+import { statusQuery } from '../../src/workflows/cluster/messages';
+import { DEFAULT_ACTIVITY_TUNING, type ClusterStatus } from '../../src/workflows/cluster/types';
+import { fetchLogsInput } from '../../src/workflows/fetchLogs';
+import { seedPlan } from '../helpers/plans';
+import { startTestServer, workflowBundle } from '../helpers/temporal';
+
+/** Log fetching with mocked activities: fan-out on the executor queue, down hosts reported. */
+describe('fetchLogsWorkflow and the fetch_log phase', () => {
+  let env: TestWorkflowEnvironment;
+  const plan = seedPlan();
+
+  before(async () => {
+    env = await startTestServer();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  /** A shared-queue worker (workflows only) and an executor-queue worker (fetchHostLogs only). */
+  async function withWorkers<T>(
+    down: Set<string>,
+    fn: (queues: { shared: string; executor: string }, fetched: string[]) => Promise<T>,
+  ): Promise<T> {
+    const shared = `test-${randomUUID()}`;
+    const executor = `${shared}@executor`;
+    const fetched: string[] = [];
+    const fetchHostLogs = async (i: FetchHostLogsInput) => {
+      if (down.has(i.target.name)) {
+        throw ApplicationFailure.create({
+          type: 'ConnectionError',
+          message: `cannot reach ${i.target.name}`,
+        });
+      }
+      fetched.push(i.target.name);
+      return { bytesReceived: 1000, filesTransferred: 2, found: true };
+    };
+    const workflowWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: shared,
+      workflowBundle: await workflowBundle(),
+      activities: {},
+    });
+    const executorWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: executor,
+      activities: { fetchHostLogs } satisfies Partial<typeof realActivities>,
+    });
+    return executorWorker.runUntil(workflowWorker.runUntil(fn({ shared, executor }, fetched)));
+  }
+
+  it('fetches each machine once on the executor queue and reports the one that is down', async () => {
+    await withWorkers(new Set(['d1']), async ({ shared, executor }, fetched) => {
+      const result = await env.client.workflow.execute(fetchLogsWorkflow, {
+        taskQueue: shared,
+        workflowId: `logs/${randomUUID()}`,
+        args: [{ ...fetchLogsInput(plan, executor, { maximumAttempts: 2 }) }],
+      });
+      assert.deepEqual(fetched.sort(), ['d0', 'p0', 'p1']);
+      assert.deepEqual(result.failed, ['d1']);
+      assert.equal(result.bytesReceived, 3000);
+      const d1 = result.hosts.find((h) => h.host === 'd1')!;
+      assert.equal(d1.ok, false);
+      assert.equal(d1.error?.type, 'ConnectionError');
+      assert.match(d1.error?.message ?? '', /cannot reach d1/);
+    });
+  });
+
+  it('the fetch_log phase shows fetched hosts ok, the down one failed, and the cluster stays ready', async () => {
+    await withWorkers(new Set(['d1']), async ({ shared, executor }) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue: shared,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [
+          {
+            plan,
+            options: {
+              phases: ['fetch_log'],
+              parallelism: 5,
+              executorTaskQueue: executor,
+              activity: {
+                ...DEFAULT_ACTIVITY_TUNING,
+                retry: { ...DEFAULT_ACTIVITY_TUNING.retry, initialInterval: '10ms', maximumAttempts: 2 },
+              },
+              maxHistoryEvents: 10_000,
+            },
+          },
+        ],
+      });
+      let status: ClusterStatus;
+      for (status = await handle.query(statusQuery); status.stage !== 'ready';) {
+        assert.notEqual(status.stage, 'waiting-for-operator', JSON.stringify(status.failures));
+        await new Promise((r) => setTimeout(r, 100));
+        status = await handle.query(statusQuery);
+      }
+      const cell = (h: string) => status.table[h]?.fetch_log;
+      for (const h of ['p0', 'p1', 'd0']) {
+        assert.equal(cell(h)?.state, 'ok', h);
+        assert.equal(cell(h)?.note, '1000 B, 2 files');
+      }
+      assert.equal(cell('d1')?.state, 'failed');
+      assert.equal(cell('d1')?.error?.type, 'ConnectionError');
+      assert.equal(cell('c0')?.state, 'skipped', 'c0 shares p0’s machine');
+      await handle.terminate();
+    });
+  });
+});
