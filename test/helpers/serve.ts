@@ -9,6 +9,7 @@ import type { Plan } from '../../src/plan/types';
 import type { Phase } from '../../src/shared/phases';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../src/shared/taskQueues';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWorkers } from '../../src/worker';
 import { deployCluster } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/cluster/messages';
@@ -51,6 +52,18 @@ export function e2eOptions(phases: Phase[], executor: string, overrides: Partial
     ...overrides,
   };
   return options;
+}
+
+/**
+ * Only errors from the SDK in the test output (activity failures the tests provoke are expected).
+ * Must run before anything in the process touches the Temporal runtime (e.g. startTestServer).
+ */
+export function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed or in use: keep it
+  }
 }
 
 /** The production worker set (shared queue + one executor queue) inside the test process. */

@@ -1,0 +1,147 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { setEngineKnobs } from '../../sim/cluster';
+import type { Plan } from '../../src/plan/types';
+import type { ClusterStatus, HostFailure } from '../../src/workflows/cluster/types';
+import {
+  describeFailures,
+  e2eOptions,
+  onHost,
+  quietRuntime,
+  settled,
+  startDeploy,
+  startInProcessWorker,
+  stopAllEngines,
+  terminateQuietly,
+  waitForStatus,
+  type ClusterHandle,
+} from '../helpers/serve';
+import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { startTestServer } from '../helpers/temporal';
+
+/**
+ * The engine simulator's refusals reach the operator (sim-2P1D on instance 32, real Temporal):
+ * each case is a fresh cluster workflow running `run_server` on hosts whose containers and
+ * ranktables an earlier run prepared, with every engine stopped first.
+ */
+const INSTANCE = 32;
+const EXECUTOR = 'serve-faults-e2e';
+/** A long engine budget: the failures below must come from the engine, not from waiting it out. */
+const BUDGET = '10m';
+
+describe('engine refusals at run_server on sim-2P1D', { timeout: 240_000 }, () => {
+  let cluster: TestCluster;
+  let env: TestWorkflowEnvironment;
+  let worker: { stop: () => Promise<void> } | undefined;
+  let handle: ClusterHandle | undefined;
+
+  const planWithBudget = (): Plan => cluster.plan({ engine_ready_timeout: BUDGET });
+  const address = (plan: Plan, host: string) => plan.hosts.find((h) => h.name === host)!.address;
+
+  /** Start run_server alone on the prepared hosts and wait until it settles. */
+  async function runServer(plan: Plan): Promise<{ status: ClusterStatus; ms: number }> {
+    await terminateQuietly(handle);
+    await stopAllEngines(cluster.ctx, plan);
+    const started = Date.now();
+    handle = await startDeploy(env.client, plan, e2eOptions(['run_server'], EXECUTOR));
+    const status = await waitForStatus(handle, 'run_server to settle', settled, 120_000);
+    return { status, ms: Date.now() - started };
+  }
+
+  function failureOf(status: ClusterStatus, host: string): HostFailure {
+    assert.equal(status.stage, 'waiting-for-operator', 'the phase failed and waits for the operator');
+    assert.equal(status.currentPhase, 'run_server');
+    const f = status.failures.find((x) => x.host === host);
+    assert.ok(f, `a failure on ${host}; got: ${describeFailures(status.failures)}`);
+    return f;
+  }
+
+  before(async () => {
+    quietRuntime();
+    cluster = await upTestCluster('sim-2P1D', INSTANCE);
+    env = await startTestServer();
+    worker = await startInProcessWorker(env, EXECUTOR);
+    const plan = planWithBudget();
+    handle = await startDeploy(
+      env.client,
+      plan,
+      e2eOptions(['preflight', 'run_docker', 'ranktable'], EXECUTOR),
+    );
+    const status = await waitForStatus(handle, 'containers and ranktables', settled, 120_000);
+    assert.equal(status.stage, 'ready', describeFailures(status.failures));
+  });
+
+  after(async () => {
+    await terminateQuietly(handle);
+    await worker?.stop().catch(() => undefined);
+    await env?.teardown().catch(() => undefined);
+    await cluster?.down();
+  });
+
+  it('a wrong kv rank fails run_server with the engine’s own message', async (t) => {
+    const plan = planWithBudget();
+    // p1 is prefill group 1 of the global ranktable; tell its engine it is kv rank 0.
+    plan.prefill[1]!.engine.kvRank = 0;
+    const { status } = await runServer(plan);
+    const f = failureOf(status, 'p1');
+    t.diagnostic(`${f.type}: ${f.message}`);
+    assert.equal(f.type, 'EngineDied');
+    assert.match(
+      f.message,
+      new RegExp(`ValueError: kv_rank=0 but ${address(plan, 'p1').replace(/\./g, '\\.')} is prefill group 1`),
+    );
+    assert.deepEqual(
+      status.failures.map((x) => x.host),
+      ['p1'],
+      'only the misconfigured host failed',
+    );
+  });
+
+  it('an engine that dies at start fails the phase far inside its budget, with its log lines', async (t) => {
+    const plan = planWithBudget();
+    const d1 = address(plan, 'd1');
+    setEngineKnobs(d1, { SIM_ENGINE_FAULT: 'die-at-start' }, cluster.ctx);
+    try {
+      const { status, ms } = await runServer(plan);
+      t.diagnostic(`run_server failed after ${(ms / 1000).toFixed(1)} s (budget ${BUDGET})`);
+      const f = failureOf(status, 'd1');
+      t.diagnostic(`${f.type}: ${f.message}`);
+      assert.ok(ms < 20_000, `failed after ${ms} ms, far inside the ${BUDGET} budget`);
+      assert.equal(f.type, 'EngineDied');
+      assert.match(f.message, /exited while starting; last lines of \S+server_\d\.log:\n/);
+      assert.match(f.message, /SIM_ENGINE_FAULT=die-at-start/, 'the engine’s own log lines');
+    } finally {
+      setEngineKnobs(d1, {}, cluster.ctx);
+    }
+  });
+
+  it('a busy API port gives a PortBusy error naming the port', async (t) => {
+    const plan = planWithBudget();
+    const p1 = plan.hosts.find((h) => h.name === 'p1')!;
+    const port = p1.apiServers[0]!.port;
+    // Something else listening on p1's API port (host network: the engine container shares it).
+    const pid = (
+      await onHost(
+        cluster.ctx,
+        p1.address,
+        `mkdir -p /tmp/busy; setsid busybox httpd -f -p ${port} -h /tmp/busy </dev/null >/dev/null 2>&1 & echo $!`,
+      )
+    ).trim();
+    try {
+      await onHost(
+        cluster.ctx,
+        p1.address,
+        `bash -c 'for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && exit 0; sleep 0.1; done; exit 1'`,
+      );
+      const { status } = await runServer(plan);
+      const f = failureOf(status, 'p1');
+      t.diagnostic(`${f.type}: ${f.message}`);
+      assert.equal(f.type, 'PortBusy');
+      assert.match(f.message, new RegExp(`\\bport ${port}\\b.*already in use`));
+      assert.match(f.message, /p1/);
+    } finally {
+      await onHost(cluster.ctx, p1.address, `kill ${pid}`).catch(() => undefined);
+    }
+  });
+});
