@@ -111,6 +111,16 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/** When a fetch does not finish: what is still pending, and what the workers said. */
+async function printStuckWork(client: Client, workers: (WorkerProcess | undefined)[]): Promise<void> {
+  for await (const wf of client.workflow.list({ query: `ExecutionStatus = 'Running'` })) {
+    const d = await client.workflow.getHandle(wf.workflowId, wf.runId).describe();
+    console.log(`still running: ${wf.workflowId} (${wf.type}); pending activities:`);
+    console.log(JSON.stringify(d.raw.pendingActivities, null, 1));
+  }
+  for (const w of workers) console.log(`worker ${w?.child.pid} output:\n${w?.output()}`);
+}
+
 describe('log fetch on the simulated cluster', { timeout: 600_000 }, () => {
   let dir: string;
   let inventory: string;
@@ -260,7 +270,12 @@ describe('log fetch on the simulated cluster', { timeout: 600_000 }, () => {
     await ssh(address('p0'), `echo "one more line" >> ${LOG_PATH}/run_prefill.log`);
     await powerOffHost('d0', ctx);
     const started = Date.now();
-    const r = await runDeploy(['logs', 'fetch', 'logs-e2e'], cliEnv, 300_000);
+    const r = await runDeploy(['logs', 'fetch', 'logs-e2e', '--attempts', '2'], cliEnv, 150_000).catch(
+      async (err: unknown) => {
+        await printStuckWork(client, [executor, shared]);
+        throw err;
+      },
+    );
     console.log(`fetch with d0 down took ${Date.now() - started} ms:\n${r.stdout}`);
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stdout, /^d0\s+FAILED\s+ConnectionError: /m);
