@@ -41,10 +41,9 @@ export async function exec(
   const text = killableCommandString(cmd);
   opts.signal?.throwIfAborted();
 
-  const lease = await pool.open(host, (client) => openExec(client, text), opts.signal);
-  const channel = lease.value;
+  const lease = await pool.open(host, (client) => openExec(client, text, opts.onOutput), opts.signal);
+  const { channel, run } = lease.value;
   try {
-    const run = new RunningCommand(channel, opts.onOutput);
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     else channel.end();
 
@@ -70,9 +69,20 @@ export async function exec(
   }
 }
 
-function openExec(client: Client, command: string): Promise<ClientChannel> {
+/**
+ * The listeners go on in ssh2's own callback, synchronously: a short command's output, exit status
+ * and close can arrive in the same TCP read as the channel confirmation, and an `exit` event
+ * emitted before anyone listens is gone (the command would look like a lost connection).
+ */
+function openExec(
+  client: Client,
+  command: string,
+  onOutput: ExecOptions['onOutput'],
+): Promise<{ channel: ClientChannel; run: RunningCommand }> {
   return new Promise((resolve, reject) => {
-    client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel)));
+    client.exec(command, (err, channel) =>
+      err ? reject(err) : resolve({ channel, run: new RunningCommand(channel, onOutput) }),
+    );
   });
 }
 
@@ -212,13 +222,9 @@ async function killRemote(pool: SshPool, host: RemoteHost, run: RunningCommand, 
   const graceMs = opts.killGraceMs ?? 5_000;
   try {
     await pool.unlimited(host, async (client) => {
-      const channel = await openExec(client, killGroupCommand(pgid, graceMs, opts.sudo));
-      channel.end();
-      await new Promise<void>((resolve) => {
-        channel.on('close', () => resolve());
-        channel.resume();
-        channel.stderr.resume();
-      });
+      const kill = await openExec(client, killGroupCommand(pgid, graceMs, opts.sudo), undefined);
+      kill.channel.end();
+      await kill.run.finishedOr(undefined, undefined);
     });
     return undefined;
   } catch (err) {
