@@ -12,10 +12,12 @@ import {
   complete,
   describeFailures,
   liveServers,
+  proxyUpstreams,
   proxyUrl,
   terminateQuietly,
   waitForStatus,
   type ClusterHandle,
+  type CompletionResult,
   type ServerRecord,
 } from '../helpers/serve';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
@@ -48,12 +50,21 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
   const pidsOf = (m: Map<string, ServerRecord[]>, hosts: string[]) =>
     hosts.flatMap((h) => m.get(h)!.map((s) => `${h}:${s.port}:${s.pid}`));
 
+  /** The proxy's own record: it called that prefill, then that decode, for this request. */
+  async function assertProxyLog(r: CompletionResult, via: { prefill: string; decode: string }) {
+    assert.deepEqual(
+      await proxyUpstreams(cluster.ctx, plan, r.requestId),
+      [via.prefill, via.decode],
+      'the proxy access log shows prefill then decode',
+    );
+  }
+
   /** Both API shapes, streamed and not: every answer went prefill → decode. */
   async function assertServes(): Promise<void> {
     const url = proxyUrl(plan);
     const model = plan.settings.served_model_name;
     const plain = await complete(url, 'completions', { model, prompt: 'hello there', max_tokens: 6 });
-    assertPrefillThenDecode(plan, plain);
+    await assertProxyLog(plain, assertPrefillThenDecode(plan, plain));
     assert.match(plain.contentType, /application\/json/);
     assert.match(plain.text, / tok5$/);
 
@@ -63,7 +74,7 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
       max_tokens: 6,
       stream: true,
     });
-    assertPrefillThenDecode(plan, streamed);
+    await assertProxyLog(streamed, assertPrefillThenDecode(plan, streamed));
     assert.match(streamed.contentType, /text\/event-stream/);
     assert.equal(streamed.chunks, 6, 'one SSE chunk per token, streamed back from the decode');
     assert.ok(streamed.done, 'the stream ends with [DONE]');

@@ -380,3 +380,14 @@ export async function stopAllEngines(ctx: SimContext, plan: Plan): Promise<void>
       }),
   );
 }
+
+/** The upstreams the proxy's access log names for a request id, in the order nginx used them. */
+export async function proxyUpstreams(ctx: SimContext, plan: Plan, requestId: string): Promise<string[]> {
+  const host = plan.hosts.find((h) => h.name === plan.proxy.host)!;
+  const log = await onHost(
+    ctx,
+    host.address,
+    `grep -F 'request_id=${requestId} ' '${host.logDir}/nginx_access.log' || true`,
+  );
+  return [...log.matchAll(/upstream=(\S+(?:, \S+)*) upstream_status=/g)].flatMap((m) => m[1]!.split(/,\s*/));
+}

@@ -91,6 +91,8 @@ export function renderProxyConfig(spec: ProxyConfigSpec): ProxyConfig {
     '  log_format pd \'$remote_addr [$time_local] "$request" $status $body_bytes_sent \'',
     "                'request_id=$pd_request_id upstream=$upstream_addr upstream_status=$upstream_status time=$request_time';",
     `  access_log ${path(`${log}/nginx_access.log`, 'logDir')} pd;`,
+    '  # The prefill leg is a subrequest: logged, so the access log shows both legs of a request.',
+    '  log_subrequest on;',
     `  client_body_temp_path ${path(`${run}/client_body_temp`, 'runDir')};`,
     `  proxy_temp_path ${path(`${run}/proxy_temp`, 'runDir')};`,
     `  fastcgi_temp_path ${path(`${run}/fastcgi_temp`, 'runDir')};`,
