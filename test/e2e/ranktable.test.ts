@@ -54,6 +54,27 @@ function scheduledActivities(history: temporal.api.history.v1.IHistory): { type:
   });
 }
 
+/** Started → completed of each completed writeRanktables (its last attempt), in ms. */
+function writeDurations(history: temporal.api.history.v1.IHistory): number[] {
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+  const types = new Map<string, string>();
+  const started = new Map<string, number>();
+  const out: number[] = [];
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) types.set(String(e.eventId), s.activityType?.name ?? '');
+    if (e.activityTaskStartedEventAttributes) {
+      started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), ms(e.eventTime));
+    }
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c && types.get(String(c.scheduledEventId)) === 'writeRanktables') {
+      out.push(Math.round(ms(e.eventTime) - started.get(String(c.scheduledEventId))!));
+    }
+  }
+  return out;
+}
+
 describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () => {
   let cluster: TestCluster;
   let plan: Plan;
@@ -258,7 +279,9 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
       firstStamp,
       'the first host was not written again',
     );
-    const scheduled = scheduledActivities(await handle.fetchHistory());
+    const history = await handle.fetchHistory();
+    t.diagnostic(`writeRanktables attempts took ${writeDurations(history).join(', ')} ms`);
+    const scheduled = scheduledActivities(history);
     const writesOf = (host: string) =>
       scheduled.filter((a) => a.type === 'writeRanktables' && a.host === host).length;
     assert.equal(writesOf(plan.hosts[0]!.name), 1, 'the finished host step was not redone');
