@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { sleep } from '@temporalio/activity';
+import { SERVER_START_MARKER } from '../plan/launch/files';
 import type { Remote, RemoteHost } from '../remote';
 import { withHeartbeat } from './heartbeat';
 import { classified, fail, remoteFor } from './remoteContext';
@@ -144,7 +145,16 @@ export async function awaitEnginesReady(input: EngineReadyInput): Promise<Engine
         );
         if (dead.length > 0) {
           const server = pending.find((s) => s.pid === dead[0])!;
-          const log = await remote.exec(host, ['tail', '-n', '20', server.log], { check: false, signal });
+          // The log is appended to across starts: only this start's lines, or an operator reads
+          // an earlier run's errors as the cause.
+          const log = await remote.exec(
+            host,
+            ['sh', '-c', THIS_START, 'tail', server.log, SERVER_START_MARKER],
+            {
+              check: false,
+              signal,
+            },
+          );
           throw fail(
             'EngineDied',
             `the engine on ${host.name}:${server.port} (DP rank ${server.dpRank}) exited while starting; last lines of ${server.log}:\n${log.stdout.trim()}`,
@@ -187,6 +197,9 @@ export async function awaitEnginesReady(input: EngineReadyInput): Promise<Engine
     }),
   );
 }
+
+/** The last 20 lines of a log ($1) from the last line starting with $2 on (all of it without one). */
+const THIS_START = 'tac "$1" | sed "/^$2/q" | tac | tail -n 20';
 
 /** Prints "<port> ready" for each port whose /health is 200 and whose /v1/models names the model. */
 const PROBE = `

@@ -2,6 +2,9 @@
 
 export const MANIFEST_FILE = 'servers.json';
 
+/** First line a server's start appends to its (appended-to) log: where this start's output begins. */
+export const SERVER_START_MARKER = '=== omni-deploy: starting';
+
 /** `/a/b/` and `/a/b` name the same folder; scripts and manifest spell it one way. */
 export function trimDir(dir: string): string {
   return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;

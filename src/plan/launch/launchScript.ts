@@ -1,6 +1,13 @@
 import { shellJoin, shellQuote } from '../shellQuote';
 import { engineEnvironment, exportLines, SOCKET_IFNAME_VAR } from './environment';
-import { MANIFEST_FILE, rayLogFile, serverLogFile, serverPidFile, trimDir } from './files';
+import {
+  MANIFEST_FILE,
+  rayLogFile,
+  SERVER_START_MARKER,
+  serverLogFile,
+  serverPidFile,
+  trimDir,
+} from './files';
 import { PROCESS_GROUP_FUNCTIONS } from './processGroups';
 import type { EngineLaunchSpec, MultiNodeLaunch } from './types';
 import { vllmServeArgs } from './vllmArgs';
@@ -172,7 +179,7 @@ function servers(spec: EngineLaunchSpec): string[] {
     'start_server() {',
     '  local rank=$1 port=$2 dp_rank=$3',
     '  local log="$log_dir/server_$rank.log"',
-    '  echo "=== omni-deploy: starting DP rank $dp_rank on port $port at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"',
+    `  echo "${SERVER_START_MARKER} DP rank $dp_rank on port $port at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"`,
     '  # Without job control a background child is not a group leader, so setsid turns this very',
     '  # process into the leader of a new session and group instead of forking: $! is its group id.',
     `  ${dpEnv} \\`,
