@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
 import { setDeviceTable } from '../../sim/cluster';
+import { retryFailedUpdate } from '../../src/workflows/cluster/messages';
 import { deviceTableText } from '../../sim/devices';
 import type { Plan } from '../../src/plan/types';
 import {
@@ -197,9 +198,15 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
     await terminateQuietly(handle);
   });
 
-  it('refuses a device without IP, naming host and device, and distributes nothing', async (t) => {
+  it('refuses a device without IP, naming host and device, distributes nothing; retry after the fix', async (t) => {
     const d1 = plan.hosts.find((h) => h.name === 'd1')!;
     const octet = d1.address.split('.')[3];
+    const restoreDevices = () =>
+      setDeviceTable(
+        d1.address,
+        deviceTableText([0, 1].map((id) => ({ id, ip: `192.168.${octet}.${100 + id}` }))),
+        cluster.ctx,
+      );
     await wipeRanktables();
     await setDeviceTable(
       d1.address,
@@ -233,13 +240,25 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
         0,
         'no write was even scheduled',
       );
+
+      // The operator configures the device and retries: d1 reads its devices again, then the
+      // whole set is written — the same bytes as the first test's.
+      await restoreDevices();
+      const retry = await handle.executeUpdate(retryFailedUpdate);
+      assert.deepEqual(retry, { phase: 'ranktable', ok: true, failures: [] });
+      assert.equal((await waitForStatus(handle, 'ready', settled, 60_000)).stage, 'ready');
+      assert.deepEqual(await checksums(), expected);
+      const reads = scheduledActivities(await handle.fetchHistory()).filter(
+        (a) => a.type === 'readDeviceIps',
+      );
+      assert.deepEqual(
+        reads.map((a) => a.host),
+        ['p0', 'p1', 'd0', 'd1', 'd1'],
+        'only the blamed host read again',
+      );
     } finally {
       await terminateQuietly(handle);
-      await setDeviceTable(
-        d1.address,
-        deviceTableText([0, 1].map((id) => ({ id, ip: `192.168.${octet}.${100 + id}` }))),
-        cluster.ctx,
-      );
+      await restoreDevices();
     }
   });
 
