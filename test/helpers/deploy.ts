@@ -235,6 +235,23 @@ export function activityRuns(history: temporal.api.history.v1.IHistory): Activit
   return runs;
 }
 
+/**
+ * A history as searchable text: every payload's bytes decoded as UTF-8 (JSON.stringify alone
+ * would print them as byte arrays, where no string could ever be found).
+ */
+export function historyText(history: temporal.api.history.v1.IHistory): string {
+  // Protobuf messages print their bytes as base64 in JSON: decode them first, depth-first.
+  const decode = (value: unknown): unknown => {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    if (Array.isArray(value)) return value.map(decode);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decode(v)]));
+    }
+    return value;
+  };
+  return JSON.stringify(decode(history));
+}
+
 export const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
 
 /**
