@@ -179,4 +179,17 @@ describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
     );
     await recordHistory(handle, 'deploy-cancel-mid-phase');
   });
+
+  it('cancelled while run_docker creates the containers: none is left once the run has ended', async () => {
+    const plan = cluster!.plan();
+    assert.deepEqual(await allContainers(cluster!.ctx, plan), []);
+    const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker']));
+    await waitForStatus(handle, (s) => s.table.p1?.run_docker?.state === 'running');
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    // Whatever the workers still had in flight when the run ended must not outlive its cleanup.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(await allContainers(cluster!.ctx, plan), []);
+    await recordHistory(handle, 'deploy-cancel-during-run-docker');
+  });
 });

@@ -23,6 +23,9 @@ describe('replay of recorded cluster workflow histories', () => {
       'deploy-rerun',
       'deploy-image-change-clean-up',
       'deploy-cancel-mid-phase',
+      'deploy-cancel-during-run-docker',
+      // Recorded before `patched('cancel-waits-for-steps')`: runs started then must still replay.
+      'deploy-cancel-mid-phase-before-wait-patch',
       'deploy-resume-after-worker-kill',
       'deploy-host-down-retry-failed',
       'deploy-host-key-mismatch',

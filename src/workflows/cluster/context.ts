@@ -1,7 +1,9 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   isCancellation,
+  patched,
   proxyActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -43,6 +45,13 @@ export class PhaseContext {
       heartbeatTimeout: t.heartbeatTimeout,
       retry: { ...t.retry, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
       summary: `${host} · ${phase}`,
+      // A cancelled step is awaited until it has really stopped on its host (it learns of the
+      // cancellation by heartbeat), so the cleanup that follows never races it: with the default
+      // TRY_CANCEL a `docker run` still in flight created its container after cleanup had looked.
+      // Runs started before this change replay without it.
+      ...(patched('cancel-waits-for-steps') && {
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      }),
       ...overrides,
     });
   }
