@@ -8,9 +8,10 @@ import { workflowBundle } from '../helpers/temporal';
 
 /**
  * Today's workflow code must replay the histories real runs recorded on the simulated cluster
- * (test/histories, written by the test/e2e/cluster*.test.ts files with RECORD_HISTORIES=1): a
- * workflow started by an older release must go on under a newer one. A change that breaks this
- * belongs behind `patched()`.
+ * (test/histories): a workflow started by an older release must go on under a newer one. A change
+ * that breaks this belongs behind `patched()`; keep the old files and record new ones with
+ *   RECORD_HISTORIES=1 node --import tsx --test test/e2e/cluster*.test.ts
+ * (each e2e test writes its workflow's history; see recordHistory in test/helpers/deploy.ts).
  */
 describe('replay of recorded cluster workflow histories', () => {
   const files = fs
