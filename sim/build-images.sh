@@ -5,11 +5,13 @@
 #                                     as `vllm` and the fake `ray`
 #   localhost/omni-sim-proxy:latest   nginx + njs module, mime.types, bash, busybox, curl
 # usage: build-images.sh SIM_STATE_DIR        (prints "built"/"cached" per image)
+#        the store is $OMNI_SIM_IMAGE_STORE (default /var/lib/omni-deploy-sim/images)
 # Each image is tagged with the hash of its rootfs tar too; an unchanged rootfs is not re-imported.
 set -euo pipefail
 S=$(realpath -m "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-STORE=$S/images
+# Outside the checkout on purpose (see IMAGE_STORE in cluster.ts): hosts cannot see private paths.
+STORE=${OMNI_SIM_IMAGE_STORE:-/var/lib/omni-deploy-sim/images}
 mkdir -p "$S/bin" "$S/build" "$STORE"
 
 # --- engine simulator: static Go binary, rebuilt only when its sources change -------------

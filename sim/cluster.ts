@@ -19,6 +19,12 @@ const SIM_DIR = path.join(PROJECT_ROOT, 'sim');
 const BIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export const ENGINE_IMAGE = 'localhost/omni-sim-engine:latest';
+/**
+ * The read-only image store every host's podman reads. A fixed machine path, not under the
+ * checkout: hosts see their own private /tmp (and /root, /data…), so a store inside a checkout
+ * that lives there would be invisible to them. Content-hashed, so checkouts can share it.
+ */
+export const IMAGE_STORE = process.env.OMNI_SIM_IMAGE_STORE ?? '/var/lib/omni-deploy-sim/images';
 export const PROXY_IMAGE = 'localhost/omni-sim-proxy:latest';
 /** Inside every host: the model folder MODEL_PATH points at in the sim inventories. */
 export const SIM_MODEL_PATH = '/data/models/sim-model';
@@ -347,7 +353,11 @@ async function ensureMachine(ctx: SimContext): Promise<void> {
 /** Builds (or finds cached) the engine and proxy images in the shared read-only store. */
 export async function ensureImages(ctx = simContext()): Promise<string> {
   const { stdout } = await run(path.join(SIM_DIR, 'build-images.sh'), [ctx.root], {
-    env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` },
+    env: {
+      ...process.env,
+      PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin`,
+      OMNI_SIM_IMAGE_STORE: IMAGE_STORE,
+    },
   });
   return stdout.trim();
 }
@@ -457,7 +467,7 @@ driver = "overlay"
 runroot = "/run/containers/storage"
 graphroot = "/var/lib/containers/storage"
 [storage.options]
-additionalimagestores = ["${path.join(ctx.root, 'images')}"]
+additionalimagestores = ["${IMAGE_STORE}"]
 `,
   );
   write('etc/containers/nodocker', '');
