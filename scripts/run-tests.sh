@@ -11,6 +11,10 @@ suites=("$@")
 mkdir -p test-artifacts
 files_of() { find "test/$1" -name '*.test.ts' 2>/dev/null | sort; }
 all=()
+passed=0; failed=0; skipped=0
+summary=$(mktemp); trap 'rm -f "$summary"' EXIT
+# Node's spec reporter ends each run with "ℹ pass N" / "ℹ fail N" / "ℹ skipped N"; add them up.
+count() { awk -v k="$1" '$1 == "ℹ" && $2 == k { n += $3 } END { print n + 0 }' "$summary"; }
 for s in "${suites[@]}"; do
   mapfile -t f < <(files_of "$s")
   [ ${#f[@]} -gt 0 ] || continue
@@ -19,8 +23,15 @@ for s in "${suites[@]}"; do
     *) conc=1 ;;
   esac
   echo "== $s: ${#f[@]} files"
-  node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "${f[@]}" || rc=$?
+  rc=0
+  node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "${f[@]}" 2>&1 | tee -a "$summary" ||
+    rc=${PIPESTATUS[0]}
   all+=("${f[@]}")
-  if [ "${rc:-0}" != 0 ]; then echo "== $s failed"; exit "$rc"; fi
+  if [ "$rc" != 0 ]; then
+    echo "== $s failed"
+    echo "tests: $(count pass) passed, $(count fail) failed, $(count skipped) skipped"
+    exit "$rc"
+  fi
 done
 echo "== all suites passed (${#all[@]} files)"
+echo "tests: $(count pass) passed, $(count fail) failed, $(count skipped) skipped"
