@@ -15,3 +15,13 @@ export async function connectClient(): Promise<{ client: Client; connection: Con
     address: target.address,
   };
 }
+
+/** Run `fn` with a connected client and close the connection afterwards, whatever happens. */
+export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const { client, connection } = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await connection.close();
+  }
+}

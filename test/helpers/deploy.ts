@@ -109,6 +109,7 @@ export async function waitForStatus(
   handle: WorkflowHandle,
   predicate: (s: ClusterStatus) => boolean,
   timeoutMs = 60_000,
+  what = 'the status',
 ): Promise<ClusterStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: ClusterStatus | undefined;
@@ -116,7 +117,7 @@ export async function waitForStatus(
     last = await handle.query(statusQuery).catch(() => last);
     if (last && predicate(last)) return last;
     if (Date.now() > deadline) {
-      throw new Error(`status never matched within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+      throw new Error(`waited ${timeoutMs} ms for ${what} in vain; last status: ${JSON.stringify(last)}`);
     }
     await new Promise((r) => setTimeout(r, 150));
   }

@@ -6,14 +6,14 @@ import type { temporal } from '@temporalio/proto';
 import { spawn } from 'node:child_process';
 import { sshOptions, type SimContext } from '../../sim/cluster';
 import type { Plan } from '../../src/plan/types';
-import type { Phase } from '../../src/shared/phases';
+import { selectPhases, type Phase } from '../../src/shared/phases';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../src/shared/taskQueues';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWorkers } from '../../src/worker';
 import { deployCluster } from '../../src/workflows';
-import { statusQuery } from '../../src/workflows/cluster/messages';
 import type { ClusterStatus, DeployOptions, HostFailure } from '../../src/workflows/cluster/types';
+import { waitForStatus as waitForDeployStatus } from './deploy';
 import { workflowBundle } from './temporal';
 
 /**
@@ -22,15 +22,8 @@ import { workflowBundle } from './temporal';
  * on the hosts, and completions through the proxy.
  */
 
-export const ALL_PHASES: Phase[] = [
-  'preflight',
-  'run_docker',
-  'sync_code',
-  'ranktable',
-  'run_server',
-  'run_proxy',
-  'verify',
-];
+/** Every phase a plain `deploy start` runs. */
+export const ALL_PHASES: Phase[] = selectPhases();
 
 /** Short tuning: a lost worker is noticed in 5 s, a failed step retried quickly, 3 attempts. */
 export function e2eOptions(phases: Phase[], executor: string, overrides: Partial<DeployOptions> = {}) {
@@ -107,22 +100,14 @@ export async function terminateQuietly(handle: ClusterHandle | undefined): Promi
   await handle.terminate('test done').catch(() => undefined);
 }
 
-export async function waitForStatus(
+/** Poll the status until `predicate` holds; `what` names the wait in the error. */
+export function waitForStatus(
   handle: ClusterHandle,
   what: string,
   predicate: (s: ClusterStatus) => boolean,
   timeoutMs = 60_000,
 ): Promise<ClusterStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ClusterStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await handle.query(statusQuery).catch(() => last);
-    if (last && predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `timed out waiting for ${what}; last stage ${last?.stage} phase ${last?.currentPhase}, failures ${JSON.stringify(last?.failures)}`,
-  );
+  return waitForDeployStatus(handle, predicate, timeoutMs, what);
 }
 
 /** Settled: every planned phase done (ready) or one waiting for the operator. */

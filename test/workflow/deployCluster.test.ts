@@ -9,11 +9,8 @@ import type * as realActivities from '../../src/activities';
 import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
 import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
-import {
-  DEFAULT_ACTIVITY_TUNING,
-  type ClusterStatus,
-  type DeployOptions,
-} from '../../src/workflows/cluster/types';
+import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
+import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
@@ -67,23 +64,6 @@ function options(taskQueue: string, phases: Phase[], overrides: Partial<DeployOp
     maxHistoryEvents: 10_000,
     ...overrides,
   };
-}
-
-async function waitForStatus(
-  handle: { query: (q: typeof statusQuery) => Promise<ClusterStatus> },
-  predicate: (s: ClusterStatus) => boolean,
-  timeoutMs = 20_000,
-): Promise<ClusterStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ClusterStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await handle.query(statusQuery).catch(() => last);
-    if (last && predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(
-    `status never matched; last: ${JSON.stringify(last?.stage)} ${JSON.stringify(last?.failures)}`,
-  );
 }
 
 describe('deployCluster with mocked activities', () => {

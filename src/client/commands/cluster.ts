@@ -1,9 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { hostname } from 'node:os';
 import { planFromFile } from '../../plan';
 import { selectPhases } from '../../shared/phases';
@@ -18,7 +14,7 @@ import {
   runPhasesUpdate,
 } from '../../workflows/cluster/messages';
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../workflows/cluster/types';
-import { connectClient } from '../temporalClient';
+import { withClient } from '../temporalClient';
 import { parseExtraVars, planSummary } from './planInput';
 import { watchCluster, printStatus, resolveCluster } from './watch';
 
@@ -38,15 +34,6 @@ interface StartFlags {
   parallelism: string;
   attempts: string;
   executor: string;
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const { client, connection } = await connectClient();
-  try {
-    return await fn(client);
-  } finally {
-    await connection.close();
-  }
 }
 
 export async function startCluster(flags: StartFlags): Promise<number> {

@@ -16,7 +16,7 @@ import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../shared/taskQueues';
 import { fetchLogsWorkflow } from '../../workflows';
 import type { DeployClusterInput } from '../../workflows/cluster/deployCluster';
 import { fetchLogsInput, type FetchLogsInput, type FetchLogsResult } from '../../workflows/fetchLogs';
-import { connectClient } from '../temporalClient';
+import { withClient } from '../temporalClient';
 import { parseExtraVars } from './planInput';
 import { resolveCluster } from './watch';
 
@@ -40,15 +40,6 @@ function parseAttempts(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--attempts expects a whole number ≥ 1, got "${v}"`);
   return n;
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const { client, connection } = await connectClient();
-  try {
-    return await fn(client);
-  } finally {
-    await connection.close();
-  }
 }
 
 /**
