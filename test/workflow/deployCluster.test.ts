@@ -8,7 +8,12 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type * as realActivities from '../../src/activities';
 import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
-import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
+import {
+  restartServersSignal,
+  retryFailedUpdate,
+  runPhasesUpdate,
+  statusQuery,
+} from '../../src/workflows/cluster/messages';
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
@@ -48,6 +53,15 @@ class FakeHosts {
         await this.step('cleanupHost', i.target.name),
         { removedContainers: i.containers, stopScriptsRun: 0 }
       ),
+      launchEngines: async (i) => (
+        await this.step(i.force ? 'restartEngines' : 'launchEngines', i.target.name),
+        { action: i.force ? 'restarted' : 'started', servers: [] }
+      ),
+      awaitEnginesReady: async (i) => (
+        await this.step('awaitEnginesReady', i.target.name),
+        { servers: 1, waitedMs: 1 }
+      ),
+      ensureProxy: async (i) => (await this.step('ensureProxy', i.target.name), { action: 'kept' }),
     };
   }
 }
@@ -181,6 +195,40 @@ describe('deployCluster with mocked activities', () => {
       );
       const status = await handle.query(statusQuery);
       assert.equal(status.stage, 'ready');
+      await handle.terminate();
+    });
+  });
+
+  it('the restartServers signal restarts the decode instance, in order, and leaves prefill alone', async () => {
+    const fake = new FakeHosts();
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['run_server']) }],
+      });
+      await waitForStatus(handle, (s) => s.stage === 'ready');
+      // Prefill instances start together, in either order, once decode is ready.
+      const launched = fake.calls.filter((c) => c.activity === 'launchEngines').map((c) => c.host);
+      assert.deepEqual(
+        [...launched.slice(0, 2), ...launched.slice(2).sort()],
+        ['d0', 'd1', 'p0', 'p1'],
+        'decode master, then its member, then prefill',
+      );
+      const runId = (await handle.describe()).runId;
+      // `--host d1` names one decode host: its whole data-parallel group restarts.
+      await handle.signal(restartServersSignal, { hosts: ['d1'] });
+      await waitForStatus(
+        handle,
+        () => fake.count('restartEngines') === 2 && fake.count('ensureProxy') === 1,
+      );
+      await waitForStatus(handle, (s) => s.stage === 'ready');
+      assert.deepEqual(
+        fake.calls.filter((c) => c.activity === 'restartEngines').map((c) => c.host),
+        ['d0', 'd1'],
+      );
+      assert.equal(fake.count('restartEngines', 'p0'), 0);
+      assert.equal((await handle.describe()).runId, runId, 'same run');
       await handle.terminate();
     });
   });
