@@ -26,6 +26,7 @@ class FakeHosts {
   calls: { activity: string; host: string }[] = [];
   failing = new Map<string, string>(); // host → error type
   delayMs = 0;
+  images: string[] = [];
 
   count(activity: string, host?: string): number {
     return this.calls.filter((c) => c.activity === activity && (!host || c.host === host)).length;
@@ -42,6 +43,7 @@ class FakeHosts {
     return {
       preflight: async (i) => (await this.step('preflight', i.target.name), []),
       ensureContainer: async (i) => (
+        this.images.push(i.image),
         await this.step('ensureContainer', i.target.name),
         { action: 'created', id: `id-${i.name}` }
       ),
@@ -229,6 +231,36 @@ describe('deployCluster with mocked activities', () => {
       );
       assert.equal(fake.count('restartEngines', 'p0'), 0);
       assert.equal((await handle.describe()).runId, runId, 'same run');
+      await handle.terminate();
+    });
+  });
+
+  it('runPhases with the inventory as it is now applies the new plan; other hosts are refused', async () => {
+    const fake = new FakeHosts();
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['run_docker']) }],
+      });
+      await waitForStatus(handle, (s) => s.stage === 'ready');
+      const edited = seedPlan('2P1D', { DOCKER_IMAGE_ID: 'registry.local/omniinfer:next' });
+      const outcome = await handle.executeUpdate(runPhasesUpdate, {
+        args: [{ phases: ['run_docker'], plan: edited }],
+      });
+      assert.equal(outcome.ok, true);
+      const engineImages = fake.images.filter((i) => i.startsWith('registry.local/omniinfer'));
+      assert.deepEqual(
+        [...new Set(engineImages.slice(engineImages.length - 4))],
+        ['registry.local/omniinfer:next'],
+        'the second run used the edited image',
+      );
+      const otherHosts = seedPlan('4P1D', { cluster_name: plan.cluster });
+      await assert.rejects(
+        handle.executeUpdate(runPhasesUpdate, { args: [{ phases: ['run_docker'], plan: otherHosts }] }),
+        (e: Error) =>
+          /hosts changed \(added: p2, p3, d2, d3; removed: none\)/.test(String((e.cause as Error)?.message)),
+      );
       await handle.terminate();
     });
   });

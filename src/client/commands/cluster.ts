@@ -68,18 +68,21 @@ export async function startCluster(flags: StartFlags): Promise<number> {
       if (!tagsGiven) {
         console.error(
           `cluster ${plan.cluster} is already running (${workflowId}). ` +
-            `Use --tags to run phases on it, \`deploy status ${plan.cluster}\` to see it, ` +
+            `Use --tags to run phases on it with this inventory, \`deploy status ${plan.cluster}\` to see it, ` +
             `or \`deploy down ${plan.cluster}\` to remove it.`,
         );
         return 1;
       }
-      console.log(`cluster ${plan.cluster} is running; running ${phases.join(' → ')} on it`);
+      // The inventory as it is now goes along: the phases apply what the operator just edited.
+      console.log(
+        `cluster ${plan.cluster} is running; running ${phases.join(' → ')} on it with this inventory`,
+      );
       const handle = client.workflow.getHandle(workflowId);
       if (flags.detach) {
-        await handle.startUpdate(runPhasesUpdate, { args: [{ phases }], waitForStage: 'ACCEPTED' });
+        await handle.startUpdate(runPhasesUpdate, { args: [{ phases, plan }], waitForStage: 'ACCEPTED' });
         return 0;
       }
-      const outcome = await handle.executeUpdate(runPhasesUpdate, { args: [{ phases }] });
+      const outcome = await handle.executeUpdate(runPhasesUpdate, { args: [{ phases, plan }] });
       await printStatus(client, plan.cluster);
       return outcome.ok ? 0 : 2;
     }

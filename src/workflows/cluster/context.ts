@@ -31,7 +31,7 @@ type Activities = typeof activities;
  */
 export class PhaseContext {
   constructor(
-    readonly plan: Plan,
+    public plan: Plan,
     readonly state: ClusterState,
     readonly options: DeployOptions,
     private readonly onChange: () => void,

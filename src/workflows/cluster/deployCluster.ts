@@ -42,7 +42,9 @@ interface OperationOutcome {
 }
 
 /** Work asked for while the cluster runs, done one at a time in arrival order. */
-type Operation = ({ kind: 'phases'; phases: Phase[] } | { kind: 'restart'; request: RestartRequest }) & {
+type Operation = (
+  { kind: 'phases'; phases: Phase[]; plan?: Plan } | { kind: 'restart'; request: RestartRequest }
+) & {
   outcome?: OperationOutcome;
 };
 
@@ -52,7 +54,8 @@ type Operation = ({ kind: 'phases'; phases: Phase[] } | { kind: 'restart'; reque
  * in a non-cancellable scope before the run ends as cancelled.
  */
 export async function deployCluster(input: DeployClusterInput): Promise<void> {
-  const { plan, options } = input;
+  const { options } = input;
+  let plan = input.plan;
   const state = input.carried
     ? new ClusterState(input.carried)
     : ClusterState.fresh(
@@ -111,11 +114,15 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
   );
   setHandler(
     runPhasesUpdate,
-    async ({ phases }) => ({ phases, ...(await enqueue({ kind: 'phases', phases })) }),
+    async ({ phases, plan: newPlan }) => ({
+      phases,
+      ...(await enqueue({ kind: 'phases', phases, plan: newPlan })),
+    }),
     {
-      validator: ({ phases }) => {
+      validator: ({ phases, plan: newPlan }) => {
         if (phases.length === 0) throw new Error('no phases selected');
         refuseWhenCleaned();
+        if (newPlan) assertSameHosts(plan, newPlan);
       },
     },
   );
@@ -187,6 +194,11 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
   let restartRound = state.status.generation * 1000;
   async function runOperation(op: Operation): Promise<OperationOutcome> {
     if (op.kind === 'phases') {
+      if (op.plan) {
+        plan = op.plan;
+        ctx.plan = plan;
+        state.status.endpoints = clusterEndpoints(plan);
+      }
       for (const phase of op.phases) state.resetPhase(phase);
       state.addPhases(op.phases);
       await runPending();
@@ -240,5 +252,25 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
       });
     }
     throw err;
+  }
+}
+
+/**
+ * A new Plan may change anything about the hosts but which hosts there are: the state table, the
+ * cleanup and every host's history are keyed by them.
+ */
+function assertSameHosts(current: Plan, next: Plan): void {
+  if (next.cluster !== current.cluster) {
+    throw new Error(`the plan is for cluster ${next.cluster}, this workflow runs ${current.cluster}`);
+  }
+  const names = (p: Plan) => p.hosts.map((h) => h.name);
+  const [was, now] = [names(current), names(next)];
+  if ([...was].sort().join() !== [...now].sort().join()) {
+    const added = now.filter((h) => !was.includes(h));
+    const removed = was.filter((h) => !now.includes(h));
+    throw new Error(
+      `the inventory's hosts changed (added: ${added.join(', ') || 'none'}; removed: ${removed.join(', ') || 'none'}); ` +
+        'run `deploy down` and start again',
+    );
   }
 }

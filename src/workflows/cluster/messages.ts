@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { ClusterStatus, HostFailure } from './types';
 
@@ -16,6 +17,8 @@ export const retryFailedUpdate = defineUpdate<RetryOutcome>('retryFailed');
 
 export interface RunPhasesRequest {
   phases: Phase[];
+  /** The inventory as it is now: replaces the cluster's Plan before the phases run (same hosts). */
+  plan?: Plan;
 }
 
 export interface RunPhasesOutcome {

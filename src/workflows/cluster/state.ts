@@ -65,10 +65,17 @@ export class ClusterState {
     if (!this.data.status.phases.includes(phase)) this.data.status.phases.push(phase);
   }
 
-  /** A phase that runs again (a later `--tags` run) starts from scratch for every host. */
+  /**
+   * A phase that runs again (a later `--tags` run) starts from scratch for every host, and what
+   * its steps kept (e.g. generated ranktables) is regenerated: only a retry or a resume of the
+   * same run reuses it.
+   */
   resetPhase(phase: Phase, stepPrefix: string = phase): void {
     for (const key of [...this.done]) if (key.startsWith(`${stepPrefix}`)) this.done.delete(key);
     this.data.doneSteps = [...this.done];
+    for (const key of Object.keys(this.data.stepData)) {
+      if (key.startsWith(`${stepPrefix}.`)) delete this.data.stepData[key];
+    }
     for (const row of Object.values(this.data.status.table)) delete row[phase];
   }
 
