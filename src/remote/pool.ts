@@ -36,8 +36,16 @@ export interface SshPoolOptions {
   keepaliveCountMax?: number;
   /** TCP connect + handshake + auth budget. */
   readyTimeoutMs?: number;
+  /** Budget for opening one channel on a live-looking connection (default 15 s). */
+  channelOpenTimeoutMs?: number;
   /** A connection with no open channel for this long is closed. */
   idleCloseMs?: number;
+}
+
+class ChannelOpenTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer to opening a channel within ${ms} ms (connection presumed dead)`);
+  }
 }
 
 /** A channel slot on a live connection; `release` must be called once the channel is closed. */
@@ -115,7 +123,7 @@ export class SshPool {
         const conn = await this.connection(host);
         this.markBusy(conn);
         try {
-          const value = await open(conn.client, conn.ssh);
+          const value = await this.withinOpenBudget(open(conn.client, conn.ssh));
           let released = false;
           return {
             value,
@@ -128,7 +136,10 @@ export class SshPool {
           };
         } catch (err) {
           this.markIdle(conn);
-          const stale = !conn.alive || /not connected|no response from server/i.test(String(err));
+          const stale =
+            !conn.alive ||
+            err instanceof ChannelOpenTimeout ||
+            /not connected|no response from server/i.test(String(err));
           if (stale && attempt === 0) {
             this.drop(conn);
             continue;
@@ -140,6 +151,25 @@ export class SshPool {
     } catch (err) {
       releaseSlots();
       throw err;
+    }
+  }
+
+  /**
+   * A channel open on a connection whose host died quietly gets no answer until keepalives give
+   * up; bounded here, so the connection is dropped and the next try reconnects (or fails fast).
+   */
+  private async withinOpenBudget<T>(opening: Promise<T>): Promise<T> {
+    const budget = this.options.channelOpenTimeoutMs ?? 15_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        opening,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new ChannelOpenTimeout(budget)), budget);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
