@@ -61,19 +61,7 @@ export function renderPlanTables(plan: Plan): string {
     'DP',
     'DP master',
   ]);
-  for (const i of plan.prefill) {
-    const e = i.engine;
-    instances.push([
-      i.id,
-      i.hosts.join(', '),
-      e.kvRank,
-      e.kvParallelSize,
-      e.tensorParallelSize,
-      e.dataParallelSize,
-      `${i.masterAddress}:${i.masterPort}`,
-    ]);
-  }
-  for (const i of plan.decode) {
+  for (const i of [...plan.prefill, ...plan.decode]) {
     const e = i.engine;
     instances.push([
       i.id,
