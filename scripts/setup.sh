@@ -13,6 +13,8 @@ APT_PACKAGES=(
   # the Web UI browser test (playwright-core drives this Chromium; no browser download), and the
   # emoji of the cluster's host × phase table in its screenshot
   chromium fonts-noto-color-emoji
+  # validates docker-compose.temporal.yml with a real compose client (`docker-compose config`)
+  docker-compose
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
