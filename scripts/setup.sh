@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   # the simulated cluster: hosts with sshd, a container engine (podman as `docker`), rsync
-  openssh-server openssh-client iproute2 rsync podman podman-docker runc busybox-static
+  openssh-server openssh-client iproute2 rsync podman podman-docker runc busybox-static procps
   # the global proxy: nginx with njs (also copied into the proxy image of the simulated cluster)
   nginx-light libnginx-mod-http-js
   curl ca-certificates
