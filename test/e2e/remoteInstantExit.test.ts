@@ -1,12 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Server } from 'ssh2';
 import { Remote, type RemoteHost } from '../../src/remote';
-import { freePort } from '../helpers/ports';
+import { startSsh2TestServer, type Ssh2TestServer } from '../helpers/ssh2TestServer';
 
 /**
  * A command that is over at once: the server confirms the channel and sends output, exit status,
@@ -15,18 +10,12 @@ import { freePort } from '../helpers/ports';
  * looked like a lost connection). ssh2's own server makes that timing deterministic.
  */
 describe('remote exec of a command that finishes immediately', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-instant-'));
-  let server: Server;
+  let server: Ssh2TestServer;
   let host: RemoteHost;
   let remote: Remote;
 
   before(async () => {
-    const hostKey = path.join(dir, 'host_key');
-    const clientKey = path.join(dir, 'client_key');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
-    const [type, b64] = fs.readFileSync(`${hostKey}.pub`, 'utf8').split(' ');
-    server = new Server({ hostKeys: [fs.readFileSync(hostKey)] }, (client) => {
+    server = await startSsh2TestServer((client) => {
       client.on('authentication', (ctx) =>
         ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey']),
       );
@@ -39,20 +28,20 @@ describe('remote exec of a command that finishes immediately', () => {
           stream.end();
         });
       });
-      client.on('error', () => undefined);
     });
-    const port = await freePort();
-    await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
-    const knownHostsPath = path.join(dir, 'known_hosts');
-    fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${type} ${b64}\n`);
-    host = { name: 'p0', address: '127.0.0.1', port, user: 'root', auth: { privateKeyPath: clientKey } };
-    remote = new Remote({ knownHostsPath });
+    host = {
+      name: 'p0',
+      address: '127.0.0.1',
+      port: server.port,
+      user: 'root',
+      auth: { privateKeyPath: server.clientKeyPath },
+    };
+    remote = new Remote({ knownHostsPath: server.knownHostsPath });
   });
 
   after(async () => {
     await remote?.closeAll();
-    await new Promise((res) => server.close(res));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server?.close();
   });
 
   it('reports exit code and output of every such command', async () => {

@@ -1,10 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { Server } from 'ssh2';
 import {
   AuthenticationError,
   Remote,
@@ -12,7 +9,7 @@ import {
   type RemoteHost,
   type SecretResolver,
 } from '../../src/remote';
-import { freePort } from '../helpers/ports';
+import { startSsh2TestServer, type Ssh2TestServer } from '../helpers/ssh2TestServer';
 
 /**
  * Password auth. The machine's sshd could only check passwords against the real root account, so
@@ -20,8 +17,7 @@ import { freePort } from '../helpers/ports';
  */
 describe('password auth (ssh2 test server)', () => {
   const password = 'S3cret-pa$$word-for-test';
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-pw-'));
-  let server: Server;
+  let server: Ssh2TestServer;
   let host: RemoteHost;
   let knownHostsPath: string;
   const remotes: Remote[] = [];
@@ -42,10 +38,7 @@ describe('password auth (ssh2 test server)', () => {
   };
 
   before(async () => {
-    const hostKey = path.join(dir, 'host_key');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-    const [type, b64] = fs.readFileSync(`${hostKey}.pub`, 'utf8').split(' ');
-    server = new Server({ hostKeys: [fs.readFileSync(hostKey)] }, (client) => {
+    server = await startSsh2TestServer((client) => {
       client.on('authentication', (ctx) => {
         if (ctx.method === 'password' && ctx.username === 'deploy' && ctx.password === password) ctx.accept();
         else ctx.reject(['password']);
@@ -63,19 +56,20 @@ describe('password auth (ssh2 test server)', () => {
           });
         });
       });
-      client.on('error', () => undefined);
     });
-    const port = await freePort();
-    await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
-    knownHostsPath = path.join(dir, 'known_hosts');
-    fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${type} ${b64}\n`);
-    host = { name: 'p0', address: '127.0.0.1', port, user: 'deploy', auth: { passwordRef: 'vault:p0' } };
+    knownHostsPath = server.knownHostsPath;
+    host = {
+      name: 'p0',
+      address: '127.0.0.1',
+      port: server.port,
+      user: 'deploy',
+      auth: { passwordRef: 'vault:p0' },
+    };
   });
 
   after(async () => {
     for (const r of remotes) await r.closeAll();
-    await new Promise((res) => server.close(res));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server?.close();
   });
 
   const mentionsPassword = (err: unknown) => {
@@ -124,7 +118,7 @@ describe('password auth (ssh2 test server)', () => {
 
   it('rsync refuses password hosts with a ConfigError that says what to do', async () => {
     const err = await newRemote()
-      .rsync(host, { direction: 'push', localDir: dir, remoteDir: '/tmp/x' })
+      .rsync(host, { direction: 'push', localDir: os.tmpdir(), remoteDir: '/tmp/x' })
       .catch((e: unknown) => e);
     assert.ok(err instanceof RemoteConfigError, String(err));
     assert.equal(err.type, 'ConfigError');

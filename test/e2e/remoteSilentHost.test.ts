@@ -1,12 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Server } from 'ssh2';
 import { ConnectionError, Remote, type RemoteHost } from '../../src/remote';
-import { freePort } from '../helpers/ports';
+import { startSsh2TestServer, type Ssh2TestServer } from '../helpers/ssh2TestServer';
 
 /**
  * A host that logs us in and then never answers a channel open — what a pooled connection to a
@@ -14,38 +9,32 @@ import { freePort } from '../helpers/ports';
  * connection dropped and the failure a (retryable) ConnectionError, not a hang.
  */
 describe('remote exec on a host that stops answering', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-silent-'));
-  let server: Server;
+  let server: Ssh2TestServer;
   let host: RemoteHost;
   let remote: Remote;
   let logins = 0;
 
   before(async () => {
-    const hostKey = path.join(dir, 'host_key');
-    const clientKey = path.join(dir, 'client_key');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
-    const [type, b64] = fs.readFileSync(`${hostKey}.pub`, 'utf8').split(' ');
-    server = new Server({ hostKeys: [fs.readFileSync(hostKey)] }, (client) => {
+    server = await startSsh2TestServer((client) => {
       client.on('authentication', (ctx) =>
         ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey']),
       );
       client.on('ready', () => logins++);
       client.on('session', () => undefined); // neither accepted nor rejected: silence
-      client.on('error', () => undefined);
     });
-    const port = await freePort();
-    await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
-    const knownHostsPath = path.join(dir, 'known_hosts');
-    fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${type} ${b64}\n`);
-    host = { name: 'd1', address: '127.0.0.1', port, user: 'root', auth: { privateKeyPath: clientKey } };
-    remote = new Remote({ knownHostsPath, channelOpenTimeoutMs: 400 });
+    host = {
+      name: 'd1',
+      address: '127.0.0.1',
+      port: server.port,
+      user: 'root',
+      auth: { privateKeyPath: server.clientKeyPath },
+    };
+    remote = new Remote({ knownHostsPath: server.knownHostsPath, channelOpenTimeoutMs: 400 });
   });
 
   after(async () => {
     await remote?.closeAll();
-    server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server?.close();
   });
 
   it(

@@ -126,17 +126,26 @@ export async function waitForStatus(
 // ---------------------------------------------------------------------------------------------
 // sim hosts over OpenSSH (strict host-key checking, the sim's client key)
 
-export async function ssh(ctx: SimContext, address: string, script: string): Promise<string> {
+/** A shell script on a simulated host over ssh (the host itself, not a container); rejects on failure. */
+export async function ssh(
+  ctx: SimContext,
+  address: string,
+  script: string,
+  timeoutMs = 30_000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('ssh', [...sshOptions(ctx), address, script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`ssh ${address} ${script}: exit ${code}: ${err}${out}`)),
-    );
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`ssh ${address} ${script}: exit ${code}: ${err}${out}`));
+    });
   });
 }
 

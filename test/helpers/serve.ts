@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
-import { spawn } from 'node:child_process';
-import { sshOptions, type SimContext } from '../../sim/cluster';
+import type { SimContext } from '../../sim/cluster';
 import type { Plan } from '../../src/plan/types';
 import { selectPhases, type Phase } from '../../src/shared/phases';
 import { clusterWorkflowId } from '../../src/shared/ids';
@@ -13,7 +12,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWorkers } from '../../src/worker';
 import { deployCluster } from '../../src/workflows';
 import type { ClusterStatus, DeployOptions, HostFailure } from '../../src/workflows/cluster/types';
-import { waitForStatus as waitForDeployStatus } from './deploy';
+import { ssh, waitForStatus as waitForDeployStatus } from './deploy';
 import { workflowBundle } from './temporal';
 
 /**
@@ -132,28 +131,8 @@ export async function waitFor<T>(
   }
 }
 
-/** A shell script on a simulated host over ssh (the host itself, not a container); rejects on failure. */
-export function onHost(
-  ctx: SimContext,
-  address: string,
-  script: string,
-  timeoutMs = 30_000,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ssh', [...sshOptions(ctx), address, script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`ssh ${address} ${script}: exit ${code}: ${err}${out}`));
-    });
-  });
-}
+/** A shell script on a simulated host over ssh (the host itself, not a container). */
+export const onHost = ssh;
 
 /** `sha256 path` for every JSON file under `root` on a host (empty when the folder is absent). */
 export async function jsonChecksums(
