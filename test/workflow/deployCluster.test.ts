@@ -94,6 +94,15 @@ describe('deployCluster with mocked activities', () => {
     await env?.teardown();
   });
 
+  /** The cluster workflow on the test's task queue, under a fresh `cluster/<uuid>` ID. */
+  function startDeploy(taskQueue: string, phases: Phase[]) {
+    return env.client.workflow.start(deployCluster, {
+      taskQueue,
+      workflowId: `cluster/${randomUUID()}`,
+      args: [{ plan, options: options(taskQueue, phases) }],
+    });
+  }
+
   async function withWorker<T>(fake: FakeHosts, fn: (taskQueue: string) => Promise<T>): Promise<T> {
     const taskQueue = `test-${randomUUID()}`;
     const worker = await Worker.create({
@@ -108,11 +117,7 @@ describe('deployCluster with mocked activities', () => {
   it('runs the phases on every host, reaches ready, and cleans every host up on cancel', async () => {
     const fake = new FakeHosts();
     await withWorker(fake, async (taskQueue) => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: options(taskQueue, ['preflight', 'run_docker', 'sync_code']) }],
-      });
+      const handle = await startDeploy(taskQueue, ['preflight', 'run_docker', 'sync_code']);
       const status = await waitForStatus(handle, (s) => s.stage === 'ready');
       for (const h of hosts) {
         assert.equal(status.table[h]?.preflight?.state, 'ok', `${h} preflight`);
@@ -134,11 +139,7 @@ describe('deployCluster with mocked activities', () => {
     const fake = new FakeHosts();
     fake.failing.set('d1', 'HostKeyMismatchError');
     await withWorker(fake, async (taskQueue) => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: options(taskQueue, ['run_docker', 'sync_code']) }],
-      });
+      const handle = await startDeploy(taskQueue, ['run_docker', 'sync_code']);
       const waiting = await waitForStatus(handle, (s) => s.stage === 'waiting-for-operator');
       assert.equal(waiting.currentPhase, 'run_docker');
       assert.deepEqual(
@@ -162,11 +163,7 @@ describe('deployCluster with mocked activities', () => {
   it('refuses retryFailed when nothing failed', async () => {
     const fake = new FakeHosts();
     await withWorker(fake, async (taskQueue) => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: options(taskQueue, ['preflight']) }],
-      });
+      const handle = await startDeploy(taskQueue, ['preflight']);
       await waitForStatus(handle, (s) => s.stage === 'ready');
       await assert.rejects(handle.executeUpdate(retryFailedUpdate), (e: Error) => {
         assert.match(
@@ -182,11 +179,7 @@ describe('deployCluster with mocked activities', () => {
   it('runs more phases on the running workflow through the runPhases update', async () => {
     const fake = new FakeHosts();
     await withWorker(fake, async (taskQueue) => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: options(taskQueue, ['run_docker']) }],
-      });
+      const handle = await startDeploy(taskQueue, ['run_docker']);
       await waitForStatus(handle, (s) => s.stage === 'ready');
       const outcome = await handle.executeUpdate(runPhasesUpdate, { args: [{ phases: ['run_docker'] }] });
       assert.equal(outcome.ok, true);
@@ -204,11 +197,7 @@ describe('deployCluster with mocked activities', () => {
   it('the restartServers signal restarts the decode instance, in order, and leaves prefill alone', async () => {
     const fake = new FakeHosts();
     await withWorker(fake, async (taskQueue) => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: options(taskQueue, ['run_server']) }],
-      });
+      const handle = await startDeploy(taskQueue, ['run_server']);
       await waitForStatus(handle, (s) => s.stage === 'ready');
       // Prefill instances start together, in either order, once decode is ready.
       const launched = fake.calls.filter((c) => c.activity === 'launchEngines').map((c) => c.host);
@@ -238,11 +227,7 @@ describe('deployCluster with mocked activities', () => {
   it('runPhases with the inventory as it is now applies the new plan; other hosts are refused', async () => {
     const fake = new FakeHosts();
     await withWorker(fake, async (taskQueue) => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: options(taskQueue, ['run_docker']) }],
-      });
+      const handle = await startDeploy(taskQueue, ['run_docker']);
       await waitForStatus(handle, (s) => s.stage === 'ready');
       const edited = seedPlan('2P1D', { DOCKER_IMAGE_ID: 'registry.local/omniinfer:next' });
       const outcome = await handle.executeUpdate(runPhasesUpdate, {
@@ -300,11 +285,7 @@ describe('deployCluster with mocked activities', () => {
     const fake = new FakeHosts();
     fake.delayMs = 1500;
     await withWorker(fake, async (taskQueue) => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: options(taskQueue, ['run_docker', 'sync_code']) }],
-      });
+      const handle = await startDeploy(taskQueue, ['run_docker', 'sync_code']);
       await waitForStatus(handle, (s) => s.table.p0?.run_docker?.state === 'running');
       await handle.cancel();
       await assert.rejects(handle.result());
