@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporalCliPath, stateDir } from '../shared/paths';
+import { livePid, stopRecorded, writePidFile } from '../shared/pidFile';
 import { searchAttributeFlags } from '../shared/searchAttributes';
 
 export interface DevServerOptions {
@@ -138,12 +139,11 @@ export function runDevServerForeground(o: DevServerOptions): ChildProcess {
 export async function startDevServerDetached(o: DevServerOptions): Promise<number> {
   assertCli(o);
   fs.mkdirSync(path.dirname(o.dbFilename), { recursive: true });
-  fs.mkdirSync(path.dirname(pidFile()), { recursive: true });
   const out = fs.openSync(logFile(), 'a');
   const child = spawn(o.cliPath, devServerArgs(o), { detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   if (child.pid === undefined) throw new DevServerError(`could not start ${o.cliPath}`);
-  fs.writeFileSync(pidFile(), `${child.pid}\n`);
+  writePidFile(pidFile(), child.pid);
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
       reject(new DevServerError(`temporal server exited with code ${code}; see ${logFile()}`)),
@@ -155,34 +155,12 @@ export async function startDevServerDetached(o: DevServerOptions): Promise<numbe
 }
 
 export function recordedServerPid(): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(pidFile(), 'utf8').trim());
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return livePid(pidFile());
 }
 
 /** Stop the server this tool started (by its recorded PID only) and wait for it to exit. */
-export async function stopDevServer(timeoutMs = 20_000): Promise<number | undefined> {
-  const pid = recordedServerPid();
-  if (pid === undefined) return undefined;
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-      // A zombie still answers kill(0); check its state.
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.split(') ')[1]?.startsWith('Z')) break;
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  fs.rmSync(pidFile(), { force: true });
-  return pid;
+export function stopDevServer(timeoutMs = 20_000): Promise<number | undefined> {
+  return stopRecorded(pidFile(), timeoutMs);
 }
 
 export const devServerLogFile = logFile;
