@@ -5,10 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  # the simulated cluster: hosts with sshd, a container engine (podman as `docker`), rsync
-  openssh-server openssh-client iproute2 rsync podman podman-docker runc busybox-static procps
+  # Every package is named explicitly and installed with --no-install-recommends: nothing may
+  # arrive only as a Recommends or because a machine happens to have it (test/unit/machineTools
+  # checks that each program the code and the tests run is present and that its package is here).
+  # The simulated cluster: hosts with sshd, a container engine (podman as `docker`, runc under it,
+  # conmon beside it, catatonit for `docker run --init`), namespaces and mounts (util-linux),
+  # addresses and sockets (iproute2), rsync for code sync and log fetch, ps/pgrep/pkill (procps;
+  # also copied into the engine image).
+  openssh-server openssh-client iproute2 util-linux rsync podman podman-docker runc conmon catatonit
+  golang-github-containers-common busybox-static procps
   # the global proxy: nginx with njs (also copied into the proxy image of the simulated cluster)
-  nginx-light libnginx-mod-http-js
+  nginx-light nginx-common libnginx-mod-http-js
   curl ca-certificates
   # the Web UI browser test (playwright-core drives this Chromium; no browser download), and the
   # emoji of the cluster's host × phase table in its screenshot
