@@ -50,8 +50,28 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exit once everything written to stdout and stderr has reached the reader. Writes to a pipe are
+ * asynchronous: `process.exit` right after a large `--json` cut it at the pipe's 64 KiB buffer,
+ * so `deploy plan --json | jq` saw invalid JSON. A write of nothing calls back after every write
+ * before it has been flushed (or failed: a reader that went away, as with `| head`).
+ */
+export async function exitWhenFlushed(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (stream) =>
+        new Promise<void>((resolve) => {
+          if (stream.destroyed || !stream.writable) return resolve();
+          stream.once('error', () => resolve());
+          stream.write('', () => resolve());
+        }),
+    ),
+  );
+  process.exit(code);
+}
+
 if (require.main === module) {
-  main(process.argv).then((code) => process.exit(code));
+  void main(process.argv).then(exitWhenFlushed);
 }
 
 /** Temporal wraps the useful part (a validator's refusal, an activity's message) in `cause`. */

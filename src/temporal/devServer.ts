@@ -124,6 +124,8 @@ export async function checkPorts(o: DevServerOptions): Promise<'free' | 'tempora
 }
 
 const pidFile = () => path.join(stateDir(), 'temporal', 'server.pid');
+/** The addresses the recorded server was started with, so `deploy server status` can name them. */
+const optionsFile = () => path.join(stateDir(), 'temporal', 'server.json');
 const logFile = () => path.join(stateDir(), 'temporal', 'server.log');
 
 /** Start in the foreground: the server lives as long as this process (Ctrl-C stops both). */
@@ -144,6 +146,7 @@ export async function startDevServerDetached(o: DevServerOptions): Promise<numbe
   fs.closeSync(out);
   if (child.pid === undefined) throw new DevServerError(`could not start ${o.cliPath}`);
   writePidFile(pidFile(), child.pid);
+  fs.writeFileSync(optionsFile(), `${JSON.stringify({ ip: o.ip, port: o.port, uiPort: o.uiPort })}\n`);
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
       reject(new DevServerError(`temporal server exited with code ${code}; see ${logFile()}`)),
@@ -156,6 +159,16 @@ export async function startDevServerDetached(o: DevServerOptions): Promise<numbe
 
 export function recordedServerPid(): number | undefined {
   return livePid(pidFile());
+}
+
+/** ip, port and uiPort of the server this tool started, while it runs. */
+export function recordedServerOptions(): Pick<DevServerOptions, 'ip' | 'port' | 'uiPort'> | undefined {
+  if (recordedServerPid() === undefined) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(optionsFile(), 'utf8')) as Pick<DevServerOptions, 'ip' | 'port' | 'uiPort'>;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Stop the server this tool started (by its recorded PID only) and wait for it to exit. */

@@ -47,6 +47,23 @@ describe('deploy server', () => {
     assert.match(await res.text(), /<html/i);
   });
 
+  it('status reports the server TEMPORAL_ADDRESS points at, with the ports it was started with', async () => {
+    const r = await runDeploy(['server', 'status'], { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `^running \\(pid \\d+\\): gRPC 127\\.0\\.0\\.1:${port}, Web UI http://127\\.0\\.0\\.1:${uiPort}$`,
+        'm',
+      ),
+    );
+    // Pointed elsewhere (nothing listens there), it says so about that address, not 7233.
+    const nowhere = await freePort();
+    const other = await runDeploy(['server', 'status'], { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${nowhere}` });
+    assert.equal(other.code, 3);
+    assert.match(other.stdout, new RegExp(`not running: nothing answers on 127\\.0\\.0\\.1:${nowhere}`));
+  });
+
   it('reuses a server that already answers', async () => {
     const r = await start();
     assert.equal(r.code, 0, r.stderr);

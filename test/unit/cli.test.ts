@@ -28,6 +28,48 @@ describe('deploy CLI', () => {
     assert.match(r.stderr, /unknown option '--no-such-flag'/);
   });
 
+  it('refuses numbers that are not whole numbers in range, naming the flag, before doing anything', async () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ['start', '-i', 'inventories/2P1D.yml', '--attempts', 'x'],
+        /'--attempts <n>' argument 'x' is invalid\. expected a whole number ≥ 1/,
+      ],
+      [
+        ['start', '-i', 'inventories/2P1D.yml', '--attempts', '0'],
+        /'--attempts <n>' argument '0' is invalid/,
+      ],
+      [
+        ['start', '-i', 'inventories/2P1D.yml', '--parallelism', 'x'],
+        /'--parallelism <n>' argument 'x' is invalid/,
+      ],
+      [
+        ['start', '-i', 'inventories/2P1D.yml', '--parallelism', '2.5'],
+        /'--parallelism <n>' argument '2\.5' is invalid/,
+      ],
+      [
+        ['start', '-i', 'inventories/2P1D.yml', '--parallelism', '-1'],
+        /'--parallelism <n>' argument '-1' is invalid/,
+      ],
+      [['logs', 'fetch', '--attempts', '1e3'], /'--attempts <n>' argument '1e3' is invalid/],
+      [
+        ['server', 'start', '--port', '70000'],
+        /'--port <port>' argument '70000' is invalid\. expected a whole number from 1 to 65535/,
+      ],
+      [['sim', 'up', '--hosts', '0'], /'--hosts <n>' argument '0' is invalid/],
+      [
+        ['sim', 'up', '--hosts', '2', '--devices', '65'],
+        /'--devices <n>' argument '65' is invalid\. expected a whole number from 1 to 64/,
+      ],
+      [['sim', '--instance', '100', 'status'], /'--instance <n>' argument '100' is invalid/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runDeploy(args);
+      assert.equal(r.code, 1, `deploy ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, message, `deploy ${args.join(' ')}`);
+      assert.equal(r.stdout, '', `deploy ${args.join(' ')} printed ${r.stdout}`);
+    }
+  });
+
   it('every command answers --help', async () => {
     const commands = allCommands(buildProgram());
     assert.ok(commands.length >= 5, `expected several commands, got ${commands.length}`);

@@ -14,6 +14,7 @@ import {
   runPhasesUpdate,
 } from '../../workflows/cluster/messages';
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../workflows/cluster/types';
+import { positiveInt } from '../options';
 import { withClient } from '../temporalClient';
 import { parseExtraVars, planSummary } from './planInput';
 import { watchCluster, printStatus, resolveCluster } from './watch';
@@ -31,8 +32,8 @@ interface StartFlags {
   skipTags?: string[];
   extraVars: string[];
   detach?: boolean;
-  parallelism: string;
-  attempts: string;
+  parallelism: number;
+  attempts: number;
   executor: string;
 }
 
@@ -42,11 +43,11 @@ export async function startCluster(flags: StartFlags): Promise<number> {
   const phases = selectPhases(flags.tags, flags.skipTags);
   const options: DeployOptions = {
     phases,
-    parallelism: Number(flags.parallelism),
+    parallelism: flags.parallelism,
     executorTaskQueue: executorTaskQueue(flags.executor),
     activity: {
       ...DEFAULT_ACTIVITY_TUNING,
-      retry: { ...DEFAULT_ACTIVITY_TUNING.retry, maximumAttempts: Number(flags.attempts) },
+      retry: { ...DEFAULT_ACTIVITY_TUNING.retry, maximumAttempts: flags.attempts },
     },
     maxHistoryEvents: 10_000,
   };
@@ -105,8 +106,8 @@ export function registerClusterCommands(program: Command): void {
     .option('--skip-tags <tags>', 'skip these phases (comma list, repeatable)', csv)
     .option('-e, --extra-vars <key=value>', 'override a setting, like ansible -e (repeatable)', collect, [])
     .option('-d, --detach', 'return once started instead of showing progress')
-    .option('--parallelism <n>', 'most hosts worked on at once per phase', '50')
-    .option('--attempts <n>', 'attempts per host step before it counts as failed', '5')
+    .option('--parallelism <n>', 'most hosts worked on at once per phase', positiveInt, 50)
+    .option('--attempts <n>', 'attempts per host step before it counts as failed', positiveInt, 5)
     .addOption(
       new Option('--executor <name>', 'executor machine whose worker serves local-disk steps').default(
         hostname(),

@@ -46,8 +46,8 @@ export async function runDemo(inventory = DEMO_INVENTORY): Promise<void> {
       const code = await startCluster({
         inventory,
         extraVars: [],
-        parallelism: '50',
-        attempts: '5',
+        parallelism: 50,
+        attempts: 5,
         executor: hostname(),
       });
       if (code !== 0)

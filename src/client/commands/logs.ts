@@ -16,6 +16,7 @@ import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../shared/taskQueues';
 import { fetchLogsWorkflow } from '../../workflows';
 import type { DeployClusterInput } from '../../workflows/cluster/deployCluster';
 import { fetchLogsInput, type FetchLogsInput, type FetchLogsResult } from '../../workflows/fetchLogs';
+import { positiveInt } from '../options';
 import { withClient } from '../temporalClient';
 import { parseExtraVars } from './planInput';
 import { resolveCluster } from './watch';
@@ -35,12 +36,6 @@ interface SourceFlags {
 }
 
 const tuning = (flags: SourceFlags) => ({ maximumAttempts: flags.attempts });
-
-function parseAttempts(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--attempts expects a whole number ≥ 1, got "${v}"`);
-  return n;
-}
 
 /**
  * What to fetch: from --inventory, or else exactly the plan and executor the cluster workflow was
@@ -142,7 +137,7 @@ export function registerLogsCommands(program: Command): void {
       .option('-i, --inventory <file>', "fetch this inventory's hosts instead of the running cluster's")
       .option('-e, --extra-vars <key=value>', 'override a setting of --inventory (repeatable)', collect, [])
       .option('--executor <name>', "executor machine whose worker writes the logs (default: the cluster's)")
-      .option('--attempts <n>', 'attempts per host before it is reported unreachable', parseAttempts, 3);
+      .option('--attempts <n>', 'attempts per host before it is reported unreachable', positiveInt, 3);
 
   source(logs.command('fetch'))
     .description('fetch the logs now; prints bytes per host and the hosts that could not be reached')

@@ -4,6 +4,7 @@ import {
   checkPorts,
   defaultDevServerOptions,
   devServerLogFile,
+  recordedServerOptions,
   recordedServerPid,
   runDevServerForeground,
   startDevServerDetached,
@@ -12,21 +13,40 @@ import {
   type DevServerOptions,
 } from '../../temporal/devServer';
 import { ensureSearchAttributes } from '../../temporal/searchAttributeSetup';
+import { resolveTemporalTarget } from '../../shared/temporalConnection';
+import { portNumber } from '../options';
 
 interface ServerFlags {
   ip: string;
-  port: string;
-  uiPort: string;
+  port: number;
+  uiPort: number;
   dbFilename: string;
   detach?: boolean;
+}
+
+/**
+ * The server `deploy server status` reports: what the flags name, else the address every other
+ * command connects to (TEMPORAL_ADDRESS or the envconfig profile, see src/shared/temporalConnection),
+ * with the Web UI port the recorded server was started with, or the dev server's port + 1000.
+ */
+export function statusTarget(flags: Partial<Pick<ServerFlags, 'ip' | 'port' | 'uiPort'>>) {
+  const configured = resolveTemporalTarget().address;
+  const colon = configured.lastIndexOf(':');
+  const ip = flags.ip ?? configured.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = flags.port ?? Number(configured.slice(colon + 1));
+  const recorded = recordedServerOptions();
+  const uiPort =
+    flags.uiPort ??
+    (recorded && recorded.ip === ip && recorded.port === port ? recorded.uiPort : port + 1000);
+  return { ip, port, uiPort };
 }
 
 function optionsFrom(flags: ServerFlags): DevServerOptions {
   return {
     ...defaultDevServerOptions(),
     ip: flags.ip,
-    port: Number(flags.port),
-    uiPort: Number(flags.uiPort),
+    port: flags.port,
+    uiPort: flags.uiPort,
     dbFilename: flags.dbFilename,
   };
 }
@@ -62,8 +82,8 @@ export function registerServerCommands(program: Command): void {
     .command('start', { isDefault: true })
     .description('start `temporal server start-dev` (foreground unless --detach); reuse one that answers')
     .option('--ip <ip>', 'address to bind', d.ip)
-    .option('--port <port>', 'gRPC frontend port', String(d.port))
-    .option('--ui-port <port>', 'Web UI port', String(d.uiPort))
+    .option('--port <port>', 'gRPC frontend port', portNumber, d.port)
+    .option('--ui-port <port>', 'Web UI port', portNumber, d.uiPort)
     .option('--db-filename <file>', 'SQLite file that keeps workflows across restarts', d.dbFilename)
     .option('-d, --detach', 'run in the background and return once it answers')
     .action(async (flags: ServerFlags) => {
@@ -97,19 +117,22 @@ export function registerServerCommands(program: Command): void {
 
   server
     .command('status')
-    .description('show whether the dev server answers')
-    .option('--ip <ip>', 'address', d.ip)
-    .option('--port <port>', 'gRPC frontend port', String(d.port))
-    .option('--ui-port <port>', 'Web UI port', String(d.uiPort))
-    .action(async (flags: ServerFlags) => {
-      const o = { ...d, ...optionsFrom({ ...flags, dbFilename: d.dbFilename }) };
+    .description(
+      'show whether the Temporal server this tool is pointed at answers (TEMPORAL_ADDRESS / profile, else the local default)',
+    )
+    .option('--ip <ip>', 'address (default: from TEMPORAL_ADDRESS or the profile)')
+    .option('--port <port>', 'gRPC frontend port (default: from TEMPORAL_ADDRESS or the profile)', portNumber)
+    .option('--ui-port <port>', 'Web UI port (default: as started, else port + 1000)', portNumber)
+    .action(async (flags: Partial<ServerFlags>) => {
+      const o = { ...d, ...statusTarget(flags) };
       const state = await checkPorts(o).catch((e: Error) => e.message);
-      const pid = recordedServerPid();
+      const recorded = recordedServerOptions();
+      const ours = recorded?.ip === o.ip && recorded.port === o.port ? recordedServerPid() : undefined;
       console.log(
         state === 'temporal'
-          ? `running${pid ? ` (pid ${pid})` : ' (not started by omni-deploy)'}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`
+          ? `running${ours ? ` (pid ${ours})` : ' (not started by this checkout)'}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`
           : state === 'free'
-            ? 'not running'
+            ? `not running: nothing answers on ${o.ip}:${o.port}`
             : state,
       );
       if (state !== 'temporal') process.exitCode = 3;

@@ -14,10 +14,13 @@ import {
   type SimContext,
 } from '../../../sim/cluster';
 import { defaultDevices, deviceTableText } from '../../../sim/devices';
+import { positiveInt, wholeNumber } from '../options';
+
+const deviceCount = wholeNumber(1, 64);
 
 function ctxOf(cmd: Command): SimContext {
-  const { instance } = cmd.optsWithGlobals<{ instance?: string }>();
-  return simContext(instance === undefined ? undefined : Number(instance));
+  const { instance } = cmd.optsWithGlobals<{ instance?: number }>();
+  return simContext(instance);
 }
 
 function printCluster(c: SimCluster, json: boolean | undefined): void {
@@ -44,26 +47,27 @@ export function registerSimCommands(program: Command): void {
     .option(
       '--instance <n>',
       'a separate simulated cluster (10.231.<n>.0/24), e.g. for tests; default $OMNI_SIM_INSTANCE or 0',
+      wholeNumber(0, 99),
     );
 
   sim
     .command('up')
     .description('bring hosts up (idempotent; powered-off hosts come back with their disks)')
     .option('--inventory <file>', 'one host per distinct ansible_host of the inventory')
-    .option('--hosts <n>', 'N hosts h1..hN at 10.231.<instance>.11…')
-    .option('--devices <n>', 'NPU devices per host', '16')
+    .option('--hosts <n>', 'N hosts h1..hN at 10.231.<instance>.11…', positiveInt)
+    .option('--devices <n>', 'NPU devices per host (1-64)', deviceCount, 16)
     .option('--json', 'print the cluster as JSON')
     .action(
-      async (o: { inventory?: string; hosts?: string; devices: string; json?: boolean }, cmd: Command) => {
+      async (o: { inventory?: string; hosts?: number; devices: number; json?: boolean }, cmd: Command) => {
         const ctx = ctxOf(cmd);
         if ((o.inventory === undefined) === (o.hosts === undefined)) {
           throw new Error('give exactly one of --inventory FILE or --hosts N');
         }
-        const specs = o.inventory ? hostsFromInventory(o.inventory) : hostsForCount(Number(o.hosts), ctx);
+        const specs = o.inventory ? hostsFromInventory(o.inventory) : hostsForCount(o.hosts!, ctx);
         const t0 = Date.now();
         const cluster = await simUp(specs, {
           ctx,
-          devices: Number(o.devices),
+          devices: o.devices,
           log: o.json ? undefined : (l) => console.log(l),
         });
         if (!o.json) console.log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -121,15 +125,15 @@ export function registerSimCommands(program: Command): void {
     .command('devices')
     .description("rewrite a host's NPU device table (for negative tests)")
     .argument('<host>', 'host name or address')
-    .option('--count <n>', 'number of devices', '16')
+    .option('--count <n>', 'number of devices (1-64)', deviceCount, 16)
     .option('--without-ip <ids>', 'comma list of devices without an IP address')
     .option('--set-ip <id=ip...>', 'give devices these IPs (e.g. to duplicate another one)')
     .action(
-      async (host: string, o: { count: string; withoutIp?: string; setIp?: string[] }, cmd: Command) => {
+      async (host: string, o: { count: number; withoutIp?: string; setIp?: string[] }, cmd: Command) => {
         const ctx = ctxOf(cmd);
         const h = (await simStatus(ctx)).hosts.find((x) => x.name === host || x.address === host);
         if (!h) throw new Error(`no simulated host "${host}"`);
-        const devices = defaultDevices(Number(h.address.split('.')[3]), Number(o.count));
+        const devices = defaultDevices(Number(h.address.split('.')[3]), o.count);
         const noIp = o.withoutIp ? o.withoutIp.split(',').map(Number) : [];
         for (const d of devices) if (noIp.includes(d.id)) d.ip = null;
         for (const kv of o.setIp ?? []) {
