@@ -165,7 +165,10 @@ export function recordedServerPid(): number | undefined {
 export function recordedServerOptions(): Pick<DevServerOptions, 'ip' | 'port' | 'uiPort'> | undefined {
   if (recordedServerPid() === undefined) return undefined;
   try {
-    return JSON.parse(fs.readFileSync(optionsFile(), 'utf8')) as Pick<DevServerOptions, 'ip' | 'port' | 'uiPort'>;
+    return JSON.parse(fs.readFileSync(optionsFile(), 'utf8')) as Pick<
+      DevServerOptions,
+      'ip' | 'port' | 'uiPort'
+    >;
   } catch {
     return undefined;
   }
