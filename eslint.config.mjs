@@ -2,8 +2,40 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Modules that do I/O or hold process state: values from them must never enter workflow code
+// (Temporal's deterministic sandbox). Patterns match the import string wherever the importing
+// file sits (`**/`), so `../../remote/exec` from src/workflows/cluster/ is caught as well as
+// `../remote/exec` from src/workflows/.
+const SIDE_EFFECT_MODULES = [
+  '**/activities',
+  '**/activities/**',
+  '**/remote',
+  '**/remote/**',
+  '**/client',
+  '**/client/**',
+  '**/temporal/**',
+  '**/worker',
+  '**/inventory',
+  '**/inventory/**',
+  '**/sim/**',
+  '**/shared/paths',
+  '**/shared/pidFile',
+  '**/shared/taskQueues',
+  '**/shared/temporalConnection',
+];
+
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tools/', '.state/', 'test-artifacts/', 'sim/**/*.go', 'test/golden/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.tools/',
+      '.state/',
+      'test-artifacts/',
+      'dist/',
+      'sim/**/*.go',
+      'test/golden/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,9 +45,30 @@ export default tseslint.config(
     },
   },
   {
+    // A promise nobody awaits loses its error (an unhandled rejection kills the worker) and, in
+    // workflow code, its ordering. Needs type information.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // node:test's suites and cases report their own failures.
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'it', 'test', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries,
     // and activities only as types. The bundler would reject some of these at worker start; this
-    // catches them at lint time instead.
+    // catches them at lint time instead (test/unit/lintGuard.test.ts proves it from any depth).
     files: ['src/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -23,16 +76,35 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:*', 'fs', 'path', 'child_process', 'net', 'os', 'crypto'],
+              group: [
+                'node:*',
+                'fs',
+                'fs/*',
+                'path',
+                'child_process',
+                'net',
+                'os',
+                'crypto',
+                'http',
+                'https',
+              ],
               message: 'No Node built-ins in workflow code.',
             },
             {
-              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'node-ssh', 'ssh2'],
+              group: [
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+                'node-ssh',
+                'ssh2',
+                'yaml',
+                'nunjucks',
+              ],
               message: 'Not allowed in the workflow sandbox.',
             },
             {
-              group: ['../activities', '../activities/*', '../remote/*'],
-              message: 'Import activities as types only.',
+              group: SIDE_EFFECT_MODULES,
+              message: 'Modules with I/O or process state enter workflow code as types only.',
               allowTypeImports: true,
             },
           ],
