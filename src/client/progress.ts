@@ -1,5 +1,6 @@
 import pc from 'picocolors';
-import type { ClusterStatus, CellState } from '../workflows/cluster/types';
+import type { ClusterStatus, CellState, OperationInfo } from '../workflows/cluster/types';
+import { describeAttempt, type StepAttempt } from './stepAttempts';
 
 const CELL: Record<CellState, (s: string) => string> = {
   pending: pc.dim,
@@ -24,7 +25,12 @@ function seconds(ms: number): string {
  * The terminal view of a cluster: a host × phase table with timings, then failures and endpoints.
  * The same information as the Web UI's current details, coloured for a terminal.
  */
-export function renderStatus(s: ClusterStatus, now = Date.now(), color = true): string {
+export function renderStatus(
+  s: ClusterStatus,
+  now = Date.now(),
+  color = true,
+  retrying: readonly StepAttempt[] = [],
+): string {
   const paint = (state: CellState, text: string) => (color ? CELL[state](text) : text);
   const width = Math.max(4, ...s.hosts.map((h) => h.length));
   const colWidth = Math.max(...s.phases.map((p) => p.length), 12);
@@ -41,9 +47,13 @@ export function renderStatus(s: ClusterStatus, now = Date.now(), color = true): 
   });
   const stage = `${s.cluster}: ${s.stage}${s.currentPhase ? ` (${s.currentPhase})` : ''}`;
   const lines = [color ? pc.bold(stage) : stage, head, ...rows];
+  for (const a of retrying) lines.push(paint('running', `retrying ${describeAttempt(a, now)}`));
   for (const f of s.failures) {
     lines.push(`${paint('failed', `${f.host} · ${f.phase}`)}: ${f.type}: ${f.message}`);
   }
+  const ago = (o: OperationInfo) => seconds(now - o.requestedAt);
+  if (s.operation) lines.push(`operation: ${s.operation.what} (requested ${ago(s.operation)} ago)`);
+  for (const q of s.queued ?? []) lines.push(`queued: ${q.what} (requested ${ago(q)} ago)`);
   if (s.stage === 'waiting-for-operator') {
     lines.push(
       `fix the cause, then \`deploy retry ${s.cluster}\`; or \`deploy down ${s.cluster}\` to clean up`,

@@ -12,12 +12,17 @@ import {
   restartServersUpdate,
   retryFailedUpdate,
   runPhasesUpdate,
+  statusQuery,
 } from '../../workflows/cluster/messages';
-import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../workflows/cluster/types';
+import {
+  DEFAULT_ACTIVITY_TUNING,
+  type ClusterStatus,
+  type DeployOptions,
+} from '../../workflows/cluster/types';
 import { positiveInt } from '../options';
 import { withClient } from '../temporalClient';
 import { parseExtraVars, planSummary } from './planInput';
-import { watchCluster, printStatus, resolveCluster } from './watch';
+import { followUntil, printStatus, watchCluster, resolveCluster } from './watch';
 
 const csv = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -75,21 +80,44 @@ export async function startCluster(flags: StartFlags): Promise<number> {
         return 1;
       }
       // The inventory as it is now goes along: the phases apply what the operator just edited.
-      console.log(
-        `cluster ${plan.cluster} is running; running ${phases.join(' → ')} on it with this inventory`,
-      );
       const handle = client.workflow.getHandle(workflowId);
+      const before = await handle.query(statusQuery);
+      const what = phases.join(' → ');
+      // Accepted or refused (the workflow refuses while it waits for the operator), never silent.
+      const update = await handle.startUpdate(runPhasesUpdate, {
+        args: [{ phases, plan }],
+        waitForStage: 'ACCEPTED',
+      });
+      const ahead = busyWith(before);
+      console.log(
+        ahead
+          ? `cluster ${plan.cluster} is busy (${ahead}); ${what} with this inventory is queued behind it`
+          : `cluster ${plan.cluster} is ready; running ${what} on it with this inventory`,
+      );
       if (flags.detach) {
-        await handle.startUpdate(runPhasesUpdate, { args: [{ phases, plan }], waitForStage: 'ACCEPTED' });
+        console.log(`\`deploy status ${plan.cluster}\` shows its progress`);
         return 0;
       }
-      const outcome = await handle.executeUpdate(runPhasesUpdate, { args: [{ phases, plan }] });
-      await printStatus(client, plan.cluster);
+      const outcome = await followUntil(client, plan.cluster, update.result());
+      console.log(
+        outcome.ok
+          ? `${what}: done`
+          : `${what}: failed on ${outcome.failures.map((f) => `${f.host} (${f.phase}: ${f.type})`).join(', ')}`,
+      );
       return outcome.ok ? 0 : 2;
     }
     if (flags.detach) return 0;
     return watchCluster(client, plan.cluster);
   });
+}
+
+/** What a running cluster is doing that a new operation would wait for; undefined when idle. */
+function busyWith(s: ClusterStatus): string | undefined {
+  const parts: string[] = [];
+  if (s.stage === 'deploying' && !s.operation) parts.push(`deploying: ${s.currentPhase ?? 'starting'}`);
+  if (s.operation) parts.push(`running ${s.operation.what}`);
+  for (const q of s.queued ?? []) parts.push(`then ${q.what}`);
+  return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
 export function registerClusterCommands(program: Command): void {

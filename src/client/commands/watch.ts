@@ -5,6 +5,7 @@ import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
 import { statusQuery } from '../../workflows/cluster/messages';
 import type { ClusterStatus } from '../../workflows/cluster/types';
 import { renderStatus } from '../progress';
+import { stepAttempts } from '../stepAttempts';
 
 /** CLUSTER argument, or --inventory's cluster name, or the only running cluster. */
 export async function resolveCluster(client: Client, cluster?: string, inventory?: string): Promise<string> {
@@ -33,10 +34,11 @@ export async function printStatus(client: Client, cluster: string, json = false)
   const handle = client.workflow.getHandle(clusterWorkflowId(cluster));
   const description = await handle.describe();
   const status = await handle.query(statusQuery);
+  const retrying = stepAttempts(description);
   if (json) {
-    console.log(JSON.stringify({ workflow: description.status.name, ...status }, null, 2));
+    console.log(JSON.stringify({ workflow: description.status.name, ...status, retrying }, null, 2));
   } else {
-    console.log(renderStatus(status, Date.now(), process.stdout.isTTY === true));
+    console.log(renderStatus(status, Date.now(), process.stdout.isTTY === true, retrying));
     if (description.status.name !== 'RUNNING')
       console.log(`workflow ${description.status.name.toLowerCase()}`);
   }
@@ -44,6 +46,33 @@ export async function printStatus(client: Client, cluster: string, json = false)
 }
 
 const SETTLED = new Set(['ready', 'waiting-for-operator', 'cleaned']);
+
+/**
+ * Show the cluster's table live until `done` settles (an operation's update result), then print
+ * the final table once and return the result. Ctrl-C stops watching; the operation goes on.
+ */
+export async function followUntil<T>(client: Client, cluster: string, done: Promise<T>): Promise<T> {
+  let settled = false;
+  const tracked = done.finally(() => {
+    settled = true;
+  });
+  const handle = client.workflow.getHandle(clusterWorkflowId(cluster));
+  const tty = process.stdout.isTTY === true;
+  let last = '';
+  while (!settled) {
+    const [description, status] = await Promise.all([handle.describe(), handle.query(statusQuery)]);
+    const view = renderStatus(status, Date.now(), tty, stepAttempts(description));
+    if (tty) logUpdate(view);
+    else if (view !== last) console.log(`${view}\n`);
+    last = view;
+    await Promise.race([tracked.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+  }
+  // The final table replaces the live one.
+  if (tty) logUpdate.clear();
+  const result = await tracked;
+  await printStatus(client, cluster);
+  return result;
+}
 
 /**
  * Follow a cluster until its workflow settles (ready, waiting for the operator, cleaned) or, with
@@ -69,7 +98,7 @@ export async function watchCluster(
       const closed = description.status.name !== 'RUNNING';
       status = await handle.query(statusQuery).catch(() => status);
       if (status) {
-        const view = renderStatus(status, Date.now(), tty);
+        const view = renderStatus(status, Date.now(), tty, stepAttempts(description));
         if (tty) logUpdate(view);
         else if (view !== last) console.log(`${view}\n`);
         last = view;

@@ -37,10 +37,19 @@ export class PhaseContext {
     private readonly onChange: () => void,
   ) {}
 
-  /** Activity stubs whose Web UI summary names host and phase ("p0 · run_docker"). */
+  private activitySeq = 0;
+
+  /**
+   * Activity stubs whose Web UI summary names host and phase ("p0 · run_docker"). Their activity
+   * ID does too ("p0/run_docker/7"): while a step is retrying, the only place its attempt number
+   * and last error live is the server's pending-activity record, which `deploy status` reads by
+   * this ID (see activityProgress in the client).
+   */
   activities(host: string, phase: Phase, overrides: Partial<ActivityOptions> = {}): Activities {
     const t = this.options.activity;
+    const id = patched('activity-ids-name-host') ? `${host}/${phase}/${++this.activitySeq}` : undefined;
     return proxyActivities<Activities>({
+      ...(id !== undefined && { activityId: id }),
       startToCloseTimeout: t.startToCloseTimeout,
       heartbeatTimeout: t.heartbeatTimeout,
       retry: { ...t.retry, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },

@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -26,7 +27,8 @@ import {
 import { PHASE_RUNNERS, clusterEndpoints, cleanupAllHosts } from './phases';
 import { restartServers, restartTargets } from './serverPhases';
 import { ClusterState, type ClusterStateData } from './state';
-import type { DeployOptions, HostFailure } from './types';
+import { deployInputProblems, phaseProblems, planProblems } from './inputChecks';
+import type { DeployOptions, HostFailure, OperationInfo } from './types';
 
 export interface DeployClusterInput {
   /** The single source of truth: what history records as deployed. */
@@ -42,11 +44,17 @@ interface OperationOutcome {
 }
 
 /** Work asked for while the cluster runs, done one at a time in arrival order. */
-type Operation = (
-  { kind: 'phases'; phases: Phase[]; plan?: Plan } | { kind: 'restart'; request: RestartRequest }
-) & {
+type OperationRequest =
+  { kind: 'phases'; phases: Phase[]; plan?: Plan } | { kind: 'restart'; request: RestartRequest };
+type Operation = OperationRequest & {
+  info: OperationInfo;
   outcome?: OperationOutcome;
 };
+
+function describeRestart(r: RestartRequest): string {
+  const who = [...(r.roles ?? []), ...(r.hosts ?? [])].join(', ') || 'all engines';
+  return `restart ${who}${r.syncCode ? ' (code sync first)' : ''}`;
+}
 
 /**
  * The cluster as a durable entity (workflow ID `cluster/<name>`): runs the selected phases, then
@@ -55,6 +63,14 @@ type Operation = (
  */
 export async function deployCluster(input: DeployClusterInput): Promise<void> {
   const { options } = input;
+  const problems = deployInputProblems(input.plan, options);
+  if (problems.length > 0) {
+    // Fails the run (not just the task): no retry can make this input valid.
+    throw ApplicationFailure.nonRetryable(
+      `invalid deployCluster input: ${problems.join('; ')}`,
+      'InvalidInput',
+    );
+  }
   let plan = input.plan;
   const state = input.carried
     ? new ClusterState(input.carried)
@@ -82,13 +98,31 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
 
   let retryRequested = false;
   const operations: Operation[] = [];
-  const enqueue = async (op: Operation): Promise<OperationOutcome> => {
-    operations.push(op);
-    await condition(() => op.outcome !== undefined);
-    return op.outcome!;
+  /** The operation being carried out (operations[0] while it runs); only it may be answered. */
+  let running: Operation | undefined;
+  const showOperations = () => {
+    state.status.operation = running?.info;
+    state.status.queued = operations.filter((o) => o !== running).map((o) => o.info);
   };
-  const refuseWhenCleaned = () => {
-    if (state.status.stage === 'cleaned') throw new Error('the cluster has been cleaned up');
+  const enqueue = async (op: OperationRequest, what: string): Promise<OperationOutcome> => {
+    const queued: Operation = { ...op, info: { kind: op.kind, what, requestedAt: Date.now() } };
+    operations.push(queued);
+    showOperations();
+    publish();
+    await condition(() => queued.outcome !== undefined);
+    return queued.outcome!;
+  };
+  /** Operations refuse rather than queue behind something that needs the operator first. */
+  const refuseUnlessServing = () => {
+    const { stage, currentPhase, failures } = state.status;
+    if (stage === 'cleaned' || stage === 'cleaning') throw new Error(`the cluster is ${stage} up`);
+    if (stage === 'waiting-for-operator') {
+      const hosts = [...new Set(failures.map((f) => f.host))].join(', ');
+      throw new Error(
+        `the cluster waits for the operator: ${currentPhase} failed on ${hosts}; ` +
+          '`deploy retry` after fixing the cause, or `deploy down`',
+      );
+    }
   };
 
   setHandler(statusQuery, () => state.status);
@@ -116,18 +150,20 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
     runPhasesUpdate,
     async ({ phases, plan: newPlan }) => ({
       phases,
-      ...(await enqueue({ kind: 'phases', phases, plan: newPlan })),
+      ...(await enqueue({ kind: 'phases', phases, plan: newPlan }, phases.join(' → '))),
     }),
     {
       validator: ({ phases, plan: newPlan }) => {
+        const problems = [...phaseProblems(phases, 'phases'), ...(newPlan ? planProblems(newPlan) : [])];
+        if (problems.length > 0) throw new Error(problems.join('; '));
         if (phases.length === 0) throw new Error('no phases selected');
-        refuseWhenCleaned();
+        refuseUnlessServing();
         if (newPlan) assertSameHosts(plan, newPlan);
       },
     },
   );
   const validateRestart = (request: RestartRequest) => {
-    refuseWhenCleaned();
+    refuseUnlessServing();
     if (restartTargets(plan, request).length === 0) {
       throw new Error(`no engine host matches ${JSON.stringify(request)}`);
     }
@@ -135,14 +171,14 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
   setHandler(restartServersSignal, (request) => {
     // A signal cannot be refused; one that names nothing is dropped rather than queued.
     if (state.status.stage !== 'cleaned' && restartTargets(plan, request).length > 0) {
-      void enqueue({ kind: 'restart', request });
+      void enqueue({ kind: 'restart', request }, describeRestart(request));
     }
   });
   setHandler(
     restartServersUpdate,
     async (request) => ({
       hosts: restartTargets(plan, request),
-      ...(await enqueue({ kind: 'restart', request })),
+      ...(await enqueue({ kind: 'restart', request }, describeRestart(request))),
     }),
     { validator: validateRestart },
   );
@@ -163,9 +199,10 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
         state.setFailures(state.failuresOf(err.phase));
         state.setStage('waiting-for-operator', err.phase);
         publish();
-        // An operation started by an update answers now rather than when the operator acts.
-        const op = operations[0];
-        if (op && !op.outcome) op.outcome = { ok: false, failures: state.status.failures };
+        // The operation that ran into this answers now rather than when the operator acts. Only
+        // that one: an operation still queued has not run, and answering it would let its
+        // caller believe it failed while it runs later.
+        if (running && !running.outcome) running.outcome = { ok: false, failures: state.status.failures };
         await condition(() => retryRequested);
         retryRequested = false;
         state.setFailures([]);
@@ -236,9 +273,14 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
         await carryOn();
         continue;
       }
+      running = op;
+      showOperations();
       const outcome = await runOperation(op);
       op.outcome ??= outcome;
       operations.shift();
+      running = undefined;
+      showOperations();
+      publish();
     }
     await condition(allHandlersFinished);
   } catch (err) {

@@ -66,6 +66,15 @@ export const DEFAULT_ACTIVITY_TUNING: ActivityTuning = {
   },
 };
 
+/** An operator's request to the running cluster, as the status shows it. */
+export interface OperationInfo {
+  kind: 'phases' | 'restart';
+  /** What it does, e.g. "run_server → run_proxy" or "restart decode". */
+  what: string;
+  /** When the workflow received it (ms since the epoch). */
+  requestedAt: number;
+}
+
 export interface ClusterStatus {
   cluster: string;
   stage: Stage;
@@ -79,4 +88,8 @@ export interface ClusterStatus {
   endpoints: Record<string, string>;
   /** How many times this cluster's workflow has continued as new. */
   generation: number;
+  /** The operation running now, if any (absent for the first deploy). */
+  operation?: OperationInfo;
+  /** Operations waiting for the current work to finish, in the order they will run. */
+  queued?: OperationInfo[];
 }

@@ -1,0 +1,65 @@
+import type { Plan } from '../../plan/types';
+import { PHASES } from '../../shared/phases';
+import type { DeployOptions } from './types';
+
+/**
+ * What the cluster workflow checks of its own input before it touches a host. The CLI validates
+ * the same values where they are typed, but any client may start the workflow (another tool, the
+ * Temporal CLI, a test), so the workflow refuses an input that would make it misbehave (a zero
+ * parallelism hangs every fan-out, NaN attempts retry forever) instead of trusting it.
+ * Returns the problems, each naming the field; empty when the input is fine.
+ */
+export function deployInputProblems(plan: Plan, options: DeployOptions): string[] {
+  return [...optionProblems(options), ...planProblems(plan)];
+}
+
+const wholeAtLeast = (value: unknown, min: number) =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+
+export function optionProblems(options: DeployOptions): string[] {
+  const problems: string[] = [];
+  if (!wholeAtLeast(options?.parallelism, 1))
+    problems.push(`options.parallelism must be a whole number ≥ 1, got ${String(options?.parallelism)}`);
+  const attempts = options?.activity?.retry?.maximumAttempts;
+  if (!wholeAtLeast(attempts, 1))
+    problems.push(
+      `options.activity.retry.maximumAttempts must be a whole number ≥ 1, got ${String(attempts)}`,
+    );
+  if (!wholeAtLeast(options?.maxHistoryEvents, 10))
+    problems.push(
+      `options.maxHistoryEvents must be a whole number ≥ 10, got ${String(options?.maxHistoryEvents)}`,
+    );
+  if (typeof options?.executorTaskQueue !== 'string' || options.executorTaskQueue === '')
+    problems.push('options.executorTaskQueue must name the executor machine’s task queue');
+  problems.push(...phaseProblems(options?.phases, 'options.phases'));
+  return problems;
+}
+
+export function phaseProblems(phases: unknown, field: string): string[] {
+  if (!Array.isArray(phases)) return [`${field} must be a list of phases`];
+  const unknown = phases.filter((p) => !(PHASES as readonly unknown[]).includes(p));
+  return unknown.length > 0
+    ? [`${field} has unknown phase(s) ${unknown.map(String).join(', ')}; phases are ${PHASES.join(', ')}`]
+    : [];
+}
+
+/** The structure the phases rely on; the inventory loader guarantees it for Plans it builds. */
+export function planProblems(plan: Plan): string[] {
+  const problems: string[] = [];
+  if (plan?.planVersion !== 1) return [`plan.planVersion must be 1, got ${String(plan?.planVersion)}`];
+  if (typeof plan.cluster !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(plan.cluster))
+    problems.push(`plan.cluster ${JSON.stringify(plan.cluster)} is not a cluster name`);
+  if (!Array.isArray(plan.hosts) || plan.hosts.length === 0) problems.push('plan.hosts is empty');
+  const names = new Set<string>();
+  for (const h of plan.hosts ?? []) {
+    if (names.has(h.name)) problems.push(`plan.hosts has ${h.name} twice`);
+    names.add(h.name);
+  }
+  if (!plan.proxy || !names.has(plan.proxy.host)) problems.push('plan.proxy.host is not one of plan.hosts');
+  for (const i of [...(plan.prefill ?? []), ...(plan.decode ?? [])]) {
+    for (const h of i.hosts) if (!names.has(h)) problems.push(`instance ${i.id} names unknown host ${h}`);
+  }
+  if ((plan.decode ?? []).length === 0) problems.push('plan.decode is empty');
+  if ((plan.prefill ?? []).length === 0) problems.push('plan.prefill is empty');
+  return problems;
+}

@@ -1,0 +1,224 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type * as realActivities from '../../src/activities';
+import { stepAttempts } from '../../src/client/stepAttempts';
+import type { Phase } from '../../src/shared/phases';
+import { deployCluster } from '../../src/workflows';
+import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
+import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
+import { runDeploy } from '../helpers/cli';
+import { waitForStatus } from '../helpers/deploy';
+import { seedPlan } from '../helpers/plans';
+import { startTestServer, workflowBundle } from '../helpers/temporal';
+
+type Activities = typeof realActivities;
+
+/**
+ * Honest operations: what the cluster workflow does with requests while it is busy, what it
+ * refuses, and what an operator sees of a step that is being retried.
+ */
+describe('cluster operations: queueing, refusals, retries in view', () => {
+  let env: TestWorkflowEnvironment;
+  const plan = seedPlan();
+  const hosts = plan.hosts.map((h) => h.name);
+
+  before(async () => {
+    env = await startTestServer();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  function options(
+    taskQueue: string,
+    phases: Phase[],
+    overrides: Partial<DeployOptions> = {},
+  ): DeployOptions {
+    return {
+      phases,
+      parallelism: 50,
+      executorTaskQueue: taskQueue,
+      activity: {
+        ...DEFAULT_ACTIVITY_TUNING,
+        retry: { ...DEFAULT_ACTIVITY_TUNING.retry, initialInterval: '10ms', maximumAttempts: 2 },
+      },
+      maxHistoryEvents: 10_000,
+      ...overrides,
+    };
+  }
+
+  async function withWorker<T>(
+    activities: Partial<Activities>,
+    fn: (taskQueue: string) => Promise<T>,
+  ): Promise<T> {
+    const taskQueue = `ops-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  it('refuses an invalid input on its own: the run fails with InvalidInput naming the fields', async () => {
+    await withWorker({}, async (taskQueue) => {
+      const bad = options(taskQueue, ['preflight'], { parallelism: 0 });
+      bad.activity.retry.maximumAttempts = Number('x');
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: bad }],
+      });
+      await assert.rejects(handle.result(), (e: unknown) => {
+        assert.ok(e instanceof WorkflowFailedError);
+        const cause = e.cause as ApplicationFailure;
+        assert.equal(cause.type, 'InvalidInput');
+        assert.match(cause.message, /options\.parallelism must be a whole number ≥ 1, got 0/);
+        assert.match(cause.message, /maximumAttempts must be a whole number ≥ 1, got null/); // NaN travels as JSON null
+        return true;
+      });
+    });
+  });
+
+  it('a phase request during the deploy is queued, shown, and runs once after it; never answered early', async () => {
+    const calls: string[] = [];
+    let d1Broken = true;
+    const activities: Partial<Activities> = {
+      ensureContainer: async (i) => {
+        calls.push(`run_docker ${i.target.name}`);
+        await new Promise((r) => setTimeout(r, 800));
+        if (i.target.name === 'd1' && d1Broken) {
+          throw ApplicationFailure.create({
+            type: 'ImageMissing',
+            message: 'd1 has no image',
+            nonRetryable: true,
+          });
+        }
+        return { action: 'created', id: `id-${i.name}` };
+      },
+      preflight: async (i) => (calls.push(`preflight ${i.target.name}`), []),
+    };
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['run_docker']) }],
+      });
+      await waitForStatus(handle, (s) => s.currentPhase === 'run_docker');
+      const update = await handle.startUpdate(runPhasesUpdate, {
+        args: [{ phases: ['preflight'] }],
+        waitForStage: 'ACCEPTED',
+      });
+      const queued = await handle.query(statusQuery);
+      assert.deepEqual(
+        queued.queued?.map((q) => q.what),
+        ['preflight'],
+        'the status shows what waits',
+      );
+
+      // The deploy runs into a failure while the request waits: the request is not answered
+      // (it has not run), and a new request is refused with the reason.
+      const waiting = await waitForStatus(handle, (s) => s.stage === 'waiting-for-operator');
+      assert.deepEqual(
+        waiting.queued?.map((q) => q.what),
+        ['preflight'],
+      );
+      const early = await Promise.race([
+        update.result().then(() => 'answered'),
+        new Promise((r) => setTimeout(() => r('pending'), 1500)),
+      ]);
+      assert.equal(early, 'pending');
+      await assert.rejects(
+        handle.executeUpdate(runPhasesUpdate, { args: [{ phases: ['verify'] }] }),
+        (e: unknown) => {
+          assert.ok(e instanceof WorkflowUpdateFailedError);
+          assert.match(
+            String((e.cause as Error).message),
+            /waits for the operator: run_docker failed on d1; `deploy retry` after fixing the cause, or `deploy down`/,
+          );
+          return true;
+        },
+      );
+
+      d1Broken = false;
+      await handle.executeUpdate(retryFailedUpdate);
+      const outcome = await update.result();
+      assert.deepEqual(outcome, { phases: ['preflight'], ok: true, failures: [] });
+      assert.equal(
+        calls.filter((c) => c.startsWith('preflight')).length,
+        hosts.length,
+        'the request ran once',
+      );
+      const after = await handle.query(statusQuery);
+      assert.equal(after.stage, 'ready');
+      assert.deepEqual(after.queued, []);
+      assert.equal(after.operation, undefined);
+      await handle.terminate();
+    });
+  });
+
+  it('while a step retries, status (table and --json) shows the host, attempt and last error', async () => {
+    let attempts = 0;
+    const activities: Partial<Activities> = {
+      ensureContainer: async (i) => {
+        if (i.target.name === 'p1' && ++attempts < 3) {
+          throw ApplicationFailure.create({
+            type: 'ConnectionError',
+            message: 'cannot reach p1 (10.0.0.2) over SSH: SSH handshake timed out',
+          });
+        }
+        return { action: 'created', id: `id-${i.name}` };
+      },
+    };
+    await withWorker(activities, async (taskQueue) => {
+      const cluster = randomUUID();
+      const opts = options(taskQueue, ['run_docker']);
+      opts.activity.retry = { ...opts.activity.retry, initialInterval: '4s', maximumAttempts: 5 };
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${cluster}`,
+        args: [{ plan, options: opts }],
+      });
+      let seen: ReturnType<typeof stepAttempts> = [];
+      for (let i = 0; i < 50 && seen.length === 0; i++) {
+        seen = stepAttempts(await handle.describe());
+        if (seen.length === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(seen.length, 1, 'one step is retrying');
+      assert.deepEqual(
+        {
+          host: seen[0]!.host,
+          phase: seen[0]!.phase,
+          attempt: seen[0]!.attempt,
+          max: seen[0]!.maximumAttempts,
+        },
+        { host: 'p1', phase: 'run_docker', attempt: 2, max: 5 },
+      );
+      assert.equal(seen[0]!.lastError?.type, 'ConnectionError');
+
+      const cli = { TEMPORAL_ADDRESS: env.address, NO_COLOR: '1' };
+      const json = await runDeploy(['status', cluster, '--json'], cli);
+      assert.equal(json.code, 0, json.stderr);
+      const status = JSON.parse(json.stdout) as {
+        retrying: { host: string; attempt: number; lastError: { message: string } }[];
+      };
+      assert.equal(status.retrying[0]?.host, 'p1');
+      assert.match(status.retrying[0]!.lastError.message, /SSH handshake timed out/);
+      const table = await runDeploy(['status', cluster], cli);
+      assert.match(
+        table.stdout,
+        /retrying p1 · run_docker: attempt [23] of 5 — last: ConnectionError: cannot reach p1 \(10\.0\.0\.2\) over SSH: SSH handshake timed out/,
+      );
+
+      await waitForStatus(handle, (s) => s.stage === 'ready', 60_000);
+      assert.deepEqual(stepAttempts(await handle.describe()), [], 'nothing retries once it succeeded');
+      await handle.terminate();
+    });
+  });
+});
