@@ -1,14 +1,16 @@
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { HostFiles } from './hostFiles';
+import { classified, remoteFor } from './remoteContext';
 import type { CleanupInput, CleanupResult } from './types';
 
 /**
  * Stop the engines this tool started (by the process groups in their pid files — never every
- * python on the machine), remove the containers, wipe the scripts and ranktable folders. Whatever
- * is already gone is fine: cleanup runs after partial deploys and after crashes.
+ * python on the machine), remove the containers, then remove exactly the files and folders the
+ * host's manifest says this tool made (src/remote/ownership.ts): never "everything under a
+ * configured path". Whatever is already gone is fine: cleanup runs after partial deploys and
+ * after crashes. Logs (LOG_PATH) and code (CODE_PATH) stay, as the seed's clean_up leaves them.
  */
 export async function cleanupHost(input: CleanupInput): Promise<CleanupResult> {
-  for (const dir of input.wipe) assertWipeable(dir);
   return classified(() =>
     withHeartbeat(async (signal) => {
       const { remote, host } = remoteFor(input.target);
@@ -29,21 +31,14 @@ export async function cleanupHost(input: CleanupInput): Promise<CleanupResult> {
         }
         if (await cli.remove(name)) removedContainers.push(name);
       }
-      for (const dir of input.wipe) {
-        await remote.exec(host, ['sh', '-c', '[ ! -d "$1" ] || find "$1" -mindepth 1 -delete', 'wipe', dir], {
-          signal,
-          timeoutMs: 5 * 60_000,
-        });
-      }
-      return { removedContainers, stopScriptsRun };
+      const removed = await new HostFiles(remote, host, input.owner, signal).cleanup();
+      return {
+        removedContainers,
+        stopScriptsRun,
+        removedFiles: removed.files,
+        removedDirs: removed.dirs,
+        kept: removed.kept,
+      };
     }),
   );
-}
-
-/** A typo'd setting must not turn into `rm -rf /data/*`: only folders two levels deep or more. */
-function assertWipeable(dir: string): void {
-  const parts = dir.split('/').filter(Boolean);
-  if (!dir.startsWith('/') || parts.length < 2 || parts.includes('..')) {
-    throw fail('ConfigError', `refusing to wipe ${dir}: not an absolute folder at least two levels deep`);
-  }
 }

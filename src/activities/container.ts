@@ -1,5 +1,6 @@
 import { SPEC_HASH_LABEL } from '../plan/dockerRun';
 import { withHeartbeat } from './heartbeat';
+import { HostFiles } from './hostFiles';
 import { classified, fail, remoteFor } from './remoteContext';
 import type { ContainerInput, ContainerResult } from './types';
 
@@ -25,9 +26,11 @@ export async function ensureContainer(input: ContainerInput): Promise<ContainerR
           );
         });
       }
-      if (input.createDirs.length > 0) {
-        await remote.exec(host, ['mkdir', '-p', ...input.createDirs], { signal, timeoutMs: 60_000 });
+      if (input.keepDirs.length > 0) {
+        await remote.exec(host, ['mkdir', '-p', ...input.keepDirs], { signal, timeoutMs: 60_000 });
       }
+      const files = new HostFiles(remote, host, input.owner, signal);
+      for (const root of input.ownedDirs) await files.claimDirs(root, [root]);
       if (current) await cli.remove(input.name);
       const id = await cli.run(input.runArgs, { signal, timeoutMs: 5 * 60_000 });
       return { action: current ? 'replaced' : 'created', id };

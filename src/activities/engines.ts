@@ -4,6 +4,7 @@ import { sleep } from '@temporalio/activity';
 import { SERVER_START_MARKER } from '../plan/launch/files';
 import type { Remote, RemoteHost } from '../remote';
 import { withHeartbeat } from './heartbeat';
+import { HostFiles } from './hostFiles';
 import { classified, fail, remoteFor } from './remoteContext';
 import type {
   EngineLaunchInput,
@@ -65,7 +66,16 @@ export async function launchEngines(input: EngineLaunchInput): Promise<EngineLau
     withHeartbeat(async (signal) => {
       const { remote, host } = remoteFor(input.target);
       const scriptsDir = input.launchScriptPath.replace(/\/[^/]+$/, '');
-      await remote.exec(host, ['mkdir', '-p', scriptsDir, input.runDir], { signal, timeoutMs: 30_000 });
+      const files = new HostFiles(remote, host, input.owner, signal);
+      await files.claimDirs(input.scriptsRoot, [scriptsDir, input.runDir]);
+      // What the scripts will create is recorded before they run: cleanup must know it even if
+      // the worker dies right after.
+      await files.recordFiles(input.scriptsRoot, [
+        input.launchScriptPath,
+        input.stopScriptPath,
+        `${input.runDir}/${LAUNCHED_HASH}`,
+        ...input.runtimeFiles,
+      ]);
       await remote.writeFileAtomic(host, input.launchScriptPath, input.launchScript, 0o755);
       await remote.writeFileAtomic(host, input.stopScriptPath, input.stopScript, 0o755);
 

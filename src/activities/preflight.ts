@@ -65,15 +65,19 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
       if (input.ports.length > 0) add('ports', ...(await portCheck(remote, host, input, signal)));
 
       for (const d of input.disk) {
-        const r = await sh('df -Pk "$1" | awk \'NR==2 {print $4}\'', d.path);
-        const freeBytes = Number(r.stdout.trim()) * 1024;
-        const ok = r.code === 0 && freeBytes >= d.minFreeBytes;
+        const r = await sh(FREE_SPACE, d.path);
+        const [free, measured] = r.stdout.trim().split(' ');
+        const freeBytes = Number(free) * 1024;
+        const readable = r.code === 0 && /^\d+$/.test(free ?? '') && measured !== undefined;
+        const ok = readable && freeBytes >= d.minFreeBytes;
+        // A folder the deploy has not created yet lives on its nearest existing parent's disk.
+        const where = measured === d.path ? d.path : `${measured} (where ${d.path} will be created)`;
         add(
           'disk',
           ok,
-          r.code !== 0
-            ? `cannot read free space of ${d.path}`
-            : `${formatBytes(freeBytes)} free on ${d.path}${ok ? '' : ` (need ${formatBytes(d.minFreeBytes)})`}`,
+          !readable
+            ? `cannot read free space of ${d.path}: ${r.stderr.trim() || r.stdout.trim()}`
+            : `${formatBytes(freeBytes)} free on ${where}${ok ? '' : ` (need ${formatBytes(d.minFreeBytes)})`}`,
         );
       }
 
@@ -134,6 +138,12 @@ async function portCheck(
     ? [true, `${input.ports.length} ports free`]
     : [false, `port(s) ${busy.join(', ')} already in use on ${host.address}`];
 }
+
+/** Prints "<free KiB> <folder measured>": the folder, or its nearest existing parent. */
+const FREE_SPACE = `p=$1
+while [ ! -e "$p" ]; do p=\${p%/*}; [ -n "$p" ] || p=/; done
+kb=$(df -Pk -- "$p" | awk 'NR==2 {print $4}') || exit 1
+echo "$kb $p"`;
 
 function formatBytes(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;

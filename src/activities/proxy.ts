@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sleep } from '@temporalio/activity';
 import { withHeartbeat } from './heartbeat';
+import { HostFiles } from './hostFiles';
 import { classified, fail, remoteFor } from './remoteContext';
 import type { ProxyInput, ProxyResult } from './types';
 
@@ -16,10 +17,16 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
     withHeartbeat(async (signal) => {
       const { remote, host } = remoteFor(input.target);
       const dirs = [input.confPath, input.njsPath].map((p) => p.replace(/\/[^/]+$/, ''));
-      await remote.exec(host, ['mkdir', '-p', ...dirs, input.runDir, input.logDir], {
-        signal,
-        timeoutMs: 30_000,
-      });
+      await remote.exec(host, ['mkdir', '-p', input.logDir], { signal, timeoutMs: 30_000 });
+      const files = new HostFiles(remote, host, input.owner, signal);
+      await files.claimDirs(input.scriptsRoot, [...new Set(dirs), input.runDir, ...input.tempDirs]);
+      await files.recordFiles(input.scriptsRoot, [
+        input.njsPath,
+        input.confPath,
+        `${input.runDir}/${CONFIG_HASH}`,
+        ...input.runtimeFiles,
+        ...(input.seed ? [input.seed.scriptPath] : []),
+      ]);
       await remote.writeFileAtomic(host, input.njsPath, input.njs);
       await remote.writeFileAtomic(host, input.confPath, input.conf);
 

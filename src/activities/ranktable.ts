@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { withHeartbeat } from './heartbeat';
+import { HostFiles } from './hostFiles';
 import { classified, remoteFor } from './remoteContext';
 import type {
   DeviceIpOutput,
@@ -49,7 +50,12 @@ export async function writeRanktables(input: WriteRanktablesInput): Promise<Writ
       const expected = new Map(input.files.map((f) => [f.path, sha256(f.content)]));
       const full = (p: string) => `${input.root}/${p}`;
       const dirs = [...new Set(input.files.map((f) => full(f.path).replace(/\/[^/]+$/, '')))];
-      await remote.exec(host, ['mkdir', '-p', ...dirs], { signal, timeoutMs: 60_000 });
+      const owned = new HostFiles(remote, host, input.owner, signal);
+      await owned.claimDirs(input.root, dirs);
+      await owned.recordFiles(
+        input.root,
+        input.files.map((f) => full(f.path)),
+      );
 
       let written = 0;
       for (const f of input.files) {
@@ -64,8 +70,10 @@ export async function writeRanktables(input: WriteRanktablesInput): Promise<Writ
         { signal, timeoutMs: 60_000 },
       );
       const wanted = new Set(input.files.map((f) => full(f.path)));
-      const stale = listing.stdout.split('\n').filter((p) => p !== '' && !wanted.has(p));
-      if (stale.length > 0) await remote.exec(host, ['rm', '-f', ...stale], { signal, timeoutMs: 60_000 });
+      // Ranktables of an earlier layout that this tool wrote; anything else there is not ours.
+      const stale = await owned.removeOwnedFiles(
+        listing.stdout.split('\n').filter((p) => p !== '' && !wanted.has(p)),
+      );
 
       const verified: Record<string, string> = {};
       for (const f of input.files) {

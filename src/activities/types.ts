@@ -4,6 +4,10 @@
  * workflow history — readable by anyone with Web UI access — never holds one.
  */
 
+import type { Owner } from '../remote/ownership';
+
+export type { Owner };
+
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
 export type SshAuthRef =
@@ -55,8 +59,15 @@ export interface ContainerInput {
   runArgs: string[];
   /** Deterministic hash of the spec, also set as a label; equal hash = nothing to do. */
   specHash: string;
-  /** Working folders the container bind-mounts; created first (podman, unlike Docker, will not). */
-  createDirs: string[];
+  owner: Owner;
+  /**
+   * Working folders the container bind-mounts, created first (podman, unlike Docker, will not).
+   * `keepDirs` (LOG_PATH, CODE_PATH) stay after cleanup, as the seed keeps logs and code;
+   * `ownedDirs` (SCRIPTS_PATH, ranktable_save_path) are managed roots: what this creates there is
+   * recorded and removed by cleanup.
+   */
+  keepDirs: string[];
+  ownedDirs: string[];
 }
 
 export interface ContainerResult {
@@ -86,13 +97,17 @@ export interface CleanupInput {
   /** Stop scripts run_server wrote (they stop exactly the process groups it started); each is
    * run in the container, when present, before the container goes. */
   stopScripts: string[];
-  /** Folders to wipe (scripts, ranktables); their contents go, the folders stay. */
-  wipe: string[];
+  /** Whose recorded files and folders go (src/remote/ownership.ts); nothing else is removed. */
+  owner: Owner;
 }
 
 export interface CleanupResult {
   removedContainers: string[];
   stopScriptsRun: number;
+  removedFiles: number;
+  removedDirs: number;
+  /** Entries still in use (a folder with someone else's files in it). */
+  kept: number;
 }
 
 export interface ReadDeviceIpsInput {
@@ -118,6 +133,7 @@ export interface RanktableFileWrite {
 
 export interface WriteRanktablesInput {
   target: SshTarget;
+  owner: Owner;
   /** ranktable_save_path on the host. */
   root: string;
   files: RanktableFileWrite[];
@@ -141,6 +157,11 @@ export interface EngineLaunchInput {
   stopScriptPath: string;
   stopScript: string;
   runDir: string;
+  owner: Owner;
+  /** SCRIPTS_PATH: the managed root the scripts and the run folder live under. */
+  scriptsRoot: string;
+  /** Files the launch and stop scripts create in the run folder (pid files, servers.json…). */
+  runtimeFiles: string[];
   /** Restart even when the same script's servers are alive (the restart operation). */
   force: boolean;
 }
@@ -186,6 +207,13 @@ export interface ProxyInput {
   configHash: string;
   logDir: string;
   runDir: string;
+  owner: Owner;
+  /** SCRIPTS_PATH: the managed root of the config, run and temp folders. */
+  scriptsRoot: string;
+  /** nginx's temp folders (in the run folder), made by us so cleanup knows them. */
+  tempDirs: string[];
+  /** Files nginx and this step create in the run folder (pid file, config hash). */
+  runtimeFiles: string[];
   commands: Record<'test' | 'start' | 'reload' | 'quit', string[]>;
   healthUrl: string;
   /** Seed mode: run omniinfer's global_proxy.sh through this script instead of our nginx config. */

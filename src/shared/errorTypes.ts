@@ -27,4 +27,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'ProxyStartFailed',
   'ProxyNotReady',
   'VerifyFailed',
+  // ownership (src/activities/hostFiles.ts): a link inside a managed folder, a broken manifest
+  'UnsafePath',
+  'ManifestFailed',
 ] as const;

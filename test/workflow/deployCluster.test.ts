@@ -53,7 +53,7 @@ class FakeHosts {
       ),
       cleanupHost: async (i) => (
         await this.step('cleanupHost', i.target.name),
-        { removedContainers: i.containers, stopScriptsRun: 0 }
+        { removedContainers: i.containers, stopScriptsRun: 0, removedFiles: 0, removedDirs: 0, kept: 0 }
       ),
       launchEngines: async (i) => (
         await this.step(i.force ? 'restartEngines' : 'launchEngines', i.target.name),

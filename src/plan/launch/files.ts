@@ -30,3 +30,16 @@ export function manifestFile(runDir: string): string {
 export function rayLogFile(logDir: string): string {
   return join(logDir, 'ray.log');
 }
+
+/**
+ * Every file the launch script of a host with `servers` API servers creates in its run folder
+ * (pid files, the manifest and its temporary name): recorded as the tool's before it runs, so
+ * cleanup removes them (src/remote/ownership.ts).
+ */
+export function launchRuntimeFiles(runDir: string, servers: number): string[] {
+  return [
+    ...Array.from({ length: servers }, (_, rank) => serverPidFile(runDir, rank)),
+    manifestFile(runDir),
+    `${manifestFile(runDir)}.tmp`,
+  ];
+}

@@ -9,5 +9,6 @@ export {
   rayLogFile,
   serverLogFile,
   serverPidFile,
+  launchRuntimeFiles,
 } from './files';
 export type * from './types';

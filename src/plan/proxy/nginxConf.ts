@@ -26,6 +26,18 @@ function dir(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
+const TEMP_DIRECTIVES = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'] as const;
+
+/** nginx's temp folders, in the run folder: created by run_proxy so cleanup knows they are ours. */
+export function nginxTempDirs(runDir: string): string[] {
+  return TEMP_DIRECTIVES.map((t) => `${dir(runDir)}/${t}_temp`);
+}
+
+/** Files nginx itself creates in the run folder. */
+export function nginxRuntimeFiles(runDir: string): string[] {
+  return [`${dir(runDir)}/nginx.pid`];
+}
+
 function upstream(name: string, servers: string[], field: string): string[] {
   if (servers.length === 0) fail(`no ${field} server`);
   const seen = new Set<string>();
@@ -80,7 +92,7 @@ export function renderProxyConfig(spec: ProxyConfigSpec): ProxyConfig {
     `load_module ${path(spec.jsModulePath ?? DEBIAN_JS_MODULE, 'jsModulePath')};`,
     ...(spec.foreground ? ['daemon off;'] : []),
     `worker_processes ${spec.workerProcesses ?? 'auto'};`,
-    `pid ${path(`${run}/nginx.pid`, 'runDir')};`,
+    `pid ${path(nginxRuntimeFiles(run)[0]!, 'runDir')};`,
     `error_log ${path(`${log}/nginx_error.log`, 'logDir')} notice;`,
     '',
     'events {',
@@ -93,11 +105,7 @@ export function renderProxyConfig(spec: ProxyConfigSpec): ProxyConfig {
     `  access_log ${path(`${log}/nginx_access.log`, 'logDir')} pd;`,
     '  # The prefill leg is a subrequest: logged, so the access log shows both legs of a request.',
     '  log_subrequest on;',
-    `  client_body_temp_path ${path(`${run}/client_body_temp`, 'runDir')};`,
-    `  proxy_temp_path ${path(`${run}/proxy_temp`, 'runDir')};`,
-    `  fastcgi_temp_path ${path(`${run}/fastcgi_temp`, 'runDir')};`,
-    `  uwsgi_temp_path ${path(`${run}/uwsgi_temp`, 'runDir')};`,
-    `  scgi_temp_path ${path(`${run}/scgi_temp`, 'runDir')};`,
+    ...TEMP_DIRECTIVES.map((t, i) => `  ${t}_temp_path ${path(nginxTempDirs(run)[i]!, 'runDir')};`),
     '',
     `  js_import pd from ${path(spec.njsPath, 'njsPath')};`,
     `  js_var $${DECODE_BODY_VAR};`,

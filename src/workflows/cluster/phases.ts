@@ -53,12 +53,21 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   clean_up: (ctx) => cleanupAllHosts(ctx),
 };
 
-/** Stop engines, remove containers, wipe scripts and ranktables on every host. */
+/**
+ * Stop engines, remove containers, and remove what the hosts' manifests record as made by this
+ * tool (scripts, ranktables, run folders), on every host.
+ */
 export async function cleanupAllHosts(ctx: PhaseContext): Promise<void> {
   ctx.state.resetPhase('clean_up');
   ctx.state.showPhase('clean_up');
-  await ctx.fanOut('clean_up', 'clean_up', allHosts(ctx.plan), (h) =>
-    ctx.activities(h, 'clean_up').cleanupHost(cleanupInput(ctx.plan, h)),
+  await ctx.fanOut(
+    'clean_up',
+    'clean_up',
+    allHosts(ctx.plan),
+    (h) => ctx.activities(h, 'clean_up').cleanupHost(cleanupInput(ctx.plan, h)),
+    (r) =>
+      `removed ${r.removedContainers.length} container(s), ${r.removedFiles ?? 0} file(s), ${r.removedDirs ?? 0} folder(s)` +
+      (r.kept ? `; kept ${r.kept} still holding others' files` : ''),
   );
   ctx.state.finishPhase('clean_up', allHosts(ctx.plan), Date.now());
 }

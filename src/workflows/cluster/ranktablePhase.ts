@@ -2,7 +2,7 @@ import { buildRanktables, RanktableError, type HccnProbe } from '../../plan/rank
 import type { Plan } from '../../plan/types';
 import type { DeviceIpOutput, RanktableFileWrite } from '../../activities/types';
 import { PhaseFailed, type PhaseContext } from './context';
-import { planHost, sshTarget } from './steps';
+import { owner, planHost, sshTarget } from './steps';
 
 /** Generated ranktables as kept in workflow state: each path's bytes once, and who gets what. */
 export interface RanktableSet {
@@ -61,6 +61,7 @@ export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
     (name) =>
       ctx.activities(name, 'ranktable').writeRanktables({
         target: sshTarget(plan, planHost(plan, name)),
+        owner: owner(plan, planHost(plan, name)),
         root: plan.settings.ranktable_save_path,
         files: ready.hosts[name]!.map((path): RanktableFileWrite => ({
           path,

@@ -1,14 +1,22 @@
 import type { EngineLaunchInput, EngineReadyInput, ProxyInput, VerifyInput } from '../../activities/types';
-import { renderLaunchScript, renderStopScript, stopSpecFor, type EngineLaunchSpec } from '../../plan/launch';
+import {
+  launchRuntimeFiles,
+  renderLaunchScript,
+  renderStopScript,
+  stopSpecFor,
+  type EngineLaunchSpec,
+} from '../../plan/launch';
 import {
   DEBIAN_JS_MODULE,
   nginxCommands,
+  nginxRuntimeFiles,
+  nginxTempDirs,
   proxyConfigHash,
   renderProxyConfig,
   renderSeedProxyScript,
 } from '../../plan/proxy';
 import type { Plan, PlanHost } from '../../plan/types';
-import { launchScriptPath, planHost, runDir, sshTarget, stopScriptPath } from './steps';
+import { launchScriptPath, owner, planHost, runDir, sshTarget, stopScriptPath } from './steps';
 
 /**
  * Plan → engine launch and proxy inputs (pure). Scripts are rendered here, in the workflow, so
@@ -107,6 +115,9 @@ export function engineLaunchInput(plan: Plan, name: string, force: boolean): Eng
     stopScriptPath: stopScriptPath(plan, host),
     stopScript: renderStopScript(stopSpecFor(spec)),
     runDir: spec.runDir,
+    owner: owner(plan, host),
+    scriptsRoot: plan.scriptsDir,
+    runtimeFiles: launchRuntimeFiles(spec.runDir, spec.apiServers.length),
     force,
   };
 }
@@ -185,6 +196,10 @@ export function proxyInput(plan: Plan): ProxyInput {
     configHash: proxyConfigHash(spec),
     logDir: host.logDir,
     runDir: run,
+    owner: owner(plan, host),
+    scriptsRoot: plan.scriptsDir,
+    tempDirs: nginxTempDirs(run),
+    runtimeFiles: nginxRuntimeFiles(run),
     commands: nginxCommands({ confPath: `${dir}/nginx.conf`, prefixDir: run }),
     healthUrl: `http://${host.address}:${plan.proxy.listenPort}/health`,
     ...(plan.settings.proxy_mode === 'seed' ? seedProxy(plan, host, dir) : {}),

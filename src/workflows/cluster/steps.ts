@@ -1,6 +1,7 @@
 import type {
   CleanupInput,
   ContainerInput,
+  Owner,
   PreflightInput,
   SshTarget,
   SyncCodeInput,
@@ -38,6 +39,11 @@ export function sshTarget(plan: Plan, host: PlanHost): SshTarget {
   };
 }
 
+/** Whose entries a host step records in the host's manifest (what cleanup may remove). */
+export function owner(plan: Plan, host: PlanHost): Owner {
+  return { cluster: plan.cluster, host: host.name };
+}
+
 /** Hosts sharing an address (the seed's c0 on p0's machine) are one machine for files and ports. */
 function machineMates(plan: Plan, host: PlanHost): PlanHost[] {
   return plan.hosts.filter((h) => h.address === host.address);
@@ -59,7 +65,7 @@ export function preflightInput(plan: Plan, name: string): PreflightInput {
         ]
       : [],
     ports: host.ports.flatMap((p) => range(p.first, p.last)),
-    disk: [{ path: parentOfData(s.LOG_PATH), minFreeBytes: 1 << 30 }],
+    disk: [{ path: s.LOG_PATH, minFreeBytes: 1 << 30 }],
     ownContainers: machineMates(plan, host).map((h) => h.container.name),
   };
 }
@@ -75,7 +81,9 @@ export function containerInput(plan: Plan, name: string): ContainerInput {
     image: host.container.image,
     runArgs: argv.slice(2),
     specHash: containerSpecHash(host.container),
-    createDirs: [s.LOG_PATH, s.SCRIPTS_PATH, s.CODE_PATH, s.ranktable_save_path],
+    owner: owner(plan, host),
+    keepDirs: [s.LOG_PATH, s.CODE_PATH],
+    ownedDirs: [s.SCRIPTS_PATH, s.ranktable_save_path],
   };
 }
 
@@ -114,7 +122,7 @@ export function cleanupInput(plan: Plan, name: string): CleanupInput {
     cli: host.container.cli,
     containers: [host.container.name],
     stopScripts: host.role === 'proxy' ? [] : [stopScriptPath(plan, host)],
-    wipe: host.role === 'proxy' ? [s.SCRIPTS_PATH] : [s.SCRIPTS_PATH, s.ranktable_save_path],
+    owner: owner(plan, host),
   };
 }
 
@@ -134,10 +142,4 @@ export function runDir(plan: Plan, host: PlanHost): string {
 
 function range(first: number, last: number): number[] {
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
-}
-
-/** Free space is checked on the folder's parent, which exists before the first deploy. */
-function parentOfData(path: string): string {
-  const parent = path.replace(/\/[^/]+\/?$/, '');
-  return parent === '' ? '/' : parent;
 }

@@ -1,0 +1,68 @@
+import type { Remote, RemoteHost } from '../remote';
+import {
+  CLAIM_DIRS,
+  CLEANUP,
+  RECORD_FILES,
+  REMOVE_OWNED_FILES,
+  ownershipArgv,
+  parseCleanupSummary,
+  type Owner,
+} from '../remote/ownership';
+import { fail } from './remoteContext';
+
+/**
+ * The files and folders one host step makes, recorded in the host's manifest before they exist
+ * (src/remote/ownership.ts), so cleanup can remove exactly them. Every activity that creates
+ * something under a managed folder goes through here.
+ */
+export class HostFiles {
+  constructor(
+    private readonly remote: Remote,
+    private readonly host: RemoteHost,
+    private readonly owner: Owner,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  private async run(script: string, args: readonly string[]): Promise<string> {
+    const r = await this.remote.exec(this.host, ownershipArgv(script, this.owner, args), {
+      check: false,
+      signal: this.signal,
+      timeoutMs: 60_000,
+    });
+    if (r.code === 3) throw fail('UnsafePath', `${this.host.name}: ${r.stderr.trim()}`);
+    if (r.code !== 0) {
+      throw fail(
+        'ManifestFailed',
+        `${this.host.name}: recording what omni-deploy makes failed (exit ${r.code}): ${r.stderr.trim()}`,
+      );
+    }
+    return r.stdout;
+  }
+
+  /** Create folders under a managed root, recording the ones this creates. */
+  async claimDirs(root: string, dirs: readonly string[]): Promise<void> {
+    if (dirs.length > 0) await this.run(CLAIM_DIRS, [root, ...dirs]);
+  }
+
+  /** Record files about to be written under a managed root (by us or by a script we run). */
+  async recordFiles(root: string, files: readonly string[]): Promise<void> {
+    if (files.length > 0) await this.run(RECORD_FILES, [root, ...files]);
+  }
+
+  /** Record, then write atomically. */
+  async write(root: string, path: string, content: string, mode?: number): Promise<void> {
+    await this.recordFiles(root, [path]);
+    await this.remote.writeFileAtomic(this.host, path, content, mode);
+  }
+
+  /** Remove those of `paths` that the tool recorded; returns the removed ones. */
+  async removeOwnedFiles(paths: readonly string[]): Promise<string[]> {
+    if (paths.length === 0) return [];
+    return (await this.run(REMOVE_OWNED_FILES, paths)).split('\n').filter(Boolean);
+  }
+
+  /** This host's recorded files, then the cluster's recorded folders that are empty now. */
+  async cleanup(): Promise<{ files: number; dirs: number; kept: number }> {
+    return parseCleanupSummary(await this.run(CLEANUP, []));
+  }
+}
