@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { sshConfigPath } from '../src/remote/sshConfigValue';
 import { PROJECT_ROOT, stateDir } from '../src/shared/paths';
 import { defaultDeviceTable } from './devices';
 
@@ -653,7 +654,7 @@ function writeClientFiles(ctx: SimContext, hosts: SimHostSpec[]): void {
   fs.writeFileSync(f.knownHosts, lines.join('\n') + (lines.length ? '\n' : ''));
   const cfg =
     hosts.map((h) => `Host ${h.name}\n  HostName ${h.address}\n`).join('') +
-    `Host *\n  User root\n  IdentityFile ${f.key}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${f.knownHosts}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n`;
+    `Host *\n  User root\n  IdentityFile ${sshConfigPath(f.key)}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${sshConfigPath(f.knownHosts)}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n`;
   fs.writeFileSync(f.sshConfig, cfg);
 }
 
@@ -887,7 +888,7 @@ export function sshOptions(ctx = simContext()): string[] {
     '-o',
     'IdentitiesOnly=yes',
     '-o',
-    `UserKnownHostsFile=${f.knownHosts}`,
+    `UserKnownHostsFile=${sshConfigPath(f.knownHosts)}`,
     '-o',
     'StrictHostKeyChecking=yes',
     '-o',
