@@ -394,24 +394,6 @@ AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 `;
 
-const DOCKER_WRAPPER = `#!/bin/bash
-# On a simulated host \`docker\` is podman (shadowing the machine's Docker CLI, which has no
-# engine here). There is no registry: a pull of an image the host already has answers like a
-# pull that finds it up to date; anything else goes to podman and fails like a missing image.
-if [ "\${1:-}" = pull ]; then
-  img=
-  for a in "\${@:2}"; do case $a in -*) ;; *) img=$a ;; esac; done
-  if [ -n "$img" ] && /usr/bin/podman image exists "$img" 2>/dev/null; then
-    echo "Status: Image is up to date for $img"
-    exit 0
-  fi
-fi
-# docker's \`rm -f\` kills a running container at once (SIGKILL); podman's stops it first and waits
-# 10 s for a bash entrypoint that ignores SIGTERM.
-if [ "\${1:-}" = rm ]; then exec /usr/bin/podman rm --time 0 "\${@:2}"; fi
-exec /usr/bin/podman "$@"
-`;
-
 async function prepareDisk(
   ctx: SimContext,
   h: SimHostSpec,
@@ -496,7 +478,8 @@ additionalimagestores = ["${IMAGE_STORE}"]
     }
     fs.chmodSync(target, mode);
   }
-  write('usr/local/bin/docker', DOCKER_WRAPPER, 0o755);
+  // `docker` is podman with Docker's behaviour where deploys rely on it (sim/host-docker.sh).
+  write('usr/local/bin/docker', fs.readFileSync(path.join(SIM_DIR, 'host-docker.sh'), 'utf8'), 0o755);
   write('usr/local/Ascend/driver/version.info', 'Version=24.1.0\nascendhal_version=7.35.23\n');
   mk('usr/local/Ascend/driver/lib64');
   mk('usr/local/Ascend/driver/tools');

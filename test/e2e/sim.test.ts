@@ -207,6 +207,16 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
     }
   });
 
+  it('docker run creates a missing bind-mount host folder as Docker does; podman alone refuses', async () => {
+    const h = cluster.hosts[0]!.address;
+    const image = 'localhost/omni-sim-engine:latest';
+    const bare = await ssh(h, `podman run --rm -v /srv/by-podman:/out ${image} true`);
+    assert.notEqual(bare.code, 0, 'podman refuses a missing source');
+    await sshOk(h, `docker run --rm -v /srv/by-docker/log:/out ${image} sh -c 'echo inside > /out/file'`);
+    assert.equal((await sshOk(h, 'cat /srv/by-docker/log/file')).trim(), 'inside');
+    await sshOk(h, 'rm -rf /srv/by-docker');
+  });
+
   it("answers hccn_tool per device from each host's own table, IPs unique across the cluster", async () => {
     const seen = new Set<string>();
     for (const h of cluster.hosts) {
