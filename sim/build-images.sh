@@ -110,16 +110,17 @@ import_image() { # NAME ROOTFS CMD-JSON
     return
   fi
   # Private mount namespace with its own /run, /dev/shm and /var/lib/containers: the build
-  # leaves no lock, runroot or state behind in the machine's (or a host's) podman.
+  # leaves no lock, runroot or state behind in the machine's (or a host's) podman. The tar comes
+  # in on stdin, opened before those mounts: the checkout may live under one of them.
   unshare --mount --propagation private bash -euc '
     mount -t tmpfs tmpfs /run
     mount -t tmpfs tmpfs /dev/shm
     mkdir -p /var/lib/containers
     mount -t tmpfs tmpfs /var/lib/containers
     p() { podman --root "$1" --runroot /run/containers/storage --storage-driver overlay "${@:2}"; }
-    p "$1" import --quiet --change "CMD $4" --change "ENV $5" "$2" "localhost/$3:latest" >/dev/null
-    p "$1" tag "localhost/$3:latest" "localhost/$3:$6"
-  ' _ "$STORE" "$tar" "$name" "$cmd" "$PATHV" "$hash"
+    p "$1" import --quiet --change "CMD $3" --change "ENV $4" - "localhost/$2:latest" >/dev/null
+    p "$1" tag "localhost/$2:latest" "localhost/$2:$5"
+  ' _ "$STORE" "$name" "$cmd" "$PATHV" "$hash" <"$tar"
   echo "$hash" > "$STORE/.$name.hash"
   rm -f "$tar"
   echo "built localhost/$name:latest ($hash)"

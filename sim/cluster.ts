@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { sshConfigPath } from '../src/remote/sshConfigValue';
 import { PROJECT_ROOT, stateDir } from '../src/shared/paths';
 import { defaultDeviceTable } from './devices';
 
@@ -393,24 +394,6 @@ AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 `;
 
-const DOCKER_WRAPPER = `#!/bin/bash
-# On a simulated host \`docker\` is podman (shadowing the machine's Docker CLI, which has no
-# engine here). There is no registry: a pull of an image the host already has answers like a
-# pull that finds it up to date; anything else goes to podman and fails like a missing image.
-if [ "\${1:-}" = pull ]; then
-  img=
-  for a in "\${@:2}"; do case $a in -*) ;; *) img=$a ;; esac; done
-  if [ -n "$img" ] && /usr/bin/podman image exists "$img" 2>/dev/null; then
-    echo "Status: Image is up to date for $img"
-    exit 0
-  fi
-fi
-# docker's \`rm -f\` kills a running container at once (SIGKILL); podman's stops it first and waits
-# 10 s for a bash entrypoint that ignores SIGTERM.
-if [ "\${1:-}" = rm ]; then exec /usr/bin/podman rm --time 0 "\${@:2}"; fi
-exec /usr/bin/podman "$@"
-`;
-
 async function prepareDisk(
   ctx: SimContext,
   h: SimHostSpec,
@@ -495,7 +478,8 @@ additionalimagestores = ["${IMAGE_STORE}"]
     }
     fs.chmodSync(target, mode);
   }
-  write('usr/local/bin/docker', DOCKER_WRAPPER, 0o755);
+  // `docker` is podman with Docker's behaviour where deploys rely on it (sim/host-docker.sh).
+  write('usr/local/bin/docker', fs.readFileSync(path.join(SIM_DIR, 'host-docker.sh'), 'utf8'), 0o755);
   write('usr/local/Ascend/driver/version.info', 'Version=24.1.0\nascendhal_version=7.35.23\n');
   mk('usr/local/Ascend/driver/lib64');
   mk('usr/local/Ascend/driver/tools');
@@ -653,7 +637,7 @@ function writeClientFiles(ctx: SimContext, hosts: SimHostSpec[]): void {
   fs.writeFileSync(f.knownHosts, lines.join('\n') + (lines.length ? '\n' : ''));
   const cfg =
     hosts.map((h) => `Host ${h.name}\n  HostName ${h.address}\n`).join('') +
-    `Host *\n  User root\n  IdentityFile ${f.key}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${f.knownHosts}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n`;
+    `Host *\n  User root\n  IdentityFile ${sshConfigPath(f.key)}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${sshConfigPath(f.knownHosts)}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n`;
   fs.writeFileSync(f.sshConfig, cfg);
 }
 
@@ -887,7 +871,7 @@ export function sshOptions(ctx = simContext()): string[] {
     '-o',
     'IdentitiesOnly=yes',
     '-o',
-    `UserKnownHostsFile=${f.knownHosts}`,
+    `UserKnownHostsFile=${sshConfigPath(f.knownHosts)}`,
     '-o',
     'StrictHostKeyChecking=yes',
     '-o',

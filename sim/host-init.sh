@@ -7,7 +7,15 @@
 # When sshd dies the kernel kills every process of the host and its mounts go with them.
 set -euo pipefail
 D=$1 NAME=$2 ADDR=$3 PREFIX=$4
-M=$D/.mnt
+
+# The disk lives in the checkout's state folder, and a checkout may sit under any folder this
+# script mounts over (/root, /tmp, /srv, /data, /var/log, /var/lib/containers; /usr is an overlay
+# whose upper layer would then be inside its own lower layer, where lookups fail with ELOOP).
+# So the disk is bound once, before anything is shadowed, to a staging point, and every source
+# below is taken from there. The staging point is /run, which gets its own tmpfs at the end.
+mount --bind "$D" /run
+S=/run
+M=$S/.mnt
 mkdir -p "$M/cg"
 
 hostname "$NAME"
@@ -25,14 +33,15 @@ umount -l "$M/cg"
 
 # The host's /etc and /usr are the machine's plus a private upper layer on the host's disk:
 # that is how /etc/hccn.conf, /usr/bin/hccn_tool, /usr/local/Ascend … exist only on hosts.
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$D/etc,workdir=$D/.work/etc" /etc
-mount -t overlay overlay -o "lowerdir=/usr,upperdir=$D/usr,workdir=$D/.work/usr" /usr
-mount --bind "$D/ssh" /etc/ssh
-mount --bind "$D/root" /root
-mount --bind "$D/var-lib-containers" /var/lib/containers
-mount --bind "$D/var-log" /var/log
-mount --bind "$D/data" /data
-mount --bind "$D/srv" /srv
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$S/etc,workdir=$S/.work/etc" /etc
+mount -t overlay overlay -o "lowerdir=/usr,upperdir=$S/usr,workdir=$S/.work/usr" /usr
+mount --bind "$S/ssh" /etc/ssh
+mount --bind "$S/root" /root
+mount --bind "$S/var-lib-containers" /var/lib/containers
+mount --bind "$S/var-log" /var/log
+mount --bind "$S/data" /data
+mount --bind "$S/srv" /srv
+mount --bind "$S/tmp" /tmp
 
 # A private /dev: the usual nodes, a private devpts, and NPU stand-ins with /dev/null's
 # numbers so `--device /dev/davinci_manager` and friends work unchanged.
@@ -54,9 +63,9 @@ for n in davinci_manager hisi_hdc devmm_svm $(seq -f 'davinci%g' 0 15); do mknod
 # podman's lock segment lives in /dev/shm and must not be shared between hosts.
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 
+# Every source is bound: the staging point goes, and /run becomes the host's own fresh tmpfs.
+umount /run
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 mkdir -p /run/sshd
-# Last: nothing above may live under /tmp.
-mount --bind "$D/tmp" /tmp
 
 exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config

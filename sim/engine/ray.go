@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,9 +16,14 @@ import (
 	"time"
 )
 
-// A fake `ray` CLI, only what a multi-node prefill needs: a head that workers join, stop, status.
-// The head is a small daemon on the GCS port counting the nodes whose join connection is open,
-// so a worker can only join while the head is up and the engine can check the node count.
+// A fake `ray` CLI, only what a multi-node prefill needs: a head that workers join, stop,
+// `status` and `list nodes` in Ray's own layout. The head is a small daemon on the GCS port that
+// knows the nodes whose join connection is open (address and GPUs), so a worker can only join
+// while the head is up, and the engine can wait for its placement group as vLLM does.
+//
+// Fault knob SIM_RAY_FAULT (environment or the host's knob file, like the engine's):
+//   refuse-join       `ray start --address` fails as if the head's GCS were unreachable
+//   die-after-join    `ray start --address` reports success, but the node dies before joining
 
 const rayDefaultPort = 6379
 
@@ -65,36 +72,47 @@ func rayMain(args []string) int {
 	}
 	switch args[0] {
 	case "start":
+		gpus, _ := strconv.Atoi(opts["num-gpus"])
 		if has("head") {
 			port := rayDefaultPort
 			if p, ok := opts["port"]; ok {
 				port, _ = strconv.Atoi(p)
 			}
-			return rayStartHead(port)
+			return rayStartHead(port, gpus)
 		}
 		if addr, ok := opts["address"]; ok {
-			return rayStartWorker(addr)
+			return rayStartWorker(addr, gpus)
 		}
 		fmt.Fprintln(os.Stderr, "ray start: either --head or --address=<head ip>:<port> is required")
 		return 1
 	case "stop":
 		return rayStop()
 	case "status":
-		addr := opts["address"]
-		if addr == "" {
-			addr = fmt.Sprintf("127.0.0.1:%d", rayDefaultPort)
-		}
-		n, err := rayNodeCount(addr)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "ConnectionError: Could not find any running Ray instance at %s. Please specify the one to connect to by setting `--address` flag or `RAY_ADDRESS` environment variable.\n", addr)
+		nodes, addr, ok := rayNodesOrComplain(opts["address"])
+		if !ok {
 			return 1
 		}
-		fmt.Printf("======== Cluster status ========\nNode status\n---------------------------------------------------------------\nActive:\n %d node(s)\n", n)
+		printRayStatus(nodes, addr)
+		return 0
+	case "list":
+		if len(args) < 2 || args[1] != "nodes" {
+			fmt.Fprintln(os.Stderr, "ray list: the simulator lists only nodes (`ray list nodes`)")
+			return 2
+		}
+		if f, ok := opts["filter"]; ok && strings.ReplaceAll(f, " ", "") != "state=ALIVE" {
+			fmt.Fprintf(os.Stderr, "ray list nodes: the simulator knows only alive nodes (--filter state=ALIVE), got %q\n", f)
+			return 2
+		}
+		nodes, _, ok := rayNodesOrComplain(opts["address"])
+		if !ok {
+			return 1
+		}
+		printRayNodes(nodes)
 		return 0
 	case "__head":
-		return rayHeadDaemon(args[1])
+		return rayHeadDaemon(args[1], args[2])
 	case "__worker":
-		return rayWorkerDaemon(args[1])
+		return rayWorkerDaemon(args[1], args[2], args[3])
 	}
 	fmt.Fprintf(os.Stderr, "ray: unknown command %q\n", args[0])
 	return 2
@@ -109,7 +127,7 @@ func localIP() string {
 }
 
 // Starts this same binary as a detached daemon (own session) and records its pid.
-func raySpawn(kind, arg string) (int, error) {
+func raySpawn(kind string, args ...string) (int, error) {
 	if err := os.MkdirAll(rayDir(), 0o755); err != nil {
 		return 0, err
 	}
@@ -122,7 +140,7 @@ func raySpawn(kind, arg string) (int, error) {
 		return 0, err
 	}
 	defer log.Close()
-	cmd := exec.Command(self, "__"+kind, arg)
+	cmd := exec.Command(self, append([]string{"__" + kind}, args...)...)
 	cmd.Args[0] = "ray"
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -152,18 +170,18 @@ func rayRecordedPid(kind string) int {
 	return pid
 }
 
-func rayStartHead(port int) int {
+func rayStartHead(port, gpus int) int {
 	if pid := rayRecordedPid("head"); pid != 0 {
 		fmt.Fprintf(os.Stderr, "ConnectionError: Ray is already running at %s:%d (pid %d). Run `ray stop` first.\n", localIP(), port, pid)
 		return 1
 	}
-	if _, err := raySpawn("head", strconv.Itoa(port)); err != nil {
+	if _, err := raySpawn("head", strconv.Itoa(port), strconv.Itoa(gpus)); err != nil {
 		fmt.Fprintf(os.Stderr, "ray start --head failed: %v\n", err)
 		return 1
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for i := 0; i < 100; i++ {
-		if _, err := rayNodeCount(addr); err == nil {
+		if _, err := rayNodes(addr); err == nil {
 			fmt.Printf("Local node IP: %s\n\n--------------------\nRay runtime started.\n--------------------\n\nNext steps\n  To add another node to this Ray cluster, run\n    ray start --address='%s:%d'\n", localIP(), localIP(), port)
 			return 0
 		}
@@ -173,11 +191,12 @@ func rayStartHead(port int) int {
 	return 1
 }
 
-func rayStartWorker(addr string) int {
+func rayStartWorker(addr string, gpus int) int {
 	if !strings.Contains(addr, ":") {
 		addr = fmt.Sprintf("%s:%d", addr, rayDefaultPort)
 	}
-	if _, err := rayNodeCount(addr); err != nil {
+	fault := newKnobs(0, "ray").get("SIM_RAY_FAULT")
+	if _, err := rayNodes(addr); err != nil || fault == "refuse-join" {
 		fmt.Fprintf(os.Stderr, "ConnectionError: Unable to connect to GCS at %s. Check that (1) Ray GCS with matching version started successfully at the specified address, and (2) there is no firewall setting preventing access.\n", addr)
 		return 1
 	}
@@ -185,8 +204,13 @@ func rayStartWorker(addr string) int {
 		fmt.Fprintf(os.Stderr, "ConnectionError: a Ray node is already running on this machine (pid %d). Run `ray stop` first.\n", pid)
 		return 1
 	}
-	if _, err := raySpawn("worker", addr); err != nil {
+	if _, err := raySpawn("worker", addr, strconv.Itoa(gpus), fault); err != nil {
 		fmt.Fprintf(os.Stderr, "ray start failed: %v\n", err)
+		return 1
+	}
+	// Like Ray's, the start returns once the node is registered with the head.
+	if fault != "die-after-join" && !rayAwaitNode(addr, localIP(), 5*time.Second) {
+		fmt.Fprintf(os.Stderr, "ray start: this node did not register with the head at %s (see %s/worker.log)\n", addr, rayDir())
 		return 1
 	}
 	fmt.Printf("Local node IP: %s\n\n--------------------\nRay runtime started.\n--------------------\n", localIP())
@@ -211,35 +235,119 @@ func rayStop() int {
 	return 0
 }
 
-func rayNodeCount(addr string) (int, error) {
+// rayNode is one node of the Ray group as the head knows it.
+type rayNode struct {
+	IP   string
+	GPUs int
+	Head bool
+}
+
+// The node id Ray would show: 56 hex digits, here derived from the node's address.
+func (n rayNode) id() string {
+	return fmt.Sprintf("%x", sha256.Sum256([]byte("ray-node "+n.IP)))[:56]
+}
+
+func totalGPUs(nodes []rayNode) int {
+	n := 0
+	for _, x := range nodes {
+		n += x.GPUs
+	}
+	return n
+}
+
+func rayAddress(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if a := os.Getenv("RAY_ADDRESS"); a != "" && a != "auto" {
+		return a
+	}
+	return fmt.Sprintf("127.0.0.1:%d", rayDefaultPort)
+}
+
+func rayNodesOrComplain(flag string) ([]rayNode, string, bool) {
+	addr := rayAddress(flag)
+	nodes, err := rayNodes(addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ConnectionError: Could not find any running Ray instance at %s. Please specify the one to connect to by setting `--address` flag or `RAY_ADDRESS` environment variable.\n", addr)
+		return nil, addr, false
+	}
+	return nodes, addr, true
+}
+
+// The layout of Ray's `ray status`: one line per active node, then the resources.
+func printRayStatus(nodes []rayNode, addr string) {
+	now := time.Now().Format("2006-01-02 15:04:05.000000")
+	fmt.Printf("======== Autoscaler status: %s ========\nNode status\n%s\nActive:\n", now, strings.Repeat("-", 63))
+	for _, n := range nodes {
+		fmt.Printf(" 1 node_%s\n", n.id())
+	}
+	fmt.Printf("Pending:\n (no pending nodes)\nRecent failures:\n (no failures)\n\nResources\n%s\nUsage:\n", strings.Repeat("-", 63))
+	fmt.Printf(" 0.0/%d.0 GPU\n\nDemands:\n (no resource demands)\n", totalGPUs(nodes))
+}
+
+// The layout of Ray's `ray list nodes` (the columns the deploy reads: NODE_IP and STATE).
+func printRayNodes(nodes []rayNode) {
+	now := time.Now().Format("2006-01-02 15:04:05.000000")
+	fmt.Printf("======== List: %s ========\nStats:\n%s\nTotal: %d\n\nTable:\n%s\n", now, strings.Repeat("-", 30), len(nodes), strings.Repeat("-", 30))
+	fmt.Printf("    %-58s%-16s%-16s%-9s%s\n", "NODE_ID", "NODE_IP", "IS_HEAD_NODE", "STATE", "RESOURCES_TOTAL")
+	for i, n := range nodes {
+		head := "False"
+		if n.Head {
+			head = "True"
+		}
+		fmt.Printf("%2d  %-58s%-16s%-16s%-9sGPU: %d.0\n", i, n.id(), n.IP, head, "ALIVE", n.GPUs)
+	}
+}
+
+// rayNodes asks the head daemon for the nodes of its group: "NODES <n>" then one
+// "NODE <ip> <gpus> head|worker" line each.
+func rayNodes(addr string) ([]rayNode, error) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
 	if _, err := c.Write([]byte("STATUS\n")); err != nil {
-		return 0, err
+		return nil, err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var n int
 	if _, err := fmt.Sscanf(line, "NODES %d", &n); err != nil {
-		return 0, fmt.Errorf("bad answer %q", line)
+		return nil, fmt.Errorf("bad answer %q", line)
 	}
-	return n, nil
+	nodes := make([]rayNode, 0, n)
+	for i := 0; i < n; i++ {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		var node rayNode
+		var kind string
+		if _, err := fmt.Sscanf(line, "NODE %s %d %s", &node.IP, &node.GPUs, &kind); err != nil {
+			return nil, fmt.Errorf("bad node line %q", line)
+		}
+		node.Head = kind == "head"
+		nodes = append(nodes, node)
+	}
+	return nodes, nil
 }
 
-func rayHeadDaemon(portStr string) int {
+func rayHeadDaemon(portStr, gpusStr string) int {
 	ln, err := net.Listen("tcp", ":"+portStr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "GCS server failed to listen: %v\n", err)
 		return 1
 	}
+	gpus, _ := strconv.Atoi(gpusStr)
 	var mu sync.Mutex
-	workers := 0
+	head := rayNode{IP: localIP(), GPUs: gpus, Head: true}
+	workers := map[net.Conn]rayNode{}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -255,32 +363,64 @@ func rayHeadDaemon(portStr string) int {
 			switch {
 			case strings.HasPrefix(line, "STATUS"):
 				mu.Lock()
-				n := workers + 1
+				nodes := []rayNode{head}
+				for _, w := range workers {
+					nodes = append(nodes, w)
+				}
 				mu.Unlock()
-				fmt.Fprintf(c, "NODES %d\n", n)
+				sort.Slice(nodes[1:], func(i, j int) bool { return nodes[1+i].IP < nodes[1+j].IP })
+				fmt.Fprintf(c, "NODES %d\n", len(nodes))
+				for _, n := range nodes {
+					kind := "worker"
+					if n.Head {
+						kind = "head"
+					}
+					fmt.Fprintf(c, "NODE %s %d %s\n", n.IP, n.GPUs, kind)
+				}
 			case strings.HasPrefix(line, "JOIN"):
+				var w rayNode
+				if _, err := fmt.Sscanf(line, "JOIN %s %d", &w.IP, &w.GPUs); err != nil {
+					fmt.Fprintf(c, "ERR bad join %q\n", line)
+					return
+				}
 				mu.Lock()
-				workers++
+				workers[c] = w
 				mu.Unlock()
-				fmt.Printf("node joined: %s", strings.TrimPrefix(line, "JOIN "))
+				fmt.Printf("node joined: %s (%d GPU)\n", w.IP, w.GPUs)
 				fmt.Fprintln(c, "OK")
 				_, _ = r.ReadString('\n') // held open for the worker's lifetime
 				mu.Lock()
-				workers--
+				delete(workers, c)
 				mu.Unlock()
-				fmt.Printf("node left: %s", strings.TrimPrefix(line, "JOIN "))
+				fmt.Printf("node left: %s\n", w.IP)
 			}
 		}(c)
 	}
 }
 
-func rayWorkerDaemon(addr string) int {
+func rayAwaitNode(addr, ip string, within time.Duration) bool {
+	for until := time.Now().Add(within); time.Now().Before(until); time.Sleep(50 * time.Millisecond) {
+		nodes, _ := rayNodes(addr)
+		for _, n := range nodes {
+			if n.IP == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func rayWorkerDaemon(addr, gpus, fault string) int {
+	if fault == "die-after-join" {
+		fmt.Println("raylet died right after start (SIM_RAY_FAULT=die-after-join); this node never joined")
+		return 1
+	}
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cannot reach the head at %s: %v\n", addr, err)
 		return 1
 	}
-	fmt.Fprintf(c, "JOIN %s\n", localIP())
+	fmt.Fprintf(c, "JOIN %s %s\n", localIP(), gpus)
 	// The worker lives as long as the head: when the head goes, the node is dead too.
 	buf := make([]byte, 64)
 	for {

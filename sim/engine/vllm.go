@@ -113,10 +113,10 @@ func (e *engine) run() int {
 	if msg := e.checkPD(); msg != "" {
 		return fatal("llmdatadist_connector.py:112", msg)
 	}
+	e.knobs = newKnobs(e.port, e.role)
 	if msg := e.checkParallel(); msg != "" {
 		return fatal("parallel_state.py:940", msg)
 	}
-	e.knobs = newKnobs(e.port, e.role)
 	dp, msg := e.joinDataParallel()
 	if msg != "" {
 		return fatal("core.py:720", msg)
@@ -294,36 +294,60 @@ func (e *engine) checkPD() string {
 	return ""
 }
 
-// checkParallel refuses a tensor-parallel size this node cannot hold, and for the Ray backend
-// a Ray cluster with fewer nodes than the instance's servers in the global ranktable.
+// checkParallel refuses a tensor-parallel size this node cannot hold; with the Ray backend it
+// waits for the placement group as vLLM does.
 func (e *engine) checkParallel() string {
 	tp := e.args.intOr("tensor-parallel-size", 1)
 	if e.args.Str["distributed-executor-backend"] == "ray" {
-		addr := os.Getenv("RAY_ADDRESS")
-		if addr == "" || addr == "auto" {
-			addr = fmt.Sprintf("127.0.0.1:%d", rayDefaultPort)
-		}
-		nodes, err := rayNodeCount(addr)
-		if err != nil {
-			return fmt.Sprintf("ConnectionError: Could not find any running Ray instance at %s. Please specify the one to connect to by setting `--address` flag or `RAY_ADDRESS` environment variable.", addr)
-		}
-		need := 1
-		if e.global != nil {
-			for _, g := range e.global.ServerGroupList {
-				if groupNumber(g) == e.kvRank && e.role == "prefill" {
-					need = len(g.ServerList)
-				}
-			}
-		}
-		if nodes < need {
-			return fmt.Sprintf("ValueError: The number of required NPUs exceeds the total number of available NPUs in the placement group (Ray has %d node(s), the instance spans %d).", nodes, need)
-		}
-		return ""
+		return e.awaitPlacementGroup(tp)
 	}
 	if len(e.devices) > 0 && e.role == "prefill" && tp > len(e.devices) {
 		return fmt.Sprintf("ValueError: World size (%d) is larger than the number of available NPUs (%d) in this node.", tp, len(e.devices))
 	}
 	return ""
+}
+
+// awaitPlacementGroup is vLLM's _wait_until_pg_ready: one bundle per NPU of the tensor-parallel
+// group, the first on this node, placed once the Ray group has enough NPUs on enough nodes (every
+// server of this prefill instance in the global ranktable). vLLM logs a waiting line at doubling
+// intervals (10 s, 20 s, …) and gives up after PG_WAIT_TIMEOUT (1800 s); the simulator gives up
+// after SIM_ENGINE_PG_TIMEOUT (default 120 s, so a test that gets the group wrong ends in minutes).
+func (e *engine) awaitPlacementGroup(tp int) string {
+	addr := rayAddress("")
+	need := 1
+	if e.global != nil && e.role == "prefill" {
+		for _, g := range e.global.ServerGroupList {
+			if groupNumber(g) == e.kvRank {
+				need = len(g.ServerList)
+			}
+		}
+	}
+	specs := fmt.Sprintf("[{'GPU': 1.0, 'node:%s': 0.001}%s]", e.hostIP, strings.Repeat(", {'GPU': 1.0}", max(tp-1, 0)))
+	timeout := time.Duration(e.knobs.float("SIM_ENGINE_PG_TIMEOUT", 120) * float64(time.Second))
+	started := time.Now()
+	interval := 10 * time.Second
+	nextLog := started.Add(interval)
+	for {
+		nodes, err := rayNodes(addr)
+		if err != nil {
+			return fmt.Sprintf("ConnectionError: Could not find any running Ray instance at %s. Please specify the one to connect to by setting `--address` flag or `RAY_ADDRESS` environment variable.", addr)
+		}
+		if len(nodes) >= need && totalGPUs(nodes) >= tp {
+			if waited := time.Since(started); waited > time.Second {
+				logAt("INFO", "ray_utils.py:370", "placement group ready after %d seconds: %d node(s), %d GPU(s)", int(waited.Seconds()), len(nodes), totalGPUs(nodes))
+			}
+			return ""
+		}
+		if time.Since(started) >= timeout {
+			return fmt.Sprintf("ValueError: Cannot provide a placement group of placement_group_specs=%s within %d seconds. See `ray status` and `ray list nodes` to make sure the cluster has enough resources. (Ray has %d node(s) with %d GPU(s); this instance spans %d node(s), tensor parallel size %d)", specs, int(timeout.Seconds()), len(nodes), totalGPUs(nodes), need, tp)
+		}
+		if time.Now().After(nextLog) {
+			logAt("INFO", "ray_utils.py:352", "Waiting for creating a placement group of specs for %d seconds. specs=%s. Check `ray status` and `ray list nodes` to see if you have enough resources, and make sure the IP addresses used by ray cluster are the same as VLLM_HOST_IP environment variable specified in each node if you are running on a multi-node.", int(time.Since(started).Seconds()), specs)
+			interval *= 2
+			nextLog = nextLog.Add(interval)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func asInt(v any) (int, bool) {

@@ -141,6 +141,7 @@ export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
   known_hosts_file: { schema: executorPath(), default: '~/.ssh/known_hosts' },
   host_key_policy: { schema: oneOf(['strict', 'accept-new'] as const), default: 'strict' },
   engine_ready_timeout: { schema: duration(), default: '30m' },
+  ray_join_timeout: { schema: duration(), default: '300s' },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as (keyof DeploySettings)[];

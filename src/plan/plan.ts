@@ -69,6 +69,7 @@ export function buildPlan(inv: Inventory): Plan {
 
   const kvParallelSize = inv.prefill.length + 1;
   const readyTimeoutMs = durationMs(s.engine_ready_timeout);
+  const rayJoinTimeoutSeconds = Math.ceil(durationMs(s.ray_join_timeout) / 1000);
   const prefill: PrefillInstance[] = inv.prefill.map((p) => {
     const members = hostsOf(p.hosts);
     const master = members[0]!;
@@ -83,6 +84,7 @@ export function buildPlan(inv: Inventory): Plan {
       multiNode: members.length > 1,
       nodeIpList: members.map((h) => h.address),
       nnodes: members.length,
+      rayJoinTimeoutSeconds,
       engine: {
         ...engineBase(s, readyTimeoutMs),
         maxModelLen: s.MODEL_LEN_MAX_PREFILL,

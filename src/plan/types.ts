@@ -53,6 +53,7 @@ export interface DeploySettings {
   known_hosts_file: string;
   host_key_policy: HostKeyPolicy;
   engine_ready_timeout: string;
+  ray_join_timeout: string;
 }
 
 /** How the worker logs in. Passwords stay in the inventory file; the worker re-reads them there. */
@@ -158,6 +159,11 @@ export interface PrefillInstance {
   /** The seed's per-P facts: every host of the instance, as ansible_host. */
   nodeIpList: string[];
   nnodes: number;
+  /**
+   * A multi-node instance: how long a member tries to join the Ray head, and the head's engine
+   * waits for all members, before either gives up (ray_join_timeout).
+   */
+  rayJoinTimeoutSeconds: number;
   engine: EngineSpec;
 }
 

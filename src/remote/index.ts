@@ -42,4 +42,5 @@ export {
 export { SshPool, type SshPoolOptions } from './pool';
 export { shellJoin, shellQuote } from './quote';
 export { Remote } from './remote';
+export { sshConfigPath } from './sshConfigValue';
 export type { RsyncOptions, RsyncResult } from './rsync';

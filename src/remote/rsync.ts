@@ -11,6 +11,7 @@ import {
 } from './errors';
 import type { HostKeyPolicy, RemoteHost } from './host';
 import { shellJoin } from './quote';
+import { sshConfigPath } from './sshConfigValue';
 
 export interface RsyncOptions {
   /** push: local → host; pull: host → local. */
@@ -108,7 +109,7 @@ export function rsyncArgs(
     '-l',
     host.user,
     '-o',
-    `UserKnownHostsFile=${settings.knownHostsPath}`,
+    `UserKnownHostsFile=${sshConfigPath(settings.knownHostsPath)}`,
     '-o',
     'GlobalKnownHostsFile=/dev/null',
     '-o',

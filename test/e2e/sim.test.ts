@@ -207,6 +207,16 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
     }
   });
 
+  it('docker run creates a missing bind-mount host folder as Docker does; podman alone refuses', async () => {
+    const h = cluster.hosts[0]!.address;
+    const image = 'localhost/omni-sim-engine:latest';
+    const bare = await ssh(h, `podman run --rm -v /srv/by-podman:/out ${image} true`);
+    assert.notEqual(bare.code, 0, 'podman refuses a missing source');
+    await sshOk(h, `docker run --rm -v /srv/by-docker/log:/out ${image} sh -c 'echo inside > /out/file'`);
+    assert.equal((await sshOk(h, 'cat /srv/by-docker/log/file')).trim(), 'inside');
+    await sshOk(h, 'rm -rf /srv/by-docker');
+  });
+
   it("answers hccn_tool per device from each host's own table, IPs unique across the cluster", async () => {
     const seen = new Set<string>();
     for (const h of cluster.hosts) {
@@ -471,11 +481,51 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
       assert.notEqual(early.code, 0);
       assert.match(early.stderr, /Unable to connect to GCS/);
       assert.match(await sshOk(p, 'docker exec eng ray start --head --num-gpus=16'), /Ray runtime started/);
-      assert.match(await sshOk(d1, `docker exec eng ray start --address=${p}:6379`), /Ray runtime started/);
-      assert.match(await sshOk(p, 'docker exec eng ray status'), /2 node\(s\)/);
+      assert.match(
+        await sshOk(d1, `docker exec eng ray start --address=${p}:6379 --num-gpus=16`),
+        /Ray runtime started/,
+      );
+      // Ray's own layouts: one `node_…` line per active node; `list nodes` with their addresses.
+      const status = await sshOk(p, 'docker exec eng ray status');
+      assert.equal(status.match(/^ 1 node_[0-9a-f]{56}$/gm)?.length, 2, status);
+      assert.match(status, /^ 0\.0\/32\.0 GPU$/m);
+      const nodes = await sshOk(p, 'docker exec eng ray list nodes --filter state=ALIVE');
+      assert.match(nodes, new RegExp(`${p.replace(/\./g, '\\.')} +True +ALIVE`));
+      assert.match(nodes, new RegExp(`${d1.replace(/\./g, '\\.')} +False +ALIVE`));
       assert.match(await sshOk(d1, 'docker exec eng ray stop'), /Stopped all 1 Ray processes/);
       await sshOk(p, 'docker exec eng ray stop');
       assert.notEqual((await ssh(p, 'docker exec eng ray status')).code, 0);
+    });
+
+    it('with the Ray backend waits for its placement group as vLLM does, and gives up with its message', async () => {
+      // One bundle per NPU of TP 2: a head with one GPU cannot place them until another node joins.
+      const engine = (port: number, timeout: number) =>
+        `env ${prefillEnv} SIM_ENGINE_PG_TIMEOUT=${timeout} ${serve(port, `--tensor-parallel-size 2 --kv-transfer-config ${kv('kv_producer', 0)} --distributed-executor-backend ray`)}`;
+      await sshOk(p, 'docker exec eng ray start --head --num-gpus=1');
+      try {
+        const alone = await ssh(p, `docker exec eng ${engine(9310, 2)}`);
+        assert.equal(alone.code, 1);
+        assert.match(
+          alone.stderr,
+          new RegExp(
+            `ValueError: Cannot provide a placement group of placement_group_specs=\\[\\{'GPU': 1\\.0, 'node:${p.replace(/\./g, '\\.')}': 0\\.001\\}, \\{'GPU': 1\\.0\\}\\] within 2 seconds`,
+          ),
+        );
+        await sshOk(
+          p,
+          `docker exec -d eng bash -c ${JSON.stringify(`${engine(9311, 60)} > /data/log/pg.log 2>&1`)}`,
+        );
+        await new Promise((res) => setTimeout(res, 1500));
+        await sshOk(d1, `docker exec eng ray start --address=${p}:6379 --num-gpus=1`);
+        await waitHealthy(`http://${p}:9311/health`);
+        assert.match(
+          await sshOk(p, 'cat /data/log/pg.log'),
+          /placement group ready after \d+ seconds: 2 node\(s\), 2 GPU\(s\)/,
+        );
+      } finally {
+        await ssh(d1, 'docker exec eng ray stop');
+        await ssh(p, 'docker exec eng ray stop');
+      }
     });
 
     it('stops serving when a fault knob says so (die after N requests)', async () => {

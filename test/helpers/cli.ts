@@ -9,16 +9,23 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `bin/deploy` exactly as an operator would, with extra environment. */
+/**
+ * Run `bin/deploy` exactly as an operator would, with extra environment (a value `undefined`
+ * removes the variable); `checkout` runs another checkout's `bin/deploy` from inside it.
+ */
 export function runDeploy(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 120_000,
+  checkout?: string,
 ): Promise<CliResult> {
+  const merged = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(DEPLOY_BIN, args, {
-      env: { ...process.env, ...env },
+    const child = spawn(checkout ? path.join(checkout, 'bin', 'deploy') : DEPLOY_BIN, args, {
+      env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(checkout ? { cwd: checkout } : {}),
     });
     let stdout = '';
     let stderr = '';

@@ -33,7 +33,7 @@ const INVENTORIES = path.join(__dirname, '..', '..', 'inventories');
  * executor folders, which live in a temp dir.
  */
 export async function upTestCluster(
-  layout: 'sim-2P1D' | 'sim-4P1D',
+  layout: 'sim-2P1D' | 'sim-4P1D' | 'sim-multihost',
   instance: number,
   opts: { devices?: number } = {},
 ): Promise<TestCluster> {

@@ -101,7 +101,14 @@ function multiNodePrefill(
       localPath: `${RSP}/global/collect_files_p/10.0.0.1/local_ranktable_merge.json`,
       globalPath: GLOBAL_RANKTABLE,
     },
-    multiNode: { isHead, headAddress: '10.0.0.1', nodeIpList: ['10.0.0.1', '10.0.0.2'], nnodes: 2, nodeRank },
+    multiNode: {
+      isHead,
+      headAddress: '10.0.0.1',
+      nodeIpList: ['10.0.0.1', '10.0.0.2'],
+      nodeNames: ['p0', 'p1'],
+      nnodes: 2,
+      nodeRank,
+    },
   };
 }
 

@@ -106,13 +106,19 @@ describe('launch scripts: key lines', () => {
     assert.ok(d1.includes('--tensor-parallel-size 1 '));
   });
 
-  it('multi-node prefill: the head starts Ray and the server, the worker only joins, bounded', () => {
+  it('multi-node prefill: the head starts Ray and the server through the group wait, the worker only joins, bounded', () => {
     const head = SCRIPTS['multi-node-prefill/head-p0.sh']!;
     const worker = SCRIPTS['multi-node-prefill/worker-p1.sh']!;
     assert.ok(head.includes('ray start --head --num-gpus=16 '));
     assert.ok(head.includes('--distributed-executor-backend ray'));
     assert.ok(head.includes('--tensor-parallel-size 32 '));
     assert.ok(head.includes('\nstart_server 0 9000 0\n'));
+    assert.ok(
+      head.includes(`setsid bash -c 'await_ray_group "$@"' await_ray_group vllm "\${vllm_args[@]}" `),
+    );
+    assert.ok(head.includes("local members=('p1=10.0.0.2')"), 'the members, named');
+    assert.ok(head.includes('local want=2 deadline=$((SECONDS + 300))'));
+    assert.doesNotMatch(worker, /await_ray_group/);
     assert.ok(worker.includes('ray stop --force'));
     assert.ok(worker.includes('until ray start --address="$ray_head" --num-gpus=16 '));
     assert.ok(worker.includes('ray_head=10.0.0.1:6379'));

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { commandString, killableCommandString, killGroupCommand } from '../../src/remote/command';
-import { shellJoin, shellQuote } from '../../src/remote';
+import { shellJoin, shellQuote, sshConfigPath } from '../../src/remote';
 
 /** Deterministic generator, so a failing case can be reproduced from the seed. */
 function* randomStrings(seed: number, count: number): Generator<string> {
@@ -126,5 +126,17 @@ describe('remote command strings', () => {
     const text = killGroupCommand(999_999_999, 200);
     assert.match(text, /kill-group 999999999$/);
     assert.equal(execFileSync('bash', ['-c', `${text}; echo rc=$?`], { encoding: 'utf8' }), 'rc=0\n');
+  });
+});
+
+describe('sshConfigPath', () => {
+  it('leaves plain paths readable', () => {
+    assert.equal(sshConfigPath('/work/x/.state/sim/known_hosts'), '/work/x/.state/sim/known_hosts');
+  });
+
+  it('quotes whitespace, escapes quotes and backslashes, doubles % (ssh expands %-tokens in file names)', () => {
+    assert.equal(sshConfigPath('/srv/my tools/kh'), '"/srv/my tools/kh"');
+    assert.equal(sshConfigPath('/a"b\\c'), '"/a\\"b\\\\c"');
+    assert.equal(sshConfigPath('/100%/kh'), '/100%%/kh');
   });
 });

@@ -46,6 +46,18 @@ describe('rsync argv', () => {
     assert.deepEqual(args.slice(-2), ['[fd00::1]:/var/log/engine/', '/logs/d0/']);
   });
 
+  it('quotes a known_hosts path with a space for ssh, which splits option values at whitespace', () => {
+    const args = rsyncArgs(
+      host,
+      '/srv/my tools/.state/sim/client_key',
+      { direction: 'push', localDir: '/code', remoteDir: '/srv/code' },
+      { knownHostsPath: '/srv/my tools/.state/sim/known_hosts', hostKeyPolicy: 'strict' },
+    );
+    const e = args[args.indexOf('-e') + 1] ?? '';
+    assert.match(e, / -i '\/srv\/my tools\/.state\/sim\/client_key' /);
+    assert.match(e, / -o 'UserKnownHostsFile="\/srv\/my tools\/.state\/sim\/known_hosts"' /);
+  });
+
   it('parses --stats', () => {
     const stats = parseStats(
       [

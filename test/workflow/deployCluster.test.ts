@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -17,14 +18,17 @@ import {
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
+import { planFromFile } from '../../src/plan';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
 type Activities = typeof realActivities;
 
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'inventories');
+
 /** Mocked activities that record calls per activity and host and can be told to fail. */
 class FakeHosts {
   calls: { activity: string; host: string }[] = [];
-  failing = new Map<string, string>(); // host → error type
+  failing = new Map<string, string>(); // host, or `<activity>:<host>` → error type
   delayMs = 0;
   images: string[] = [];
 
@@ -35,7 +39,7 @@ class FakeHosts {
   private async step(activity: string, host: string): Promise<void> {
     this.calls.push({ activity, host });
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    const type = this.failing.get(host);
+    const type = this.failing.get(host) ?? this.failing.get(`${activity}:${host}`);
     if (type) throw ApplicationFailure.create({ type, message: `${host} is broken`, nonRetryable: true });
   }
 
@@ -95,11 +99,11 @@ describe('deployCluster with mocked activities', () => {
   });
 
   /** The cluster workflow on the test's task queue, under a fresh `cluster/<uuid>` ID. */
-  function startDeploy(taskQueue: string, phases: Phase[]) {
+  function startDeploy(taskQueue: string, phases: Phase[], deployed = plan) {
     return env.client.workflow.start(deployCluster, {
       taskQueue,
       workflowId: `cluster/${randomUUID()}`,
-      args: [{ plan, options: options(taskQueue, phases) }],
+      args: [{ plan: deployed, options: options(taskQueue, phases) }],
     });
   }
 
@@ -223,6 +227,47 @@ describe('deployCluster with mocked activities', () => {
       await handle.terminate();
     });
   });
+
+  // Prefill instance 0 spans p0 (Ray head) and p1; instance 1 is p2; decode is d0.
+  for (const [failing, what, readyToo] of [
+    ['awaitEnginesReady:p0', "the head's readiness", []],
+    // The failed wave stopped the phase before any readiness check: p2's comes now, once.
+    ['launchEngines:p1', "the member's launch", ['awaitEnginesReady p2']],
+  ] as const) {
+    it(`retryFailed after ${what} failed relaunches that whole instance, head first; others stay`, async () => {
+      const multi = planFromFile(path.join(FIXTURES, 'multinode-prefill.yml'));
+      const fake = new FakeHosts();
+      fake.failing.set(failing, 'EngineDied');
+      await withWorker(fake, async (taskQueue) => {
+        const handle = await startDeploy(taskQueue, ['run_server'], multi);
+        const waiting = await waitForStatus(handle, (s) => s.stage === 'waiting-for-operator');
+        assert.deepEqual(
+          waiting.failures.map((f) => f.host),
+          [failing.split(':')[1]],
+        );
+        fake.failing.clear();
+        const mark = fake.calls.length;
+        const outcome = await handle.executeUpdate(retryFailedUpdate);
+        assert.equal(outcome.ok, true, JSON.stringify(outcome.failures));
+        await waitForStatus(handle, (s) => s.stage === 'ready');
+        const retried = fake.calls.slice(mark).filter((c) => c.host !== 'd0');
+        assert.deepEqual(
+          retried.filter((c) => c.activity !== 'awaitEnginesReady').map((c) => `${c.activity} ${c.host}`),
+          ['restartEngines p0', 'restartEngines p1'],
+          'the instance is launched again, head first; p2 is not',
+        );
+        assert.deepEqual(
+          retried
+            .filter((c) => c.activity === 'awaitEnginesReady')
+            .map((c) => `${c.activity} ${c.host}`)
+            .sort(),
+          ['awaitEnginesReady p0', 'awaitEnginesReady p1', ...readyToo],
+          'then awaited again',
+        );
+        await handle.terminate();
+      });
+    });
+  }
 
   it('runPhases with the inventory as it is now applies the new plan; other hosts are refused', async () => {
     const fake = new FakeHosts();

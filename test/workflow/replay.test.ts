@@ -30,6 +30,8 @@ describe('replay of recorded cluster workflow histories', () => {
       'deploy-resume-after-worker-kill',
       'deploy-host-down-retry-failed',
       'deploy-host-key-mismatch',
+      // A multi-host prefill instance whose member never joined: retryFailed relaunches the instance.
+      'deploy-multihost-retry-relaunches-instance',
     ]) {
       assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing`);
     }

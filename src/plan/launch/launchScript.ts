@@ -1,20 +1,10 @@
 import { shellJoin, shellQuote } from '../shellQuote';
 import { engineEnvironment, exportLines, SOCKET_IFNAME_VAR } from './environment';
-import {
-  MANIFEST_FILE,
-  rayLogFile,
-  SERVER_START_MARKER,
-  serverLogFile,
-  serverPidFile,
-  trimDir,
-} from './files';
+import { MANIFEST_FILE, SERVER_START_MARKER, serverLogFile, serverPidFile, trimDir } from './files';
 import { PROCESS_GROUP_FUNCTIONS } from './processGroups';
-import type { EngineLaunchSpec, MultiNodeLaunch } from './types';
+import { AWAIT_RAY_GROUP, rayGroupWait, rayStart } from './rayGroup';
+import type { EngineLaunchSpec } from './types';
 import { vllmServeArgs } from './vllmArgs';
-
-const RAY_PORT = 6379;
-const RAY_JOIN_RETRY_SECONDS = 5;
-const DEFAULT_RAY_JOIN_TIMEOUT_SECONDS = 300;
 
 /**
  * The whole run_server step of one host as one bash script, equivalent to the seed's
@@ -55,7 +45,8 @@ export function renderLaunchScript(spec: EngineLaunchSpec): string {
     previousStartCheck(),
     portCheck(spec),
     exportLines(engineEnvironment(spec)),
-    spec.multiNode ? ray(spec, spec.multiNode) : [],
+    spec.multiNode ? rayStart(spec, spec.multiNode) : [],
+    spec.multiNode?.isHead ? rayGroupWait(spec, spec.multiNode) : [],
     servers(spec),
     manifest(spec),
     [`echo "run_server on $host_name: ${summary(spec)}; manifest $run_dir/${MANIFEST_FILE}"`],
@@ -84,6 +75,12 @@ function validate(spec: EngineLaunchSpec): void {
     throw new Error(`${where}: a Ray worker runs no API server, but ${spec.apiServers.length} are listed`);
   }
   if (!worker && spec.apiServers.length === 0) throw new Error(`${where}: no API server to start`);
+  const multi = spec.multiNode;
+  if (multi && multi.nodeNames.length !== multi.nodeIpList.length) {
+    throw new Error(
+      `${where}: ${multi.nodeNames.length} node names for ${multi.nodeIpList.length} node addresses`,
+    );
+  }
   const ports = new Set(spec.apiServers.map((s) => s.port));
   if (ports.size !== spec.apiServers.length) throw new Error(`${where}: two API servers share a port`);
   for (const s of spec.apiServers) {
@@ -140,32 +137,12 @@ function portCheck(spec: EngineLaunchSpec): string[] {
   ];
 }
 
-function ray(spec: EngineLaunchSpec, multi: MultiNodeLaunch): string[] {
-  const gpus = `--num-gpus=${spec.host.devices.length}`;
-  const lines = [
-    `ray_log=${shellQuote(rayLogFile(spec.logDir))}`,
-    'ray stop --force >>"$ray_log" 2>&1 || true',
-  ];
-  if (multi.isHead) {
-    lines.push(`ray start --head ${gpus} >>"$ray_log" 2>&1 || fail "ray start --head failed; see $ray_log"`);
-    return lines;
-  }
-  const timeout = multi.joinTimeoutSeconds ?? DEFAULT_RAY_JOIN_TIMEOUT_SECONDS;
-  lines.push(
-    `ray_head=${shellQuote(`${multi.headAddress}:${RAY_PORT}`)}`,
-    "# Bounded: the seed's retry loop never advanced its counter and could wait forever.",
-    `join_deadline=$((SECONDS + ${timeout}))`,
-    // Workers declare their NPUs like the head does, so Ray's GPU count covers the whole instance.
-    `until ray start --address="$ray_head" ${gpus} >>"$ray_log" 2>&1; do`,
-    `  [ "$SECONDS" -lt "$join_deadline" ] || fail "could not join the Ray head at $ray_head within ${timeout} s; see $ray_log"`,
-    `  sleep ${RAY_JOIN_RETRY_SECONDS}`,
-    'done',
-  );
-  return lines;
-}
-
 function servers(spec: EngineLaunchSpec): string[] {
   if (spec.apiServers.length === 0) return [];
+  // On a Ray head the server waits for its instance's Ray group first (rayGroupWait).
+  const engine = spec.multiNode?.isHead
+    ? `bash -c '${AWAIT_RAY_GROUP} "$@"' ${AWAIT_RAY_GROUP} vllm`
+    : 'vllm';
   const dpEnv = [
     `VLLM_DP_SIZE=${spec.dp.size}`,
     'VLLM_DP_RANK="$dp_rank"',
@@ -183,7 +160,7 @@ function servers(spec: EngineLaunchSpec): string[] {
     '  # Without job control a background child is not a group leader, so setsid turns this very',
     '  # process into the leader of a new session and group instead of forking: $! is its group id.',
     `  ${dpEnv} \\`,
-    '    setsid vllm "${vllm_args[@]}" --port "$port" >>"$log" 2>&1 </dev/null &',
+    `    setsid ${engine} "\${vllm_args[@]}" --port "$port" >>"$log" 2>&1 </dev/null &`,
     '  pids[rank]=$!',
     '  echo "$! $(start_time $!)" >"$run_dir/server_$rank.pid"',
     '}',

@@ -48,9 +48,14 @@ export interface MultiNodeLaunch {
   isHead: boolean;
   headAddress: string;
   nodeIpList: string[];
+  /** Inventory names of the hosts of nodeIpList, same order: messages name the host. */
+  nodeNames: string[];
   nnodes: number;
   nodeRank: number;
-  /** How long a worker keeps trying to join the head before it gives up (default 300). */
+  /**
+   * How long a member keeps trying to join the head, and the head's engine waits for every member
+   * to be in the Ray group, before either gives up (default 300).
+   */
   joinTimeoutSeconds?: number;
 }
 

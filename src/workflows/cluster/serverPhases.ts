@@ -1,4 +1,4 @@
-import { uuid4 } from '@temporalio/workflow';
+import { patched, uuid4 } from '@temporalio/workflow';
 import type { Plan } from '../../plan/types';
 import type { PhaseContext } from './context';
 import type { RestartRequest } from './messages';
@@ -22,23 +22,52 @@ async function startServers(
   force: boolean,
 ): Promise<void> {
   for (const [g, group] of serverGroups(ctx.plan).entries()) {
+    const launchSteps = group.launch.map((_, w) => `${stepPrefix}.launch.${g}.${w}`);
+    const readyStep = `${stepPrefix}.ready.${g}`;
+    const relaunch = instancesToRelaunch(ctx, group.ready, hosts, [...launchSteps, readyStep]);
     for (const [w, wave] of group.launch.entries()) {
       await ctx.fanOut(
-        `${stepPrefix}.launch.${g}.${w}`,
+        launchSteps[w]!,
         'run_server',
         wave.filter((h) => hosts.has(h)),
-        (h) => ctx.activities(h, 'run_server').launchEngines(engineLaunchInput(ctx.plan, h, force)),
+        (h) =>
+          ctx
+            .activities(h, 'run_server')
+            .launchEngines(engineLaunchInput(ctx.plan, h, force || relaunch.has(h))),
         (r) => `${r.action} ${r.servers.length} server(s)`,
       );
     }
     await ctx.fanOut(
-      `${stepPrefix}.ready.${g}`,
+      readyStep,
       'run_server',
       group.ready.filter((h) => hosts.has(h)),
       (h) => ctx.activities(h, 'run_server').awaitEnginesReady(engineReadyInput(ctx.plan, h)),
       (r) => `${r.servers} server(s) ready after ${seconds(r.waitedMs)}`,
     );
   }
+}
+
+/**
+ * On a retry: the hosts of every instance in which a host's run_server step failed last time, with
+ * their launch and readiness steps forgotten, to be launched again with a forced restart (master
+ * first, as on the first start). An instance is one unit — a Ray group, a data-parallel group —
+ * so re-running only the failed host's step repeats the failure: a member that joins late finds a
+ * head whose engine already gave up waiting, a head whose readiness failed is never relaunched.
+ * Runs recorded before this rule (no marker in their history) retry the failed step alone.
+ */
+function instancesToRelaunch(
+  ctx: PhaseContext,
+  groupHosts: string[],
+  hosts: Set<string>,
+  steps: string[],
+): Set<string> {
+  const failed = groupHosts.filter(
+    (h) => hosts.has(h) && ctx.state.cell(h, 'run_server')?.state === 'failed',
+  );
+  if (failed.length === 0 || !patched('retry-relaunches-whole-instance')) return new Set();
+  const relaunch = instanceHosts(ctx.plan, failed).filter((h) => hosts.has(h));
+  for (const h of relaunch) for (const step of steps) ctx.state.forgetStep(step, h);
+  return new Set(relaunch);
 }
 
 const engineHosts = (plan: Plan) => plan.hosts.filter((h) => h.role !== 'proxy').map((h) => h.name);

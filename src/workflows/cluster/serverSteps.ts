@@ -89,8 +89,11 @@ export function engineLaunchSpec(plan: Plan, name: string): EngineLaunchSpec {
             isHead: host.isMaster,
             headAddress: inst.p.masterAddress,
             nodeIpList: inst.p.nodeIpList,
+            nodeNames: inst.p.hosts,
             nnodes: inst.p.nnodes,
             nodeRank: host.nodeRank,
+            // Plans recorded before the setting existed leave it to the launch script's default.
+            ...(inst.p.rayJoinTimeoutSeconds ? { joinTimeoutSeconds: inst.p.rayJoinTimeoutSeconds } : {}),
           },
         }
       : {}),

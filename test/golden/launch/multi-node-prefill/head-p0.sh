@@ -110,6 +110,34 @@ ray_log=/data/log_path/ray.log
 ray stop --force >>"$ray_log" 2>&1 || true
 ray start --head --num-gpus=16 >>"$ray_log" 2>&1 || fail "ray start --head failed; see $ray_log"
 
+# The engine starts only once every host of this instance is in the Ray group (bounded);
+# started at once it would find this node alone, as its members join after this script.
+await_ray_group() {
+  local want=2 deadline=$((SECONDS + 300)) alive=0 listed member missing=''
+  local members=('p1=10.0.0.2')
+  while :; do
+    alive=$(ray status 2>/dev/null | awk '/^Active:/ { on = 1; next } /^[^ ]/ { on = 0 } on && /node_/ { n++ } END { print n + 0 }')
+    if [ "$alive" -ge "$want" ]; then
+      echo "omni-deploy: the Ray group has all $want nodes after $SECONDS s; starting the engine"
+      exec "$@"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 1
+  done
+  if listed=$(ray list nodes --filter state=ALIVE 2>/dev/null); then
+    for member in "${members[@]}"; do
+      grep -qwF -- "${member#*=}" <<<"$listed" || missing="${missing:+$missing, }${member%%=*} (${member#*=})"
+    done
+  else
+    for member in "${members[@]}"; do missing="${missing:+$missing, }${member%%=*} (${member#*=})"; done
+  fi
+  echo 'omni-deploy: ERROR: run_server on p0: the Ray group of this prefill instance has' \
+    "$alive of $want nodes after 300 s; not joined: ${missing:-none named};" \
+    'see those hosts'\'' run_server step and /data/log_path/ray.log there, then deploy retry' >&2
+  exit 1
+}
+export -f await_ray_group
+
 vllm_args=(serve /data/models/DeepSeek-R1-w8a8-fusion --trust-remote-code --gpu-memory-utilization 0.92 --block_size 128 --tensor-parallel-size 32 --data-parallel-size 1 --data-parallel-size-local 1 --data-parallel-address 10.0.0.1 --data-parallel-rpc-port 8000 --served-model-name deepseek --max-model-len 32000 --kv-transfer-config '{"kv_connector":"AscendHcclConnectorV1","kv_buffer_device":"npu","kv_role":"kv_producer","kv_rank":0,"engine_id":0,"kv_parallel_size":2}' --distributed-executor-backend ray --max-num-batched-tokens 30000 --enforce-eager --enable-expert-parallel --disable-log-requests --max-num-seqs 16)
 declare -a pids
 start_server() {
@@ -119,7 +147,7 @@ start_server() {
   # Without job control a background child is not a group leader, so setsid turns this very
   # process into the leader of a new session and group instead of forking: $! is its group id.
   VLLM_DP_SIZE=1 VLLM_DP_RANK="$dp_rank" VLLM_DP_RANK_LOCAL="$dp_rank" VLLM_DP_MASTER_IP=10.0.0.1 VLLM_DP_MASTER_PORT=8000 \
-    setsid vllm "${vllm_args[@]}" --port "$port" >>"$log" 2>&1 </dev/null &
+    setsid bash -c 'await_ray_group "$@"' await_ray_group vllm "${vllm_args[@]}" --port "$port" >>"$log" 2>&1 </dev/null &
   pids[rank]=$!
   echo "$! $(start_time $!)" >"$run_dir/server_$rank.pid"
 }

@@ -105,7 +105,7 @@ ray_head=10.0.0.1:6379
 # Bounded: the seed's retry loop never advanced its counter and could wait forever.
 join_deadline=$((SECONDS + 300))
 until ray start --address="$ray_head" --num-gpus=16 >>"$ray_log" 2>&1; do
-  [ "$SECONDS" -lt "$join_deadline" ] || fail "could not join the Ray head at $ray_head within 300 s; see $ray_log"
+  [ "$SECONDS" -lt "$join_deadline" ] || fail "could not join the Ray head at $ray_head within 300 s (last: $(tail -n 1 "$ray_log")); see $ray_log"
   sleep 5
 done
 
