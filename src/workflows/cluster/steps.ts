@@ -116,7 +116,6 @@ export function syncCodeInput(plan: Plan, name: string): SyncCodeInput {
 
 export function cleanupInput(plan: Plan, name: string): CleanupInput {
   const host = planHost(plan, name);
-  const s = plan.settings;
   return {
     target: sshTarget(plan, host),
     cli: host.container.cli,
