@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { DeploySettings, Group } from '../plan/types';
+import { formatPathViolation, managedFolderViolations } from '../shared/hostPaths';
 import { EXTRA_VARS_FILE, InventoryError, type InventoryProblem } from './errors';
 import {
   APPLICABLE,
@@ -14,7 +15,14 @@ import {
   type HostField,
 } from './hostFields';
 import { VarScope, type RawVar, type VarOrigin } from './scope';
-import { DERIVED_DEFAULTS, IMAGE_PLACEHOLDER, isSetting, SETTING_KEYS, SETTINGS } from './settings';
+import {
+  DERIVED_DEFAULTS,
+  IMAGE_PLACEHOLDER,
+  isSetting,
+  MANAGED_FOLDERS,
+  SETTING_KEYS,
+  SETTINGS,
+} from './settings';
 import { readInventorySource, type InventorySource, type YamlPath } from './source';
 import { GROUPS, readShape, type HostEntry, type InventoryShape, type VarMap } from './structure';
 import { didYouMean } from './suggest';
@@ -142,6 +150,7 @@ function resolveSettings(
       `DOCKER_IMAGE_ID is still the seed's placeholder ${IMAGE_PLACEHOLDER}: name the image to run`,
     );
   }
+  checkManagedFolders(loader, scope, settings);
   const derived: Record<(typeof DERIVED_DEFAULTS)[number], unknown> = {
     cluster_name: path.basename(file, path.extname(file)),
     LOCAL_CODE_PATH: settings.CODE_PATH,
@@ -163,6 +172,24 @@ function resolveSettings(
   return Object.fromEntries(
     SETTING_KEYS.filter((k) => k in settings).map((k) => [k, settings[k]]),
   ) as unknown as DeploySettings;
+}
+
+/**
+ * The managed folders against the model folder (the schemas have checked each on its own): an
+ * overlap is reported at the folder's setting, or at MODEL_PATH when the folder is a default.
+ */
+function checkManagedFolders(loader: Loader, scope: VarScope, settings: Record<string, unknown>): void {
+  const model = settings.MODEL_PATH;
+  if (typeof model !== 'string') return;
+  for (const key of MANAGED_FOLDERS) {
+    const folder = settings[key];
+    if (typeof folder !== 'string') continue;
+    for (const v of managedFolderViolations(folder, model).filter((x) => x.rule === 'model-folder')) {
+      const origin = scope.origin(key);
+      if (origin) loader.at(origin, formatPathViolation(v));
+      else loader.at(scope.origin('MODEL_PATH')!, `${key} (default ${folder}): ${formatPathViolation(v)}`);
+    }
+  }
 }
 
 function hostScopes(

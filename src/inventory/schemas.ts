@@ -1,5 +1,13 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import {
+  executorPathViolations,
+  formatPathViolation,
+  hostPathViolations,
+  lexicalNormalForm,
+  managedFolderViolations,
+  type PathViolation,
+} from '../shared/hostPaths';
 import { didYouMean } from './suggest';
 
 /** Zod building blocks whose messages speak to the operator about the value they wrote. */
@@ -48,20 +56,37 @@ export const fraction = (): z.ZodType<number> =>
     ),
   ) as z.ZodType<number>;
 
-export const absolutePath = (): z.ZodType<string> =>
-  check(
-    text(),
-    (s) => s.startsWith('/') && !s.includes('\n'),
-    (s) => `must be an absolute path, got ${show(s)}`,
-  );
+/** Each violated rule as one issue, its message naming the rule. */
+function pathRules<T extends string>(violations: (s: T) => PathViolation[]) {
+  return (s: T, ctx: z.RefinementCtx) => {
+    for (const v of violations(s)) ctx.addIssue({ code: 'custom', message: formatPathViolation(v) });
+  };
+}
 
-/** A path on the executor: `~/` is expanded there, by the worker. */
+/** A path on the hosts: absolute, normalised, shell-safe (src/shared/hostPaths.ts). */
+export const hostPath = (): z.ZodType<string> => text().superRefine(pathRules(hostPathViolations));
+
+/**
+ * A folder omni-deploy creates and cleanup wipes on every host. Whether it overlaps MODEL_PATH is
+ * checked by the loader, which knows both.
+ */
+export const managedFolder = (): z.ZodType<string> =>
+  text().superRefine(pathRules((s) => managedFolderViolations(s)));
+
+/**
+ * A path on the executor: `~/` is expanded there, by the worker. Normalised here, so
+ * `{{ inventory_dir }}/../keys/id` (the way to name a file beside the checkout) becomes the path
+ * it means; the rest of executorPathViolations holds as written.
+ */
 export const executorPath = (): z.ZodType<string> =>
-  check(
-    text(),
-    (s) => (s.startsWith('/') || s.startsWith('~/')) && !s.includes('\n'),
-    (s) => `must be an absolute path (or start with ~/), got ${show(s)}`,
-  );
+  text()
+    .superRefine(
+      pathRules((s) => {
+        const normal = lexicalNormalForm(s);
+        return executorPathViolations(s).filter((v) => v.rule !== 'normalised' || normal === undefined);
+      }),
+    )
+    .transform((s) => lexicalNormalForm(s) ?? s);
 
 /** Container names are `<prefix>_<host>`; docker accepts `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
 export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -127,21 +152,46 @@ export const jsonObject = (): z.ZodType<Record<string, unknown>> =>
     }),
   ) as z.ZodType<Record<string, unknown>>;
 
-/** `host:container` or `host:container:ro`, both absolute. */
+/** `host:container` or `host:container:ro`, both host paths (the container's side too). */
 export const mountList = (): z.ZodType<string[]> =>
   stringList().superRefine((list, ctx) => {
     for (const [i, m] of list.entries()) {
       const parts = m.split(':');
-      const ok =
-        (parts.length === 2 || (parts.length === 3 && parts[2] === 'ro')) &&
-        parts[0]!.startsWith('/') &&
-        parts[1]!.startsWith('/');
-      if (!ok) {
+      if (!(parts.length === 2 || (parts.length === 3 && parts[2] === 'ro'))) {
         ctx.addIssue({
           code: 'custom',
           path: [i],
           message: `must be "/host/path:/container/path" (optionally ":ro"), got ${show(m)}`,
         });
+        continue;
+      }
+      for (const [side, p] of [
+        ['host', parts[0]!],
+        ['container', parts[1]!],
+      ] as const) {
+        for (const v of hostPathViolations(p))
+          ctx.addIssue({ code: 'custom', path: [i], message: `${side} side: ${formatPathViolation(v)}` });
+      }
+    }
+  });
+
+/** `--device` specs: `/dev/x`, `/dev/x:/dev/y` or `/dev/x:/dev/y:rwm`, paths by the host path rules. */
+export const deviceSpecList = (): z.ZodType<string[]> =>
+  stringList().superRefine((list, ctx) => {
+    for (const [i, d] of list.entries()) {
+      const parts = d.split(':');
+      const paths = parts.length === 3 && /^[rwm]+$/.test(parts[2]!) ? parts.slice(0, 2) : parts;
+      if (paths.length > 2) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `must be "/dev/x", "/dev/x:/dev/y" or "/dev/x:/dev/y:rwm", got ${show(d)}`,
+        });
+        continue;
+      }
+      for (const p of paths) {
+        for (const v of hostPathViolations(p))
+          ctx.addIssue({ code: 'custom', path: [i], message: formatPathViolation(v) });
       }
     }
   });
