@@ -18,7 +18,37 @@ export const LIMITS = {
    * "billion laughs" file multiplies.
    */
   aliasExpansion: 100_000,
+  /** "template-size": characters of one `{{ … }}` / `{% … %}` value as written. */
+  templateChars: 4096,
+  /** "template-nesting": brackets and blocks (`{% if %}`, `{% for %}` …) inside one another. */
+  templateNesting: 20,
+  /** "range": elements `range()` may create in one inventory load, all templates together. */
+  rangeElements: 100_000,
+  /**
+   * "template-steps": assignments templates may make in one load — each loop iteration, `{% set %}`
+   * and macro argument is one; bounds loops and macro recursion, which nunjucks does not.
+   */
+  templateSteps: 1_000_000,
+  /**
+   * "value-size": characters of one rendered variable (its JSON size for lists and maps). Stops
+   * variables that double each other long before they exhaust memory.
+   */
+  valueChars: 64 * 1024,
+  /** "variable-depth": variables whose templates use variables, and so on. */
+  variableDepth: 64,
+  /** Problems listed in one refusal; the rest are counted ("problems-shown"). */
+  problemsShown: 100,
 } as const;
 
 /** `limit "file-size": …`: how every refusal by a bound starts. */
 export const limitMessage = (name: string, message: string): string => `limit "${name}": ${message}`;
+
+/** A bound was hit while rendering a template; reported at the variable's origin. */
+export class TemplateLimitError extends Error {
+  constructor(
+    readonly limit: string,
+    detail: string,
+  ) {
+    super(limitMessage(limit, detail));
+  }
+}
