@@ -8,12 +8,16 @@ import {
   managedFolderViolations,
   type PathViolation,
 } from '../shared/hostPaths';
+import { limitMessage } from './limits';
 import { didYouMean } from './suggest';
 
 /** Zod building blocks whose messages speak to the operator about the value they wrote. */
 
 export const show = (v: unknown): string =>
   typeof v === 'string' ? `"${v}"` : (JSON.stringify(v) ?? String(v));
+
+/** show() for text that may be a hostile kilobytes long. */
+export const showShort = (s: string): string => show(s.length > 80 ? `${s.slice(0, 77)}…` : s);
 
 function check<T>(base: z.ZodType<T>, ok: (v: T) => boolean, message: (v: T) => string): z.ZodType<T> {
   return base.superRefine((v, ctx) => {
@@ -88,14 +92,34 @@ export const executorPath = (): z.ZodType<string> =>
     )
     .transform((s) => lexicalNormalForm(s) ?? s);
 
+/** A name that becomes part of a host name, workflow ID or container name. */
+const nameOfAtMost = (max: number, why: string) => (s: string, ctx: z.RefinementCtx) => {
+  if (s.length > max) {
+    ctx.addIssue({
+      code: 'custom',
+      message: limitMessage('name-length', `"${s.slice(0, 40)}…" is ${s.length} characters long: ${why}`),
+    });
+  }
+};
+
+/** A DNS label's length: the longest name a host or cluster can be known by. */
+export const NAME_MAX = 63;
+/**
+ * Container names are `<DOCKER_NAME_x>_<host>`: docker takes long names, but 128 characters is
+ * plenty and fits every tool that shows them; with host names of at most NAME_MAX, a prefix of
+ * up to 64 keeps every container name within it.
+ */
+export const CONTAINER_PREFIX_MAX = 64;
+export const nameLengthMessage = `names are limited to ${NAME_MAX} characters, the length of a DNS label`;
+
 /** Container names are `<prefix>_<host>`; docker accepts `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
 export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-export const containerName = (): z.ZodType<string> =>
+export const containerName = (max: number, why: string): z.ZodType<string> =>
   check(
     text(),
     (s) => NAME_PATTERN.test(s),
-    (s) => `must be a container name (letters, digits, "_", ".", "-"), got ${show(s)}`,
-  );
+    (s) => `must be a container name (letters, digits, "_", ".", "-"), got ${showShort(s)}`,
+  ).superRefine(nameOfAtMost(max, why));
 
 export const oneOf = <T extends string>(values: readonly T[]): z.ZodType<T> =>
   check(
@@ -220,7 +244,13 @@ export const address = (): z.ZodType<string> =>
     (s) => `must be an IP address or a host name, got ${show(s)}`,
   );
 
-/** The seed's `ascend_rt_visible_devices`: strictly `x,y,z` — digits, no spaces, no empty items, no repeats. */
+/** The most NPUs an Ascend host has, numbered 0…DEVICES_MAX-1. */
+export const DEVICES_MAX = 64;
+
+/**
+ * The seed's `ascend_rt_visible_devices`: strictly `x,y,z` — digits, no spaces, no empty items,
+ * no repeats, at most DEVICES_MAX ids below DEVICES_MAX.
+ */
 export const deviceList = (): z.ZodType<number[]> =>
   z
     .preprocess(
@@ -228,11 +258,32 @@ export const deviceList = (): z.ZodType<number[]> =>
       check(
         text(),
         (s) => /^\d+(,\d+)*$/.test(s),
-        (s) => `must be device ids separated by commas without spaces, like "0,1,2,3", got ${show(s)}`,
+        (s) => `must be device ids separated by commas without spaces, like "0,1,2,3", got ${showShort(s)}`,
       ),
     )
     .transform((s) => (s as string).split(',').map(Number))
     .superRefine((ids, ctx) => {
+      if (ids.length > DEVICES_MAX) {
+        ctx.addIssue({
+          code: 'custom',
+          message: limitMessage(
+            'devices-per-host',
+            `${ids.length} devices listed; an Ascend host has at most ${DEVICES_MAX}`,
+          ),
+        });
+        return;
+      }
+      const beyond = ids.filter((id) => id >= DEVICES_MAX);
+      if (beyond.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: limitMessage(
+            'devices-per-host',
+            `no Ascend host has device ${beyond[0]}: device ids run from 0 to ${DEVICES_MAX - 1}`,
+          ),
+        });
+        return;
+      }
       const repeated = new Set(ids.filter((id, i) => ids.indexOf(id) !== i));
       for (const id of repeated)
         ctx.addIssue({ code: 'custom', message: `device ${id} is listed more than once` });

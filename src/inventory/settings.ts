@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { DeploySettings } from '../plan/types';
 import {
   argList,
+  CONTAINER_PREFIX_MAX,
   containerName,
   deviceSpecList,
   duration,
@@ -13,6 +14,8 @@ import {
   jsonObject,
   managedFolder,
   mountList,
+  NAME_MAX,
+  nameLengthMessage,
   nonEmpty,
   oneOf,
   stringList,
@@ -86,6 +89,12 @@ const SEED_PREFILL_ENV = {
 };
 const SEED_DECODE_ENV = { ...SEED_PREFILL_ENV, HCCL_BUFFSIZE: '1000' };
 
+const containerPrefix = () =>
+  containerName(
+    CONTAINER_PREFIX_MAX,
+    `container names are <DOCKER_NAME_x>_<host>, at most 128 characters, so a prefix may have ${CONTAINER_PREFIX_MAX}`,
+  );
+
 /** Folders omni-deploy creates and cleanup wipes on every host: they follow the managed-folder rules. */
 export const MANAGED_FOLDERS = ['SCRIPTS_PATH', 'ranktable_save_path', 'LOG_PATH', 'CODE_PATH'] as const;
 
@@ -102,7 +111,7 @@ interface SettingDef {
  * loader after these.
  */
 export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
-  cluster_name: { schema: containerName() },
+  cluster_name: { schema: containerName(NAME_MAX, nameLengthMessage) },
   LOG_PATH: { schema: managedFolder(), default: '/data/log_path' },
   MODEL_PATH: { schema: hostPath(), required: true },
   MODEL_LEN_MAX_PREFILL: { schema: int(1), default: 32000 },
@@ -113,9 +122,9 @@ export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
   SCRIPTS_PATH: { schema: managedFolder(), default: '/tmp/scripts_path' },
   HTTP_PROXY: { schema: text(), default: '' },
   DOCKER_IMAGE_ID: { schema: nonEmpty(), required: true },
-  DOCKER_NAME_P: { schema: containerName(), default: 'you_name_omni_infer_prefill' },
-  DOCKER_NAME_D: { schema: containerName(), default: 'you_name_omni_infer_decode' },
-  DOCKER_NAME_C: { schema: containerName(), default: 'you_name_omni_infer_proxy' },
+  DOCKER_NAME_P: { schema: containerPrefix(), default: 'you_name_omni_infer_prefill' },
+  DOCKER_NAME_D: { schema: containerPrefix(), default: 'you_name_omni_infer_decode' },
+  DOCKER_NAME_C: { schema: containerPrefix(), default: 'you_name_omni_infer_proxy' },
   PREFILL_LB_SDK: { schema: oneOf(LB_SDKS), default: 'pd_score_balance' },
   DECODE_LB_SDK: { schema: oneOf(LB_SDKS), default: 'pd_score_balance' },
   DECODE_TENSOR_PARALLEL_SIZE: { schema: int(1), default: 1 },
