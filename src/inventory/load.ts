@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { DeploySettings, Group } from '../plan/types';
+import { formatPathViolation, managedFolderViolations } from '../shared/hostPaths';
 import { EXTRA_VARS_FILE, InventoryError, type InventoryProblem } from './errors';
 import {
   APPLICABLE,
@@ -13,11 +14,21 @@ import {
   SEED_TEMPLATE_VARS,
   type HostField,
 } from './hostFields';
-import { VarScope, type RawVar, type VarOrigin } from './scope';
-import { DERIVED_DEFAULTS, IMAGE_PLACEHOLDER, isSetting, SETTING_KEYS, SETTINGS } from './settings';
+import { LIMITS, limitMessage } from './limits';
+import { TemplateRenderer } from './render';
+import { LayeredVars, SharedRenders, VarScope, type VarLayer, type VarOrigin } from './scope';
+import {
+  DERIVED_DEFAULTS,
+  IMAGE_PLACEHOLDER,
+  isSetting,
+  MANAGED_FOLDERS,
+  SETTING_KEYS,
+  SETTINGS,
+} from './settings';
 import { readInventorySource, type InventorySource, type YamlPath } from './source';
 import { GROUPS, readShape, type HostEntry, type InventoryShape, type VarMap } from './structure';
 import { didYouMean } from './suggest';
+import { CONTROL_IN_TEXT } from './yamlValue';
 import { resolveTopology } from './topology';
 import type { HostAuth, Inventory, InventoryHost } from './types';
 
@@ -66,28 +77,39 @@ class Loader {
   }
 }
 
-function layer(into: Map<string, RawVar>, vars: VarMap, originOf: (key: string) => VarOrigin): void {
-  for (const [key, value] of Object.entries(vars)) into.set(key, { value, origin: originOf(key) });
+const allLayer = (vars: VarMap): VarLayer => ({
+  vars,
+  originOf: (key) => ({ level: 'all', path: ['all', 'vars', key] }),
+});
+const extraLayer = (vars: VarMap): VarLayer => ({ vars, originOf: (key) => ({ level: 'extra', key }) });
+
+/** Names set in some group's or host's vars: values built on them differ from host to host. */
+function varyingNames(shape: InventoryShape): Set<string> {
+  const names = new Set<string>();
+  for (const g of GROUPS) for (const k of Object.keys(knownOnly(shape.groupVars[g]))) names.add(k);
+  for (const h of shape.hosts) for (const k of Object.keys(knownOnly(h.vars))) names.add(k);
+  return names;
 }
 
 function checkKeys(loader: Loader, shape: InventoryShape, extraVars: Record<string, unknown>): void {
+  // Suggestions past what one refusal lists would go unread; a file of ten thousand unknown
+  // names should not pay for them.
+  let suggestions = LIMITS.problemsShown;
+  const unknown = (key: string) =>
+    `unknown setting "${key}"${suggestions-- > 0 ? didYouMean(key, KNOWN_VARS) : ''}`;
   const check = (keys: string[], pathOf: (k: string) => YamlPath, level: 'all' | 'group' | 'host') => {
     for (const key of keys) {
       if (isHelperVar(key)) continue;
-      if (!KNOWN_VARS.includes(key)) {
-        loader.atPath(pathOf(key), `unknown setting "${key}"${didYouMean(key, KNOWN_VARS)}`, 'key');
+      if (!KNOWN.has(key)) {
+        loader.atPath(pathOf(key), unknown(key), 'key');
       } else if (level !== 'all' && isSetting(key)) {
         loader.atPath(pathOf(key), `${key} is a cluster-wide setting: set it in all.vars or with -e`, 'key');
       }
     }
   };
-  check(Object.keys(shape.allVars), (k) => ['all', 'vars', k], 'all');
-  for (const g of GROUPS)
-    check(Object.keys(shape.groupVars[g]), (k) => ['all', 'children', g, 'vars', k], 'group');
-  for (const h of shape.hosts) check(Object.keys(h.vars), (k) => [...h.path, k], 'host');
   for (const key of Object.keys(extraVars)) {
-    if (!isHelperVar(key) && !KNOWN_VARS.includes(key)) {
-      loader.at({ level: 'extra', key }, `unknown setting "${key}"${didYouMean(key, KNOWN_VARS)}`);
+    if (!isHelperVar(key) && !KNOWN.has(key)) {
+      loader.at({ level: 'extra', key }, unknown(key));
     } else if (key === 'ansible_password') {
       // Workers re-read passwords from the inventory file; one given on the command line would be lost.
       loader.at(
@@ -96,10 +118,17 @@ function checkKeys(loader: Loader, shape: InventoryShape, extraVars: Record<stri
       );
     }
   }
+  check(Object.keys(shape.allVars), (k) => ['all', 'vars', k], 'all');
+  for (const g of GROUPS)
+    check(Object.keys(shape.groupVars[g]), (k) => ['all', 'children', g, 'vars', k], 'group');
+  for (const h of shape.hosts) check(Object.keys(h.vars), (k) => [...h.path, k], 'host');
 }
 
-const knownOnly = (vars: VarMap) =>
-  Object.fromEntries(Object.entries(vars).filter(([k]) => isHelperVar(k) || KNOWN_VARS.includes(k)));
+const KNOWN = new Set(KNOWN_VARS);
+const knownOnly = (vars: VarMap): VarMap =>
+  Object.keys(vars).every((k) => isHelperVar(k) || KNOWN.has(k))
+    ? vars
+    : Object.fromEntries(Object.entries(vars).filter(([k]) => isHelperVar(k) || KNOWN.has(k)));
 
 function resolveSettings(
   loader: Loader,
@@ -107,11 +136,10 @@ function resolveSettings(
   extraVars: Record<string, unknown>,
   file: string,
   builtins: Record<string, unknown>,
+  shared: SharedRenders,
 ): DeploySettings {
-  const raw = new Map<string, RawVar>();
-  layer(raw, knownOnly(shape.allVars), (key) => ({ level: 'all', path: ['all', 'vars', key] }));
-  layer(raw, extraVars, (key) => ({ level: 'extra', key }));
-  const scope = new VarScope(raw, builtins, (origin, message) => loader.at(origin, message));
+  const vars = new LayeredVars([extraLayer(extraVars), allLayer(knownOnly(shape.allVars))]);
+  const scope = new VarScope(vars, builtins, (origin, message) => loader.at(origin, message), shared);
 
   const settings: Record<string, unknown> = {};
   for (const key of SETTING_KEYS) {
@@ -142,6 +170,7 @@ function resolveSettings(
       `DOCKER_IMAGE_ID is still the seed's placeholder ${IMAGE_PLACEHOLDER}: name the image to run`,
     );
   }
+  checkManagedFolders(loader, scope, settings);
   const derived: Record<(typeof DERIVED_DEFAULTS)[number], unknown> = {
     cluster_name: path.basename(file, path.extname(file)),
     LOCAL_CODE_PATH: settings.CODE_PATH,
@@ -165,11 +194,51 @@ function resolveSettings(
   ) as unknown as DeploySettings;
 }
 
+/**
+ * The managed folders against the model folder (the schemas have checked each on its own): an
+ * overlap is reported at the folder's setting, or at MODEL_PATH when the folder is a default.
+ */
+function checkManagedFolders(loader: Loader, scope: VarScope, settings: Record<string, unknown>): void {
+  const model = settings.MODEL_PATH;
+  if (typeof model !== 'string') return;
+  for (const key of MANAGED_FOLDERS) {
+    const folder = settings[key];
+    if (typeof folder !== 'string') continue;
+    for (const v of managedFolderViolations(folder, model).filter((x) => x.rule === 'model-folder')) {
+      const origin = scope.origin(key);
+      if (origin) loader.at(origin, formatPathViolation(v));
+      else loader.at(scope.origin('MODEL_PATH')!, `${key} (default ${folder}): ${formatPathViolation(v)}`);
+    }
+  }
+}
+
+/**
+ * `hostvars['d0']`, as in Ansible: d0's variables, each rendered in d0's own context when read.
+ * A view rather than a copy, so it costs nothing until a template reads through it.
+ */
+function hostvarsView(name: string, scope: VarScope): object {
+  const has = (k: string | symbol) =>
+    typeof k === 'string' && (k === 'inventory_hostname' || scope.vars.has(k));
+  const get = (k: string | symbol) =>
+    k === 'inventory_hostname' ? name : has(k) ? scope.valueForTemplate(k as string) : undefined;
+  return new Proxy(
+    {},
+    {
+      get: (_, k) => get(k),
+      has: (_, k) => has(k),
+      ownKeys: () => [...new Set(['inventory_hostname', ...scope.vars.names()])],
+      getOwnPropertyDescriptor: (_, k) =>
+        has(k) ? { enumerable: true, configurable: true, get: () => get(k) } : undefined,
+    },
+  );
+}
+
 function hostScopes(
   loader: Loader,
   shape: InventoryShape,
   extraVars: Record<string, unknown>,
   inventoryFile: string,
+  shared: SharedRenders,
 ): { scopes: Map<string, VarScope>; builtins: Record<string, unknown> } {
   const scopes = new Map<string, VarScope>();
   const hostvars: Record<string, unknown> = {};
@@ -178,21 +247,32 @@ function hostScopes(
   // Ansible's magic variables for the inventory's own location, so an inventory can name files
   // beside it (`{{ inventory_dir }}/keys/id`) and work from any checkout or working directory.
   const absolute = path.resolve(inventoryFile);
-  const shared = { groups, hostvars, inventory_dir: path.dirname(absolute), inventory_file: absolute };
+  const magic = { groups, hostvars, inventory_dir: path.dirname(absolute), inventory_file: absolute };
+
+  // Each level filtered once and shared by every host's lookup: nothing is copied per host.
+  const extra = extraLayer(extraVars);
+  const all = allLayer(knownOnly(shape.allVars));
+  const groupLayers = Object.fromEntries(
+    GROUPS.map((g): [Group, VarLayer] => [
+      g,
+      {
+        vars: knownOnly(shape.groupVars[g]),
+        originOf: (key) => ({ level: 'group', path: ['all', 'children', g, 'vars', key] }),
+      },
+    ]),
+  ) as Record<Group, VarLayer>;
 
   for (const h of shape.hosts) {
-    const raw = new Map<string, RawVar>();
-    layer(raw, knownOnly(shape.allVars), (key) => ({ level: 'all', path: ['all', 'vars', key] }));
-    layer(raw, knownOnly(shape.groupVars[h.group]), (key) => ({
-      level: 'group',
-      path: ['all', 'children', h.group, 'vars', key],
-    }));
-    layer(raw, knownOnly(h.vars), (key) => ({ level: 'host', path: [...h.path, key] }));
-    layer(raw, extraVars, (key) => ({ level: 'extra', key }));
-    const builtins = { ...shared, inventory_hostname: h.name, group_names: [h.group] };
+    const vars = new LayeredVars([
+      extra,
+      { vars: knownOnly(h.vars), originOf: (key) => ({ level: 'host', path: [...h.path, key] }) },
+      groupLayers[h.group],
+      all,
+    ]);
+    const builtins = { ...magic, inventory_hostname: h.name, group_names: [h.group] };
     const report = (origin: VarOrigin, message: string, sub: (string | number)[] = []) =>
       loader.at(origin, origin.level === 'host' ? message : `host ${h.name}: ${message}`, sub);
-    const scope = new VarScope(raw, builtins, report, (name, value) => {
+    const scope = new VarScope(vars, builtins, report, shared, (name, value) => {
       if (!isHostField(name) || !APPLICABLE[h.group].has(name)) return undefined;
       const parsed = fieldSchema(name, h.group).safeParse(value);
       return parsed.success
@@ -206,19 +286,13 @@ function hostScopes(
           };
     });
     scopes.set(h.name, scope);
-    // hostvars['d0'].ansible_host, as in Ansible; rendered in d0's own context on first use.
+    let view: object | undefined;
     Object.defineProperty(hostvars, h.name, {
       enumerable: true,
-      get: () =>
-        Object.defineProperties(
-          { inventory_hostname: h.name },
-          Object.fromEntries(
-            [...raw.keys()].map((k) => [k, { enumerable: true, get: () => scope.value(k) }]),
-          ),
-        ),
+      get: () => (view ??= hostvarsView(h.name, scope)),
     });
   }
-  return { scopes, builtins: shared };
+  return { scopes, builtins: magic };
 }
 
 /** Reads one host's fields; undefined when any of them is wrong (each reported). */
@@ -296,9 +370,13 @@ function readHost(loader: Loader, entry: HostEntry, scope: VarScope): InventoryH
   };
 }
 
+/**
+ * Problems in file order, each once; past LIMITS.problemsShown the rest are counted, not listed
+ * (a hostile file can make a hundred thousand, and the first ones are what to fix first).
+ */
 function sortProblems(problems: InventoryProblem[]): InventoryProblem[] {
   const seen = new Set<string>();
-  return problems
+  const sorted = problems
     .filter((p) => {
       const key = JSON.stringify(p);
       if (seen.has(key)) return false;
@@ -312,6 +390,18 @@ function sortProblems(problems: InventoryProblem[]): InventoryProblem[] {
         a.path.localeCompare(b.path) ||
         a.message.localeCompare(b.message),
     );
+  if (sorted.length <= LIMITS.problemsShown) return sorted;
+  const next = sorted[LIMITS.problemsShown]!;
+  return [
+    ...sorted.slice(0, LIMITS.problemsShown),
+    {
+      ...next,
+      message: limitMessage(
+        'problems-shown',
+        `${sorted.length - LIMITS.problemsShown} more problems from here on are not listed; fix the ones above first`,
+      ),
+    },
+  ];
 }
 
 const GROUP_ORDER: Record<Group, number> = { P: 0, D: 1, C: 2 };
@@ -329,11 +419,16 @@ export function loadInventory(file: string, extraVars: Record<string, string> = 
   if (!shape) throw new InventoryError(sortProblems(loader.problems));
   shape.hosts.sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group]);
 
+  for (const [key, value] of Object.entries(extraVars)) {
+    if (CONTROL_IN_TEXT.test(value))
+      loader.at({ level: 'extra', key }, 'the value holds a control character: remove it');
+  }
   const extra = Object.fromEntries(Object.entries(extraVars).map(([k, v]) => [k, parseExtraVarValue(v)]));
   checkKeys(loader, shape, extra);
   const knownExtra = knownOnly(extra);
-  const { scopes, builtins } = hostScopes(loader, shape, knownExtra, file);
-  const settings = resolveSettings(loader, shape, knownExtra, file, builtins);
+  const shared = new SharedRenders(new TemplateRenderer(), varyingNames(shape));
+  const { scopes, builtins } = hostScopes(loader, shape, knownExtra, file, shared);
+  const settings = resolveSettings(loader, shape, knownExtra, file, builtins, shared);
 
   const hosts: InventoryHost[] = [];
   const incomplete = new Set<Group>();
@@ -377,7 +472,8 @@ export function loadInventorySecret(file: string, host: string, key: string): st
   const loader = new Loader(src);
   const { shape, problems } = readShape(src);
   if (!shape) throw new InventoryError(sortProblems(problems));
-  const { scopes } = hostScopes(loader, shape, {}, file);
+  const shared = new SharedRenders(new TemplateRenderer(), varyingNames(shape));
+  const { scopes } = hostScopes(loader, shape, {}, file, shared);
   const scope = scopes.get(host);
   if (!scope) throw new Error(`host ${host} is not in ${file}`);
   const value = scope.value(key);

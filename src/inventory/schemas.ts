@@ -1,11 +1,23 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import {
+  executorPathViolations,
+  formatPathViolation,
+  hostPathViolations,
+  lexicalNormalForm,
+  managedFolderViolations,
+  type PathViolation,
+} from '../shared/hostPaths';
+import { limitMessage } from './limits';
 import { didYouMean } from './suggest';
 
 /** Zod building blocks whose messages speak to the operator about the value they wrote. */
 
 export const show = (v: unknown): string =>
   typeof v === 'string' ? `"${v}"` : (JSON.stringify(v) ?? String(v));
+
+/** show() for text that may be a hostile kilobytes long. */
+export const showShort = (s: string): string => show(s.length > 80 ? `${s.slice(0, 77)}…` : s);
 
 function check<T>(base: z.ZodType<T>, ok: (v: T) => boolean, message: (v: T) => string): z.ZodType<T> {
   return base.superRefine((v, ctx) => {
@@ -48,29 +60,66 @@ export const fraction = (): z.ZodType<number> =>
     ),
   ) as z.ZodType<number>;
 
-export const absolutePath = (): z.ZodType<string> =>
-  check(
-    text(),
-    (s) => s.startsWith('/') && !s.includes('\n'),
-    (s) => `must be an absolute path, got ${show(s)}`,
-  );
+/** Each violated rule as one issue, its message naming the rule. */
+function pathRules<T extends string>(violations: (s: T) => PathViolation[]) {
+  return (s: T, ctx: z.RefinementCtx) => {
+    for (const v of violations(s)) ctx.addIssue({ code: 'custom', message: formatPathViolation(v) });
+  };
+}
 
-/** A path on the executor: `~/` is expanded there, by the worker. */
+/** A path on the hosts: absolute, normalised, shell-safe (src/shared/hostPaths.ts). */
+export const hostPath = (): z.ZodType<string> => text().superRefine(pathRules(hostPathViolations));
+
+/**
+ * A folder omni-deploy creates and cleanup wipes on every host. Whether it overlaps MODEL_PATH is
+ * checked by the loader, which knows both.
+ */
+export const managedFolder = (): z.ZodType<string> =>
+  text().superRefine(pathRules((s) => managedFolderViolations(s)));
+
+/**
+ * A path on the executor: `~/` is expanded there, by the worker. Normalised here, so
+ * `{{ inventory_dir }}/../keys/id` (the way to name a file beside the checkout) becomes the path
+ * it means; the rest of executorPathViolations holds as written.
+ */
 export const executorPath = (): z.ZodType<string> =>
-  check(
-    text(),
-    (s) => (s.startsWith('/') || s.startsWith('~/')) && !s.includes('\n'),
-    (s) => `must be an absolute path (or start with ~/), got ${show(s)}`,
-  );
+  text()
+    .superRefine(
+      pathRules((s) => {
+        const normal = lexicalNormalForm(s);
+        return executorPathViolations(s).filter((v) => v.rule !== 'normalised' || normal === undefined);
+      }),
+    )
+    .transform((s) => lexicalNormalForm(s) ?? s);
+
+/** A name that becomes part of a host name, workflow ID or container name. */
+const nameOfAtMost = (max: number, why: string) => (s: string, ctx: z.RefinementCtx) => {
+  if (s.length > max) {
+    ctx.addIssue({
+      code: 'custom',
+      message: limitMessage('name-length', `"${s.slice(0, 40)}…" is ${s.length} characters long: ${why}`),
+    });
+  }
+};
+
+/** A DNS label's length: the longest name a host or cluster can be known by. */
+export const NAME_MAX = 63;
+/**
+ * Container names are `<DOCKER_NAME_x>_<host>`: docker takes long names, but 128 characters is
+ * plenty and fits every tool that shows them; with host names of at most NAME_MAX, a prefix of
+ * up to 64 keeps every container name within it.
+ */
+export const CONTAINER_PREFIX_MAX = 64;
+export const nameLengthMessage = `names are limited to ${NAME_MAX} characters, the length of a DNS label`;
 
 /** Container names are `<prefix>_<host>`; docker accepts `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
 export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-export const containerName = (): z.ZodType<string> =>
+export const containerName = (max: number, why: string): z.ZodType<string> =>
   check(
     text(),
     (s) => NAME_PATTERN.test(s),
-    (s) => `must be a container name (letters, digits, "_", ".", "-"), got ${show(s)}`,
-  );
+    (s) => `must be a container name (letters, digits, "_", ".", "-"), got ${showShort(s)}`,
+  ).superRefine(nameOfAtMost(max, why));
 
 export const oneOf = <T extends string>(values: readonly T[]): z.ZodType<T> =>
   check(
@@ -127,21 +176,46 @@ export const jsonObject = (): z.ZodType<Record<string, unknown>> =>
     }),
   ) as z.ZodType<Record<string, unknown>>;
 
-/** `host:container` or `host:container:ro`, both absolute. */
+/** `host:container` or `host:container:ro`, both host paths (the container's side too). */
 export const mountList = (): z.ZodType<string[]> =>
   stringList().superRefine((list, ctx) => {
     for (const [i, m] of list.entries()) {
       const parts = m.split(':');
-      const ok =
-        (parts.length === 2 || (parts.length === 3 && parts[2] === 'ro')) &&
-        parts[0]!.startsWith('/') &&
-        parts[1]!.startsWith('/');
-      if (!ok) {
+      if (!(parts.length === 2 || (parts.length === 3 && parts[2] === 'ro'))) {
         ctx.addIssue({
           code: 'custom',
           path: [i],
           message: `must be "/host/path:/container/path" (optionally ":ro"), got ${show(m)}`,
         });
+        continue;
+      }
+      for (const [side, p] of [
+        ['host', parts[0]!],
+        ['container', parts[1]!],
+      ] as const) {
+        for (const v of hostPathViolations(p))
+          ctx.addIssue({ code: 'custom', path: [i], message: `${side} side: ${formatPathViolation(v)}` });
+      }
+    }
+  });
+
+/** `--device` specs: `/dev/x`, `/dev/x:/dev/y` or `/dev/x:/dev/y:rwm`, paths by the host path rules. */
+export const deviceSpecList = (): z.ZodType<string[]> =>
+  stringList().superRefine((list, ctx) => {
+    for (const [i, d] of list.entries()) {
+      const parts = d.split(':');
+      const paths = parts.length === 3 && /^[rwm]+$/.test(parts[2]!) ? parts.slice(0, 2) : parts;
+      if (paths.length > 2) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `must be "/dev/x", "/dev/x:/dev/y" or "/dev/x:/dev/y:rwm", got ${show(d)}`,
+        });
+        continue;
+      }
+      for (const p of paths) {
+        for (const v of hostPathViolations(p))
+          ctx.addIssue({ code: 'custom', path: [i], message: formatPathViolation(v) });
       }
     }
   });
@@ -170,7 +244,13 @@ export const address = (): z.ZodType<string> =>
     (s) => `must be an IP address or a host name, got ${show(s)}`,
   );
 
-/** The seed's `ascend_rt_visible_devices`: strictly `x,y,z` — digits, no spaces, no empty items, no repeats. */
+/** The most NPUs an Ascend host has, numbered 0…DEVICES_MAX-1. */
+export const DEVICES_MAX = 64;
+
+/**
+ * The seed's `ascend_rt_visible_devices`: strictly `x,y,z` — digits, no spaces, no empty items,
+ * no repeats, at most DEVICES_MAX ids below DEVICES_MAX.
+ */
 export const deviceList = (): z.ZodType<number[]> =>
   z
     .preprocess(
@@ -178,11 +258,32 @@ export const deviceList = (): z.ZodType<number[]> =>
       check(
         text(),
         (s) => /^\d+(,\d+)*$/.test(s),
-        (s) => `must be device ids separated by commas without spaces, like "0,1,2,3", got ${show(s)}`,
+        (s) => `must be device ids separated by commas without spaces, like "0,1,2,3", got ${showShort(s)}`,
       ),
     )
     .transform((s) => (s as string).split(',').map(Number))
     .superRefine((ids, ctx) => {
+      if (ids.length > DEVICES_MAX) {
+        ctx.addIssue({
+          code: 'custom',
+          message: limitMessage(
+            'devices-per-host',
+            `${ids.length} devices listed; an Ascend host has at most ${DEVICES_MAX}`,
+          ),
+        });
+        return;
+      }
+      const beyond = ids.filter((id) => id >= DEVICES_MAX);
+      if (beyond.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: limitMessage(
+            'devices-per-host',
+            `no Ascend host has device ${beyond[0]}: device ids run from 0 to ${DEVICES_MAX - 1}`,
+          ),
+        });
+        return;
+      }
       const repeated = new Set(ids.filter((id, i) => ids.indexOf(id) !== i));
       for (const id of repeated)
         ctx.addIssue({ code: 'custom', message: `device ${id} is listed more than once` });

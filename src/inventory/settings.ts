@@ -1,16 +1,21 @@
 import type { z } from 'zod';
 import type { DeploySettings } from '../plan/types';
 import {
-  absolutePath,
   argList,
+  CONTAINER_PREFIX_MAX,
   containerName,
+  deviceSpecList,
   duration,
   envMap,
   executorPath,
   fraction,
+  hostPath,
   int,
   jsonObject,
+  managedFolder,
   mountList,
+  NAME_MAX,
+  nameLengthMessage,
   nonEmpty,
   oneOf,
   stringList,
@@ -84,6 +89,15 @@ const SEED_PREFILL_ENV = {
 };
 const SEED_DECODE_ENV = { ...SEED_PREFILL_ENV, HCCL_BUFFSIZE: '1000' };
 
+const containerPrefix = () =>
+  containerName(
+    CONTAINER_PREFIX_MAX,
+    `container names are <DOCKER_NAME_x>_<host>, at most 128 characters, so a prefix may have ${CONTAINER_PREFIX_MAX}`,
+  );
+
+/** Folders omni-deploy creates and cleanup wipes on every host: they follow the managed-folder rules. */
+export const MANAGED_FOLDERS = ['SCRIPTS_PATH', 'ranktable_save_path', 'LOG_PATH', 'CODE_PATH'] as const;
+
 interface SettingDef {
   schema: z.ZodType<unknown>;
   default?: unknown;
@@ -97,24 +111,24 @@ interface SettingDef {
  * loader after these.
  */
 export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
-  cluster_name: { schema: containerName() },
-  LOG_PATH: { schema: absolutePath(), default: '/data/log_path' },
-  MODEL_PATH: { schema: absolutePath(), required: true },
+  cluster_name: { schema: containerName(NAME_MAX, nameLengthMessage) },
+  LOG_PATH: { schema: managedFolder(), default: '/data/log_path' },
+  MODEL_PATH: { schema: hostPath(), required: true },
   MODEL_LEN_MAX_PREFILL: { schema: int(1), default: 32000 },
   MODEL_LEN_MAX_DECODE: { schema: int(1), default: 16384 },
   LOG_PATH_IN_EXECUTOR: { schema: executorPath(), default: '/data/log_path_in_executor' },
-  CODE_PATH: { schema: absolutePath(), default: '/data/local_code_path' },
+  CODE_PATH: { schema: managedFolder(), default: '/data/local_code_path' },
   LOCAL_CODE_PATH: { schema: executorPath() },
-  SCRIPTS_PATH: { schema: absolutePath(), default: '/tmp/scripts_path' },
+  SCRIPTS_PATH: { schema: managedFolder(), default: '/tmp/scripts_path' },
   HTTP_PROXY: { schema: text(), default: '' },
   DOCKER_IMAGE_ID: { schema: nonEmpty(), required: true },
-  DOCKER_NAME_P: { schema: containerName(), default: 'you_name_omni_infer_prefill' },
-  DOCKER_NAME_D: { schema: containerName(), default: 'you_name_omni_infer_decode' },
-  DOCKER_NAME_C: { schema: containerName(), default: 'you_name_omni_infer_proxy' },
+  DOCKER_NAME_P: { schema: containerPrefix(), default: 'you_name_omni_infer_prefill' },
+  DOCKER_NAME_D: { schema: containerPrefix(), default: 'you_name_omni_infer_decode' },
+  DOCKER_NAME_C: { schema: containerPrefix(), default: 'you_name_omni_infer_proxy' },
   PREFILL_LB_SDK: { schema: oneOf(LB_SDKS), default: 'pd_score_balance' },
   DECODE_LB_SDK: { schema: oneOf(LB_SDKS), default: 'pd_score_balance' },
   DECODE_TENSOR_PARALLEL_SIZE: { schema: int(1), default: 1 },
-  ranktable_save_path: { schema: absolutePath(), default: '/tmp/ranktable_save_path' },
+  ranktable_save_path: { schema: managedFolder(), default: '/tmp/ranktable_save_path' },
   container_cli: { schema: oneOf(['docker', 'podman'] as const), default: 'docker' },
   served_model_name: { schema: nonEmpty(), default: 'deepseek' },
   kv_connector: { schema: nonEmpty(), default: 'AscendHcclConnectorV1' },
@@ -132,7 +146,7 @@ export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
   decode_env: { schema: envMap(), default: SEED_DECODE_ENV },
   decode_additional_config: { schema: jsonObject(), default: { graph_model_compile_config: { level: 1 } } },
   container_flags: { schema: stringList(), default: SEED_CONTAINER_FLAGS },
-  container_devices: { schema: stringList(), default: SEED_CONTAINER_DEVICES },
+  container_devices: { schema: deviceSpecList(), default: SEED_CONTAINER_DEVICES },
   container_mounts: { schema: mountList(), default: SEED_CONTAINER_MOUNTS },
   container_env: { schema: envMap(), default: {} },
   proxy_image: { schema: nonEmpty() },

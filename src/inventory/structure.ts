@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Group } from '../plan/types';
 import type { InventoryProblem } from './errors';
-import { NAME_PATTERN, show } from './schemas';
+import { limitMessage } from './limits';
+import { NAME_MAX, NAME_PATTERN, nameLengthMessage, show, showShort } from './schemas';
 import type { InventorySource, YamlPath } from './source';
 import { didYouMean } from './suggest';
 
@@ -116,7 +117,20 @@ export function readShape(src: InventorySource): { shape?: InventoryShape; probl
         problems.push(
           src.problem(
             path,
-            `host name "${name}" becomes part of a container name: use letters, digits, "_", "." and "-"`,
+            `host name ${showShort(name)} becomes part of a container name: use letters, digits, "_", "." and "-"`,
+            'key',
+          ),
+        );
+        continue;
+      }
+      if (name.length > NAME_MAX) {
+        problems.push(
+          src.problem(
+            path,
+            limitMessage(
+              'name-length',
+              `host name "${name.slice(0, 40)}…" is ${name.length} characters long: ${nameLengthMessage}`,
+            ),
             'key',
           ),
         );

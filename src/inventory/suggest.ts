@@ -18,16 +18,20 @@ function levenshtein(a: string, b: string): number {
  */
 export function closest(name: string, known: Iterable<string>): string | undefined {
   const lower = name.toLowerCase();
+  const threshold = Math.max(2, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of known) {
+    // The distance is at least the difference in length: a long name is no typo of a short one,
+    // and need not cost its length squared to find out.
+    if (Math.abs(candidate.length - name.length) > threshold) continue;
     const d = levenshtein(lower, candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return bestDistance <= threshold ? best : undefined;
 }
 
 export function didYouMean(name: string, known: Iterable<string>): string {

@@ -109,7 +109,11 @@ function resolvePrefill(
   needsAllHosts: FieldProblem,
 ): PrefillMembership[] {
   const byMasterAddress = new Map<string, InventoryHost[]>();
-  for (const h of hosts) byMasterAddress.set(h.hostIp!, [...(byMasterAddress.get(h.hostIp!) ?? []), h]);
+  for (const h of hosts) {
+    const members = byMasterAddress.get(h.hostIp!);
+    if (members) members.push(h);
+    else byMasterAddress.set(h.hostIp!, [h]);
+  }
 
   const instances: { master: InventoryHost; hosts: string[] }[] = [];
   for (const [masterAddress, members] of byMasterAddress) {
@@ -242,12 +246,11 @@ function checkPorts(
         continue;
       }
       const label = `${h.name}'s ${describePorts(p)}`;
-      const clash = (taken.get(h.address) ?? []).find((t) => p.first <= t.last && t.first <= p.last);
+      const onAddress = taken.get(h.address) ?? [];
+      const clash = onAddress.find((t) => p.first <= t.last && t.first <= p.last);
       if (clash) problem(h, field, `port clash on ${h.address}: ${label} and ${clash.label}`);
-      taken.set(h.address, [
-        ...(taken.get(h.address) ?? []),
-        { host: h, first: p.first, last: p.last, label },
-      ]);
+      onAddress.push({ host: h, first: p.first, last: p.last, label });
+      taken.set(h.address, onAddress);
     }
   }
 }

@@ -33,7 +33,7 @@ describe('inventory variables', () => {
     assert.deepEqual([hostOf(inv, 'p0').user, hostOf(inv, 'p1').user], ['root', 'admin']);
     assert.deepEqual([hostOf(inv, 'p0').sshPort, hostOf(inv, 'p1').sshPort], [22, 2222]);
     assert.equal(hostOf(inv, 'p1').hostIp, '10.0.0.2');
-    assert.equal(inv.settings.LOG_PATH, '/srv/logs');
+    assert.equal(inv.settings.LOG_PATH, '/srv/omni/logs');
   });
 
   it('gives -e the last word, over host vars and settings', () => {

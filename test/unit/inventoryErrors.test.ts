@@ -120,7 +120,9 @@ const EXPECTED: Record<string, string[]> = {
   'proxy-without-port': [
     '51:9: all.children.C.hosts.c0.node_port: node_port is required (the DP master port; on the proxy its listen port)',
   ],
-  'relative-log-path': ['12:15: all.vars.LOG_PATH: must be an absolute path, got "logs"'],
+  'relative-log-path': [
+    '12:15: all.vars.LOG_PATH: path rule "absolute": must be an absolute path starting with "/", got "logs"',
+  ],
   'role-bad-value': ['48:17: all.children.D.hosts.d1.role: must be one of M, S, got "slave"'],
   'role-no-master': [
     '41:17: all.children.D.hosts.d0.role: no D host has role "M": the master of d0\'s decode instance is missing',

@@ -45,7 +45,7 @@ describe('docker run argv', () => {
   });
 
   it('mounts a folder once even when two settings name it', () => {
-    const spec = specOf('p0', { CODE_PATH: '/data', LOG_PATH: '/data' });
+    const spec = specOf('p0', { CODE_PATH: '/data/omni', LOG_PATH: '/data/omni' });
     const containerPaths = spec.mounts.map((m) => m.container);
     assert.deepEqual(containerPaths, [...new Set(containerPaths)]);
   });
