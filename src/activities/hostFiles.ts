@@ -1,5 +1,11 @@
 import type { Remote, RemoteHost } from '../remote';
 import {
+  formatPathViolation,
+  hostPathViolations,
+  isWithin,
+  managedFolderViolations,
+} from '../shared/hostPaths';
+import {
   CLAIM_DIRS,
   CLEANUP,
   RECORD_FILES,
@@ -41,11 +47,26 @@ export class HostFiles {
 
   /** Create folders under a managed root, recording the ones this creates. */
   async claimDirs(root: string, dirs: readonly string[]): Promise<void> {
+    this.checkRoot(root, dirs);
     if (dirs.length > 0) await this.run(CLAIM_DIRS, [root, ...dirs]);
+  }
+
+  /**
+   * The plan-time rules once more, where it matters (defense in depth: an input may come from a
+   * client other than the CLI): a root is a managed folder, and what goes under it stays there.
+   */
+  private checkRoot(root: string, paths: readonly string[]): void {
+    const problems = managedFolderViolations(root).map(formatPathViolation);
+    for (const p of paths) {
+      if (hostPathViolations(p).length > 0 || !isWithin(p, root))
+        problems.push(`${p} is not a clean path inside ${root}`);
+    }
+    if (problems.length > 0) throw fail('UnsafePath', `${this.host.name}: ${problems.join('; ')}`);
   }
 
   /** Record files about to be written under a managed root (by us or by a script we run). */
   async recordFiles(root: string, files: readonly string[]): Promise<void> {
+    this.checkRoot(root, files);
     if (files.length > 0) await this.run(RECORD_FILES, [root, ...files]);
   }
 

@@ -1,4 +1,5 @@
 import type { Plan } from '../../plan/types';
+import { formatPathViolation, managedFolderViolations } from '../../shared/hostPaths';
 import { PHASES } from '../../shared/phases';
 import type { DeployOptions } from './types';
 
@@ -61,5 +62,14 @@ export function planProblems(plan: Plan): string[] {
   }
   if ((plan.decode ?? []).length === 0) problems.push('plan.decode is empty');
   if ((plan.prefill ?? []).length === 0) problems.push('plan.prefill is empty');
+  // The folders cleanup works in, by the same rules the inventory loader applied (a Plan may
+  // come from elsewhere than the loader).
+  const s = plan.settings ?? ({} as Plan['settings']);
+  for (const key of ['SCRIPTS_PATH', 'ranktable_save_path', 'LOG_PATH', 'CODE_PATH'] as const) {
+    for (const v of managedFolderViolations(String(s[key]), s.MODEL_PATH)) {
+      problems.push(`plan.settings.${key}: ${formatPathViolation(v)}`);
+    }
+  }
+  if (plan.scriptsDir !== s.SCRIPTS_PATH) problems.push('plan.scriptsDir must be plan.settings.SCRIPTS_PATH');
   return problems;
 }
