@@ -13,7 +13,7 @@ import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workf
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { runDeploy } from '../helpers/cli';
 import { waitForStatus } from '../helpers/deploy';
-import { seedPlan } from '../helpers/plans';
+import { SEED_EXTRA_VARS, SEED_INVENTORY, seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
 type Activities = typeof realActivities;
@@ -163,11 +163,66 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
     });
   });
 
-  it('while a step retries, status (table and --json) shows the host, attempt and last error', async () => {
-    let attempts = 0;
+  it('`deploy start --tags` on a busy cluster says what it is queued behind, or why it is refused', async () => {
+    let d1Broken = true;
+    // d1's first run_docker holds the deploy in its phase until the test lets it fail.
+    let letD1Fail!: () => void;
+    const d1Gate = new Promise<void>((resolve) => (letD1Fail = resolve));
     const activities: Partial<Activities> = {
       ensureContainer: async (i) => {
-        if (i.target.name === 'p1' && ++attempts < 3) {
+        if (i.target.name === 'd1' && d1Broken) {
+          await d1Gate;
+          throw ApplicationFailure.create({
+            type: 'ImageMissing',
+            message: 'd1 has no image',
+            nonRetryable: true,
+          });
+        }
+        return { action: 'created', id: `id-${i.name}` };
+      },
+      preflight: async () => [],
+    };
+    await withWorker(activities, async (taskQueue) => {
+      // The CLI's own start names the workflow after the inventory's cluster.
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${plan.cluster}`,
+        args: [{ plan, options: options(taskQueue, ['run_docker']) }],
+      });
+      await waitForStatus(handle, (s) => s.currentPhase === 'run_docker');
+      const cli = { TEMPORAL_ADDRESS: env.address, NO_COLOR: '1' };
+      const args = ['start', '-i', SEED_INVENTORY, ...SEED_EXTRA_VARS.flatMap((kv) => ['-e', kv])];
+      const queued = await runDeploy([...args, '--tags', 'preflight', '--detach'], cli);
+      assert.equal(queued.code, 0, queued.stderr);
+      assert.match(
+        queued.stdout,
+        new RegExp(
+          `cluster ${plan.cluster} is busy \\(deploying: run_docker\\); preflight with this inventory is queued behind it`,
+        ),
+      );
+
+      letD1Fail();
+      await waitForStatus(handle, (s) => s.stage === 'waiting-for-operator');
+      const refused = await runDeploy([...args, '--tags', 'verify'], cli);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /the cluster waits for the operator: run_docker failed on d1/);
+
+      d1Broken = false;
+      await handle.executeUpdate(retryFailedUpdate);
+      await waitForStatus(handle, (s) => s.stage === 'ready' && (s.queued ?? []).length === 0);
+      const ran = await runDeploy([...args, '--tags', 'preflight'], cli);
+      assert.equal(ran.code, 0, ran.stderr);
+      assert.match(ran.stdout, new RegExp(`cluster ${plan.cluster} is ready; running preflight on it`));
+      assert.match(ran.stdout, /preflight: done/);
+      await handle.terminate();
+    });
+  });
+
+  it('while a step retries, status (table and --json) shows the host, attempt and last error', async () => {
+    let p1Unreachable = true;
+    const activities: Partial<Activities> = {
+      ensureContainer: async (i) => {
+        if (i.target.name === 'p1' && p1Unreachable) {
           throw ApplicationFailure.create({
             type: 'ConnectionError',
             message: 'cannot reach p1 (10.0.0.2) over SSH: SSH handshake timed out',
@@ -179,7 +234,13 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
     await withWorker(activities, async (taskQueue) => {
       const cluster = randomUUID();
       const opts = options(taskQueue, ['run_docker']);
-      opts.activity.retry = { ...opts.activity.retry, initialInterval: '4s', maximumAttempts: 5 };
+      // Attempts 2 s apart: long enough to be caught retrying, short enough to recover quickly.
+      opts.activity.retry = {
+        ...opts.activity.retry,
+        initialInterval: '2s',
+        backoffCoefficient: 1,
+        maximumAttempts: 50,
+      };
       const handle = await env.client.workflow.start(deployCluster, {
         taskQueue,
         workflowId: `cluster/${cluster}`,
@@ -198,7 +259,7 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
           attempt: seen[0]!.attempt,
           max: seen[0]!.maximumAttempts,
         },
-        { host: 'p1', phase: 'run_docker', attempt: 2, max: 5 },
+        { host: 'p1', phase: 'run_docker', attempt: 2, max: 50 },
       );
       assert.equal(seen[0]!.lastError?.type, 'ConnectionError');
 
@@ -213,9 +274,10 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
       const table = await runDeploy(['status', cluster], cli);
       assert.match(
         table.stdout,
-        /retrying p1 · run_docker: attempt [23] of 5 — last: ConnectionError: cannot reach p1 \(10\.0\.0\.2\) over SSH: SSH handshake timed out/,
+        /retrying p1 · run_docker: attempt \d+ of 50 — last: ConnectionError: cannot reach p1 \(10\.0\.0\.2\) over SSH: SSH handshake timed out/,
       );
 
+      p1Unreachable = false;
       await waitForStatus(handle, (s) => s.stage === 'ready', 60_000);
       assert.deepEqual(stepAttempts(await handle.describe()), [], 'nothing retries once it succeeded');
       await handle.terminate();

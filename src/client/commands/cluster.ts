@@ -1,5 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  type WorkflowUpdateHandle,
+} from '@temporalio/client';
 import { hostname } from 'node:os';
 import { planFromFile } from '../../plan';
 import { selectPhases } from '../../shared/phases';
@@ -84,10 +88,9 @@ export async function startCluster(flags: StartFlags): Promise<number> {
       const before = await handle.query(statusQuery);
       const what = phases.join(' → ');
       // Accepted or refused (the workflow refuses while it waits for the operator), never silent.
-      const update = await handle.startUpdate(runPhasesUpdate, {
-        args: [{ phases, plan }],
-        waitForStage: 'ACCEPTED',
-      });
+      const update = await refusedOrAccepted(
+        handle.startUpdate(runPhasesUpdate, { args: [{ phases, plan }], waitForStage: 'ACCEPTED' }),
+      );
       const ahead = busyWith(before);
       console.log(
         ahead
@@ -109,6 +112,26 @@ export async function startCluster(flags: StartFlags): Promise<number> {
     if (flags.detach) return 0;
     return watchCluster(client, plan.cluster);
   });
+}
+
+/**
+ * An update the workflow's validator refused comes back from `startUpdate` as a handle whose
+ * outcome is already known, not as an error: look at it before telling the operator it was
+ * accepted. A refused one throws its reason; an accepted one is returned to be followed.
+ */
+async function refusedOrAccepted<T>(
+  started: Promise<WorkflowUpdateHandle<T>>,
+): Promise<WorkflowUpdateHandle<T>> {
+  const update = await started;
+  const early = await Promise.race([
+    update.result().then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    ),
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100)),
+  ]);
+  if (early) throw early.err;
+  return update;
 }
 
 /** What a running cluster is doing that a new operation would wait for; undefined when idle. */
@@ -163,7 +186,7 @@ export function registerClusterCommands(program: Command): void {
         const name = await resolveCluster(client, cluster, flags.inventory);
         const handle = client.workflow.getHandle(clusterWorkflowId(name));
         if (flags.detach) {
-          await handle.startUpdate(retryFailedUpdate, { waitForStage: 'ACCEPTED' });
+          await refusedOrAccepted(handle.startUpdate(retryFailedUpdate, { waitForStage: 'ACCEPTED' }));
           console.log(`retry of ${name} accepted`);
           return;
         }
