@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hostsFromInventory, simContext, simDown, simUp } from '../sim/cluster';
-import { planFromFile } from '../src/plan';
+import { planFromFile } from '../src/client/planFile';
 import type { Plan } from '../src/plan/types';
 import type { Phase } from '../src/shared/phases';
 import {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Group } from '../plan/types';
+import type { Group } from './types';
 import { address, deviceList, executorPath, int, nonEmpty, oneOf, port, text } from './schemas';
 
 /** Ansible's own connection variables that omni-deploy reads (or accepts and ignores). */

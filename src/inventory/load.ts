@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { DeploySettings, Group } from '../plan/types';
+import type { DeploySettings, Group } from './types';
 import { formatPathViolation, managedFolderViolations } from '../shared/hostPaths';
 import { EXTRA_VARS_FILE, InventoryError, type InventoryProblem } from './errors';
 import {

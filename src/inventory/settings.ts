@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { DeploySettings } from '../plan/types';
+import type { DeploySettings } from './types';
 import {
   argList,
   CONTAINER_PREFIX_MAX,

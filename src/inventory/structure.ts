@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Group } from '../plan/types';
+import type { Group } from './types';
 import type { InventoryProblem } from './errors';
 import { limitMessage } from './limits';
 import { NAME_MAX, NAME_PATTERN, nameLengthMessage, show, showShort } from './schemas';

@@ -1,5 +1,5 @@
-import { describePorts, listeningPorts } from '../plan/ports';
-import type { Group } from '../plan/types';
+import { describePorts, listeningPorts } from './ports';
+import type { Group } from './types';
 import type { HostField } from './hostFields';
 import type { DecodeMembership, InventoryHost, PrefillMembership } from './types';
 

@@ -1,6 +1,69 @@
-import type { DeploySettings, Group } from '../plan/types';
-
 export type HostAuth = { method: 'key'; privateKeyFile: string } | { method: 'password' };
+
+/** Which inventory group a host is in: P (prefill), D (decode), C (the proxy). */
+export type Group = 'P' | 'D' | 'C';
+export type ContainerCli = 'docker' | 'podman';
+export type HostKeyPolicy = 'strict' | 'accept-new';
+
+/**
+ * Playbook-level settings, by the seed's names so an operator recognises them (the seed's
+ * `environment:` block in UPPER_CASE, its play vars in lower_case), with the seed's defaults.
+ */
+export interface DeploySettings {
+  cluster_name: string;
+  LOG_PATH: string;
+  MODEL_PATH: string;
+  MODEL_LEN_MAX_PREFILL: number;
+  MODEL_LEN_MAX_DECODE: number;
+  LOG_PATH_IN_EXECUTOR: string;
+  CODE_PATH: string;
+  LOCAL_CODE_PATH: string;
+  SCRIPTS_PATH: string;
+  HTTP_PROXY: string;
+  DOCKER_IMAGE_ID: string;
+  DOCKER_NAME_P: string;
+  DOCKER_NAME_D: string;
+  DOCKER_NAME_C: string;
+  PREFILL_LB_SDK: string;
+  DECODE_LB_SDK: string;
+  DECODE_TENSOR_PARALLEL_SIZE: number;
+  ranktable_save_path: string;
+  container_cli: ContainerCli;
+  served_model_name: string;
+  kv_connector: string;
+  gpu_memory_utilization: number;
+  prefill_extra_args: string[];
+  decode_extra_args: string[];
+  prefill_env: Record<string, string>;
+  decode_env: Record<string, string>;
+  decode_additional_config: Record<string, unknown>;
+  container_flags: string[];
+  container_devices: string[];
+  container_mounts: string[];
+  container_env: Record<string, string>;
+  proxy_image: string;
+  /** `njs`: stock nginx + njs generated from the Plan; `seed`: omniinfer's own global_proxy.sh
+   * (nginx with its C modules) run in the proxy container, as the seed does. */
+  proxy_mode: 'njs' | 'seed';
+  code_install_command: string;
+  known_hosts_file: string;
+  host_key_policy: HostKeyPolicy;
+  engine_ready_timeout: string;
+  ray_join_timeout: string;
+}
+
+/** One OpenAI API server process (one engine / DP rank). */
+export interface ApiServer {
+  port: number;
+  dpRank: number;
+}
+
+/** A port a host listens on, with the inventory field that put it there. */
+export interface ListeningPort {
+  first: number;
+  last: number;
+  what: string;
+}
 
 /** One inventory host with its fields rendered and validated (seed names in comments). */
 export interface InventoryHost {

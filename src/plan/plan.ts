@@ -1,7 +1,8 @@
 import type { Inventory, InventoryHost } from '../inventory/types';
+import { durationMs as parseDuration } from '../shared/duration';
 import { containerSpec } from './containerSpec';
 import { seedFacts } from './facts';
-import { decodeApiServers, listeningPorts } from './ports';
+import { decodeApiServers, listeningPorts } from '../inventory/ports';
 import { ranktablePlan } from './ranktablePlan';
 import type {
   DecodeInstance,
@@ -16,11 +17,11 @@ import type {
 
 const ROLE = { P: 'prefill', D: 'decode', C: 'proxy' } as const satisfies Record<string, Role>;
 
-const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
+/** Durations were validated by the loader; a bad one here is a bug, not an operator error. */
 function durationMs(text: string): number {
-  const [, n, unit] = /^(\d+)(ms|s|m|h)$/.exec(text)!;
-  return Number(n) * DURATION_MS[unit as keyof typeof DURATION_MS];
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`not a duration: ${text}`);
+  return ms;
 }
 
 function sshAuth(h: InventoryHost): SshAuth {

@@ -1,4 +1,4 @@
-import { shellJoin, shellQuote } from './quote';
+import { shellJoin, shellQuote } from '../shared/shellQuote';
 
 /** A command for a remote host, as argv plus how to run it. No shell syntax ever goes in here. */
 export interface RemoteCommand {

@@ -1,5 +1,5 @@
 import type { RemoteHost } from './host';
-import { shellJoin } from './quote';
+import { shellJoin } from '../shared/shellQuote';
 
 /**
  * Every failure of the remote layer is one of these. `type` is what an activity passes as the

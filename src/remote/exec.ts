@@ -3,7 +3,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import { killGroupCommand, killableCommandString, type RemoteCommand } from './command';
 import { CommandFailedError, CommandTimeoutError, ConnectionError } from './errors';
 import type { RemoteHost } from './host';
-import { shellJoin } from './quote';
+import { shellJoin } from '../shared/shellQuote';
 import type { SshPool } from './pool';
 
 export interface ExecOptions extends Omit<RemoteCommand, 'argv'> {

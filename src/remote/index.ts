@@ -40,7 +40,7 @@ export {
   type SecretResolver,
 } from './host';
 export { SshPool, type SshPoolOptions } from './pool';
-export { shellJoin, shellQuote } from './quote';
+export { shellJoin, shellQuote } from '../shared/shellQuote';
 export { Remote } from './remote';
 export { sshConfigPath } from './sshConfigValue';
 export type { RsyncOptions, RsyncResult } from './rsync';

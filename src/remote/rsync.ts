@@ -10,7 +10,7 @@ import {
   describeHost,
 } from './errors';
 import type { HostKeyPolicy, RemoteHost } from './host';
-import { shellJoin } from './quote';
+import { shellJoin } from '../shared/shellQuote';
 import { sshConfigPath } from './sshConfigValue';
 
 export interface RsyncOptions {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clusterFiles, hostExec, powerOffHost, rebootHost } from '../../sim/cluster';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import { retryFailedUpdate, statusQuery } from '../../src/workflows/cluster/messages';
 import {
   activityRuns,

@@ -16,7 +16,7 @@ import {
   simUp,
   sshOptions,
 } from '../../sim/cluster';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../src/shared/taskQueues';

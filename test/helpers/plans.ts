@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
 
 const INVENTORIES = path.join(__dirname, '..', '..', 'inventories');

@@ -9,7 +9,7 @@ import {
   type SimCluster,
   type SimContext,
 } from '../../sim/cluster';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
 
 export interface TestCluster {

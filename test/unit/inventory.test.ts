@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { inventoryAddresses, loadInventory, parseExtraVarValue } from '../../src/inventory';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 
 const ROOT = path.join(__dirname, '..', '..');
 const fixture = (name: string) => path.join(ROOT, 'test', 'fixtures', 'inventories', name);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXTRA_VARS_FILE, InventoryError, loadInventory } from '../../src/inventory';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'inventories');
 const BASE = fs.readFileSync(path.join(FIXTURES, 'base.yml'), 'utf8');

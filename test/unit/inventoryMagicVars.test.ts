@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import { inventoryPassword } from '../../src/inventory/password';
 
 const SEED = fs.readFileSync(path.join(__dirname, '..', '..', 'inventories', '2P1D.yml'), 'utf8');

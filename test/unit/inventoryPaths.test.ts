@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatProblem, InventoryError, loadInventory } from '../../src/inventory';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 
 const BASE = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'inventories', 'base.yml'), 'utf8');
 // base.yml's MODEL_PATH is /data/models/m.

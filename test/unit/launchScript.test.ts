@@ -7,7 +7,7 @@ import {
   stopSpecFor,
   type EngineLaunchSpec,
 } from '../../src/plan/launch';
-import { shellQuote } from '../../src/plan/shellQuote';
+import { shellQuote } from '../../src/shared/shellQuote';
 import { assertGolden } from '../helpers/golden';
 import { DECODE_D0, DECODE_D1, PREFILL_HEAD_P0, PREFILL_P0, PREFILL_WORKER_P1 } from './launchLayouts';
 

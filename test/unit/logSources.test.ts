@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import { fetchLogsInput, logSources } from '../../src/workflows/fetchLogs';
 import { seedPlan } from '../helpers/plans';
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { containerSpecHash, dockerRunArgv, planFromFile } from '../../src/plan';
+import { containerSpecHash, dockerRunArgv } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import { assertGolden } from '../helpers/golden';
 
 const INVENTORY = path.join(__dirname, '..', '..', 'inventories', '2P1D.yml');

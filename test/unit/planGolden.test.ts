@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { planFromFile, type Plan } from '../../src/plan';
+import { type Plan } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import type { RanktableLayout } from '../../src/plan/ranktable';
 import { assertGolden } from '../helpers/golden';
 

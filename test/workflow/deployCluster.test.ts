@@ -18,7 +18,7 @@ import {
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
-import { planFromFile } from '../../src/plan';
+import { planFromFile } from '../../src/client/planFile';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
 type Activities = typeof realActivities;

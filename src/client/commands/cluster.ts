@@ -5,7 +5,7 @@ import {
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
 import { hostname } from 'node:os';
-import { planFromFile } from '../../plan';
+import { planFromFile } from '../planFile';
 import { selectPhases } from '../../shared/phases';
 import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
 import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';

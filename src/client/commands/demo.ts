@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { hostsFromInventory, simUp } from '../../../sim/cluster';
-import { planFromFile } from '../../plan';
+import { planFromFile } from '../planFile';
 import { PROJECT_ROOT } from '../../shared/paths';
 import { clusterWorkflowId } from '../../shared/ids';
 import { defaultDevServerOptions, uiUrl } from '../../temporal/devServer';

@@ -7,9 +7,9 @@ import {
   type ScheduleOptionsStartWorkflowAction,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { msToNumber } from '@temporalio/common/lib/time';
-import { planFromFile } from '../../plan';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { durationMs } from '../../shared/duration';
+import { planFromFile } from '../planFile';
 import { clusterWorkflowId } from '../../shared/ids';
 import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../shared/taskQueues';
@@ -58,11 +58,10 @@ async function resolveInput(
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   if (!started)
     throw new Error(`cannot read how ${clusterWorkflowId(cluster)} was started; pass --inventory`);
-  const { plan, options } = await decodeFromPayloadsAtIndex<DeployClusterInput>(
-    client.options.loadedDataConverter,
-    0,
-    started.input?.payloads,
-  );
+  const first = started.input?.payloads?.[0];
+  if (!first) throw new Error(`${clusterWorkflowId(cluster)} was started without an input; pass --inventory`);
+  // The tool configures no payload codec, so the default converter reads what the CLI wrote.
+  const { plan, options } = defaultPayloadConverter.fromPayload<DeployClusterInput>(first);
   const queue = flags.executor ? executorTaskQueue(flags.executor) : options.executorTaskQueue;
   return fetchLogsInput(plan, queue, tuning(flags));
 }
@@ -83,12 +82,8 @@ function printResult(r: FetchLogsResult): number {
 }
 
 function parseEvery(every: string): string {
-  let ms: number;
-  try {
-    ms = msToNumber(every as Parameters<typeof msToNumber>[0]);
-  } catch {
-    throw new Error(`--every expects a duration like 30s, 15m or 1h, got "${every}"`);
-  }
+  const ms = durationMs(every);
+  if (ms === undefined) throw new Error(`--every expects a duration like 30s, 15m or 1h, got "${every}"`);
   if (!(ms >= 1000)) throw new Error(`--every must be at least 1s, got "${every}"`);
   return every;
 }
@@ -193,7 +188,9 @@ export function registerLogsCommands(program: Command): void {
         let n = 0;
         for await (const s of client.schedule.list()) {
           if (!s.scheduleId.startsWith('logs/')) continue;
-          const every = s.spec?.intervals?.map((i) => `${Math.round(msToNumber(i.every) / 1000)}s`).join(',');
+          const every = s.spec?.intervals
+            ?.map((i) => `${Math.round((durationMs(i.every) ?? 0) / 1000)}s`)
+            .join(',');
           const next = s.info.nextActionTimes[0]?.toISOString() ?? '-';
           const last = s.info.recentActions.at(-1)?.takenAt.toISOString() ?? 'never';
           console.log(

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { formatProblem, InventoryError } from '../../inventory';
-import { planFromFile, type Plan, type PlanHost } from '../../plan';
+import { type Plan, type PlanHost } from '../../plan';
+import { planFromFile } from '../planFile';
 import { parseExtraVars } from './planInput';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import logUpdate from 'log-update';
-import { planFromFile } from '../../plan';
+import { planFromFile } from '../planFile';
 import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
 import { statusQuery } from '../../workflows/cluster/messages';
 import type { ClusterStatus } from '../../workflows/cluster/types';

@@ -1,4 +1,4 @@
-import { shellQuote } from '../shellQuote';
+import { shellQuote } from '../../shared/shellQuote';
 import type { EngineLaunchSpec } from './types';
 
 /** A value known when the script is generated, or a shell expression evaluated on the host. */

@@ -1,4 +1,4 @@
-import { shellJoin, shellQuote } from '../shellQuote';
+import { shellJoin, shellQuote } from '../../shared/shellQuote';
 import { engineEnvironment, exportLines, SOCKET_IFNAME_VAR } from './environment';
 import { MANIFEST_FILE, SERVER_START_MARKER, serverLogFile, serverPidFile, trimDir } from './files';
 import { PROCESS_GROUP_FUNCTIONS } from './processGroups';

@@ -1,4 +1,4 @@
-import { shellQuote } from '../shellQuote';
+import { shellQuote } from '../../shared/shellQuote';
 import { rayLogFile } from './files';
 import type { EngineLaunchSpec, MultiNodeLaunch } from './types';
 

@@ -1,4 +1,4 @@
-import { shellQuote } from '../shellQuote';
+import { shellQuote } from '../../shared/shellQuote';
 import { MANIFEST_FILE, trimDir } from './files';
 import { PROCESS_GROUP_FUNCTIONS } from './processGroups';
 import type { EngineLaunchSpec, EngineStopSpec } from './types';

@@ -1,4 +1,4 @@
-import { shellJoin, shellQuote } from '../shellQuote';
+import { shellJoin, shellQuote } from '../../shared/shellQuote';
 
 /** What the seed's run_proxy_server.sh passes to omniinfer's global_proxy.sh (§3.6, §6.5). */
 export interface SeedProxySpec {
