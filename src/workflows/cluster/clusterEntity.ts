@@ -4,6 +4,7 @@ import {
   continueAsNew,
   allHandlersFinished,
   isCancellation,
+  log,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -11,6 +12,7 @@ import {
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import { DEPLOY_PHASE } from '../../shared/searchAttributes';
+import { hostError } from '../common';
 import { PhaseContext, PhaseFailed } from './context';
 import type { DeployClusterInput, deployCluster } from './deployCluster';
 import { renderDetails } from './details';
@@ -244,10 +246,35 @@ export class ClusterEntity {
     await CancellationScope.nonCancellable(async () => {
       this.state.setStage('cleaning', 'clean_up');
       this.publish();
-      await cleanupAllHosts(this.ctx).catch(() => undefined);
+      await cleanupAllHosts(this.ctx).catch((err: unknown) => this.reportCleanupFailure(err));
       this.state.setStage('cleaned');
       this.publish();
     });
+  }
+
+  /**
+   * A cancelled run has no operator waiting to retry, and it must still end cancelled: what its
+   * cleanup could not do is logged and kept in the status (failures and cells), so `deploy down`,
+   * `deploy status` and the Web UI name the hosts that may still run engines or hold files.
+   */
+  private reportCleanupFailure(err: unknown): void {
+    const now = Date.now();
+    if (!(err instanceof PhaseFailed)) {
+      // Not a host's step failing (that one is in its cell): a host whose step did not finish
+      // is not known to be clean.
+      for (const host of this.state.status.hosts) {
+        if (!this.state.isDone('clean_up', host))
+          this.state.markFailed(host, 'clean_up', now, hostError(err));
+      }
+    }
+    this.state.finishPhase('clean_up', this.state.status.hosts, now);
+    const failures = this.state.failuresOf('clean_up');
+    this.state.setFailures(failures);
+    log.error(
+      `cleanup after cancellation failed on ${failures.map((f) => f.host).join(', ')}: ` +
+        failures.map((f) => `${f.host}: ${f.type}: ${f.message}`).join('; '),
+      { cluster: this.plan.cluster, failures },
+    );
   }
 
   private shouldContinueAsNew(): boolean {

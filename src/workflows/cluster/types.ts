@@ -77,7 +77,10 @@ export interface ClusterStatus {
   phases: Phase[];
   hosts: string[];
   table: Record<string, Partial<Record<Phase, Cell>>>;
-  /** Failures of the phase waiting for the operator (empty otherwise). */
+  /**
+   * Failures of the phase waiting for the operator; once cleaned after a cancel, the hosts the
+   * cleanup failed on. Empty otherwise.
+   */
   failures: HostFailure[];
   endpoints: Record<string, string>;
   /** How many times this cluster's workflow has continued as new. */
