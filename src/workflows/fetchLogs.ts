@@ -2,11 +2,7 @@ import { isCancellation, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { FetchHostLogsInput } from '../activities/logs';
 import type { Plan } from '../plan/types';
-import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errorTypes';
-import { hostError } from './cluster/context';
-import { settleBounded } from './cluster/fanout';
-import { sshTarget } from './cluster/steps';
-import type { HostError } from './cluster/types';
+import { hostError, hostStepRetry, settleBounded, sshTarget, type HostError } from './common';
 
 /** One machine whose LOG_PATH is fetched. */
 export interface LogSource {
@@ -83,12 +79,11 @@ export async function fetchLogsWorkflow(input: FetchLogsInput): Promise<FetchLog
       taskQueue: input.executorTaskQueue,
       startToCloseTimeout: '30 minutes',
       heartbeatTimeout: '20 seconds',
-      retry: {
+      retry: hostStepRetry({
         initialInterval: '1 second',
         maximumInterval: '10 seconds',
         maximumAttempts: input.maximumAttempts ?? 3,
-        nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-      },
+      }),
       summary: `${source.host} · fetch_log`,
     });
     return fetchHostLogs(source.fetch);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type LogEntry } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import type * as realActivities from '../../src/activities';
 import type { Phase } from '../../src/shared/phases';
@@ -91,7 +91,16 @@ describe('deployCluster with mocked activities', () => {
   const plan = seedPlan();
   const hosts = plan.hosts.map((h) => h.name);
 
+  /** What the worker logged (workflow `log` calls included), still printed to stderr. */
+  const logged: LogEntry[] = [];
+
   before(async () => {
+    Runtime.install({
+      logger: new DefaultLogger('WARN', (entry) => {
+        logged.push(entry);
+        console.error(`[${entry.level}] ${entry.message}`);
+      }),
+    });
     env = await startTestServer();
   });
   after(async () => {
@@ -337,6 +346,32 @@ describe('deployCluster with mocked activities', () => {
       assert.equal((await handle.describe()).status.name, 'CANCELLED');
       for (const h of hosts) assert.equal(fake.count('cleanupHost', h), 1, `cleanup of ${h}`);
       assert.equal(fake.count('syncCode'), 0);
+    });
+  });
+
+  it('cancelled, with a host that cannot be cleaned: still ends cancelled; status and log name it', async () => {
+    const fake = new FakeHosts();
+    fake.failing.set('cleanupHost:d1', 'ConnectionError');
+    await withWorker(fake, async (taskQueue) => {
+      const handle = await startDeploy(taskQueue, ['preflight']);
+      await waitForStatus(handle, (s) => s.stage === 'ready');
+      await handle.cancel();
+      await assert.rejects(handle.result());
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      const status = await handle.query(statusQuery);
+      assert.equal(status.stage, 'cleaned');
+      assert.deepEqual(
+        status.failures.map((f) => [f.host, f.phase, f.type, f.message]),
+        [['d1', 'clean_up', 'ConnectionError', 'd1 is broken']],
+      );
+      for (const h of hosts) {
+        assert.equal(status.table[h]?.clean_up?.state, h === 'd1' ? 'failed' : 'ok', `clean_up of ${h}`);
+      }
+      const line = logged.find((e) => e.meta?.workflowId === handle.workflowId && e.level === 'ERROR');
+      assert.match(
+        line?.message ?? 'nothing logged',
+        /^cleanup after cancellation failed on d1: d1: ConnectionError: d1 is broken$/,
+      );
     });
   });
 });

@@ -1,7 +1,5 @@
 import {
   ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   isCancellation,
   patched,
   proxyActivities,
@@ -10,10 +8,9 @@ import {
 import type * as activities from '../../activities';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
-import { NON_RETRYABLE_ERROR_TYPES } from '../../shared/errorTypes';
-import { settleBounded } from './fanout';
+import { hostError, hostStepRetry, settleBounded } from '../common';
 import type { ClusterState } from './state';
-import type { DeployOptions, HostError } from './types';
+import type { DeployOptions } from './types';
 
 /** A phase could not finish on some hosts; the runner waits for the operator. */
 export class PhaseFailed extends Error {
@@ -52,7 +49,7 @@ export class PhaseContext {
       ...(id !== undefined && { activityId: id }),
       startToCloseTimeout: t.startToCloseTimeout,
       heartbeatTimeout: t.heartbeatTimeout,
-      retry: { ...t.retry, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+      retry: hostStepRetry(t.retry),
       summary: `${host} · ${phase}`,
       // A cancelled step is awaited until it has really stopped on its host (it learns of the
       // cancellation by heartbeat), so the cleanup that follows never races it: with the default
@@ -100,14 +97,4 @@ export class PhaseContext {
     if (cancelled !== undefined) throw cancelled;
     if (failed) throw new PhaseFailed(phase);
   }
-}
-
-/** The operator-facing part of an activity failure: its classified type and message. */
-export function hostError(err: unknown): HostError {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    return { type: cause.type ?? 'Error', message: cause.message, nonRetryable: cause.nonRetryable === true };
-  }
-  if (cause instanceof Error) return { type: cause.name, message: cause.message, nonRetryable: false };
-  return { type: 'Error', message: String(cause), nonRetryable: false };
 }

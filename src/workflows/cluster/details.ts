@@ -27,7 +27,12 @@ export function renderDetails(s: ClusterStatus): string {
     ...rows,
   ];
   if (s.failures.length > 0) {
-    lines.push('', '**Failed** — `deploy retry` re-runs them, `deploy down` cleans up:');
+    lines.push(
+      '',
+      s.stage === 'cleaned'
+        ? '**Cleanup failed** — these hosts may still run engines or hold files this tool made:'
+        : '**Failed** — `deploy retry` re-runs them, `deploy down` cleans up:',
+    );
     for (const f of s.failures) lines.push(`- ${f.host} · ${f.phase}: ${f.type}: ${f.message}`);
   }
   const endpoints = Object.entries(s.endpoints);

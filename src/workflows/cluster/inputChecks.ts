@@ -73,3 +73,22 @@ export function planProblems(plan: Plan): string[] {
   if (plan.scriptsDir !== s.SCRIPTS_PATH) problems.push('plan.scriptsDir must be plan.settings.SCRIPTS_PATH');
   return problems;
 }
+
+/**
+ * A new Plan may change anything about the hosts but which hosts there are: the state table, the
+ * cleanup and every host's history are keyed by them.
+ */
+export function hostChangeProblems(current: Plan, next: Plan): string[] {
+  if (next.cluster !== current.cluster) {
+    return [`the plan is for cluster ${next.cluster}, this workflow runs ${current.cluster}`];
+  }
+  const names = (p: Plan) => p.hosts.map((h) => h.name);
+  const [was, now] = [names(current), names(next)];
+  if ([...was].sort().join() === [...now].sort().join()) return [];
+  const added = now.filter((h) => !was.includes(h));
+  const removed = was.filter((h) => !now.includes(h));
+  return [
+    `the inventory's hosts changed (added: ${added.join(', ') || 'none'}; removed: ${removed.join(', ') || 'none'}); ` +
+      'run `deploy down` and start again',
+  ];
+}

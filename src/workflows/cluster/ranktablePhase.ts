@@ -2,7 +2,8 @@ import { buildRanktables, RanktableError, type HccnProbe } from '../../plan/rank
 import type { Plan } from '../../plan/types';
 import type { DeviceIpOutput, RanktableFileWrite } from '../../activities/types';
 import { PhaseFailed, type PhaseContext } from './context';
-import { owner, planHost, sshTarget } from './steps';
+import { sshTarget } from '../common';
+import { owner, planHost } from './steps';
 
 /** Generated ranktables as kept in workflow state: each path's bytes once, and who gets what. */
 export interface RanktableSet {

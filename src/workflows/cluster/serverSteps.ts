@@ -16,7 +16,8 @@ import {
   renderSeedProxyScript,
 } from '../../plan/proxy';
 import type { Plan, PlanHost } from '../../plan/types';
-import { launchScriptPath, owner, planHost, runDir, sshTarget, stopScriptPath } from './steps';
+import { sshTarget } from '../common';
+import { launchScriptPath, owner, planHost, runDir, stopScriptPath } from './steps';
 
 /**
  * Plan → engine launch and proxy inputs (pure). Scripts are rendered here, in the workflow, so

@@ -1,5 +1,6 @@
 import type { Phase } from '../../shared/phases';
-import type { Cell, ClusterStatus, HostError, HostFailure, Stage } from './types';
+import type { HostError } from '../common';
+import type { Cell, ClusterStatus, HostFailure, Stage } from './types';
 
 /**
  * Everything the cluster workflow knows, as plain data: it is the status query's answer, the

@@ -3,11 +3,11 @@ import type {
   ContainerInput,
   Owner,
   PreflightInput,
-  SshTarget,
   SyncCodeInput,
 } from '../../activities/types';
 import { containerSpecHash, dockerRunArgv } from '../../plan/dockerRun';
 import type { Plan, PlanHost } from '../../plan/types';
+import { sshTarget } from '../common';
 
 /**
  * Plan → activity inputs: pure functions, so a reader follows an inventory field from the Plan
@@ -18,25 +18,6 @@ export function planHost(plan: Plan, name: string): PlanHost {
   const host = plan.hosts.find((h) => h.name === name);
   if (!host) throw new Error(`host ${name} is not in the plan`);
   return host;
-}
-
-export function sshTarget(plan: Plan, host: PlanHost): SshTarget {
-  return {
-    name: host.name,
-    address: host.address,
-    port: host.ssh.port,
-    user: host.ssh.user,
-    auth:
-      host.ssh.auth.method === 'key'
-        ? { method: 'key', keyFile: host.ssh.auth.privateKeyFile }
-        : {
-            method: 'password',
-            inventoryFile: plan.inventoryFile,
-            inventoryHost: host.ssh.auth.secretRef.inventoryHost,
-          },
-    knownHostsFile: host.ssh.knownHostsFile,
-    hostKeyPolicy: host.ssh.hostKeyPolicy,
-  };
 }
 
 /** Whose entries a host step records in the host's manifest (what cleanup may remove). */

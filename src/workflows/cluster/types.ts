@@ -1,4 +1,5 @@
 import type { Phase } from '../../shared/phases';
+import type { HostError } from '../common';
 
 /** One cell of the host × phase table the status query and the Web UI show. */
 export type CellState = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
@@ -10,13 +11,6 @@ export interface Cell {
   /** What the step did ("kept container 3f2a…", "12 KiB synced"). */
   note?: string;
   error?: HostError;
-}
-
-export interface HostError {
-  /** The classified error type (e.g. HostKeyMismatch, ConnectionError), from the activity failure. */
-  type: string;
-  message: string;
-  nonRetryable: boolean;
 }
 
 export interface HostFailure extends HostError {
@@ -83,7 +77,10 @@ export interface ClusterStatus {
   phases: Phase[];
   hosts: string[];
   table: Record<string, Partial<Record<Phase, Cell>>>;
-  /** Failures of the phase waiting for the operator (empty otherwise). */
+  /**
+   * Failures of the phase waiting for the operator; once cleaned after a cancel, the hosts the
+   * cleanup failed on. Empty otherwise.
+   */
   failures: HostFailure[];
   endpoints: Record<string, string>;
   /** How many times this cluster's workflow has continued as new. */

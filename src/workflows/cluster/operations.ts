@@ -1,0 +1,79 @@
+import type { Plan } from '../../plan/types';
+import type { Phase } from '../../shared/phases';
+import type { RestartRequest } from './messages';
+import type { ClusterStatus, HostFailure, OperationInfo } from './types';
+
+export interface OperationOutcome {
+  ok: boolean;
+  failures: HostFailure[];
+}
+
+/** Work asked for while the cluster runs: phases by tag (maybe with a new Plan), or a restart. */
+export type OperationRequest =
+  { kind: 'phases'; phases: Phase[]; plan?: Plan } | { kind: 'restart'; request: RestartRequest };
+
+export type Operation = OperationRequest & {
+  info: OperationInfo;
+  /** Set once its caller may be answered; the request handler waits for it. */
+  outcome?: OperationOutcome;
+};
+
+export function describeRestart(r: RestartRequest): string {
+  const who = [...(r.roles ?? []), ...(r.hosts ?? [])].join(', ') || 'all engines';
+  return `restart ${who}${r.syncCode ? ' (code sync first)' : ''}`;
+}
+
+/**
+ * Operations, done one at a time in arrival order: two phase runs or restarts interleaving on the
+ * same hosts would race each other's containers and engines. The status shows the one running and
+ * those queued behind it, so an operator sees why a request has not started yet.
+ */
+export class OperationQueue {
+  /** In arrival order; the running one stays first until it is finished. */
+  private readonly operations: Operation[] = [];
+  private running: Operation | undefined;
+
+  constructor(private readonly status: ClusterStatus) {}
+
+  get hasWork(): boolean {
+    return this.operations.length > 0;
+  }
+
+  add(request: OperationRequest, what: string): Operation {
+    const op: Operation = { ...request, info: { kind: request.kind, what, requestedAt: Date.now() } };
+    this.operations.push(op);
+    this.show();
+    return op;
+  }
+
+  /** The next operation, now shown as running; undefined when none waits. */
+  start(): Operation | undefined {
+    const op = this.operations[0];
+    if (!op) return undefined;
+    this.running = op;
+    this.show();
+    return op;
+  }
+
+  /** The running operation is done: answer it (unless it was answered early) and drop it. */
+  finish(outcome: OperationOutcome): void {
+    this.running!.outcome ??= outcome;
+    this.operations.shift();
+    this.running = undefined;
+    this.show();
+  }
+
+  /**
+   * The running operation's phase waits for the operator: its caller is answered now rather than
+   * when the operator acts. Only that one: an operation still queued has not run, and answering it
+   * would let its caller believe it failed while it runs later.
+   */
+  answerRunningEarly(outcome: OperationOutcome): void {
+    if (this.running && !this.running.outcome) this.running.outcome = outcome;
+  }
+
+  private show(): void {
+    this.status.operation = this.running?.info;
+    this.status.queued = this.operations.filter((o) => o !== this.running).map((o) => o.info);
+  }
+}
