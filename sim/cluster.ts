@@ -2,8 +2,8 @@
  * The simulated cluster's hosts: network namespaces on a bridge, each with its own mount, UTS
  * and PID namespaces, private filesystems and a real sshd as PID 1 (sim/host-init.sh), podman as
  * `docker`, NPU stand-ins. Everything this module creates is recorded under the state folder and
- * `simDown` removes exactly that: processes by recorded PID (and start time), the namespaces and
- * links with our prefix, the hosts' disks.
+ * `simDown` removes exactly that: processes by recorded PID and start time (src/shared/pidFile),
+ * the namespaces and links with our prefix, the hosts' disks.
  */
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,6 +13,15 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { sshConfigPath } from '../src/remote/sshConfigValue';
 import { PROJECT_ROOT, stateDir } from '../src/shared/paths';
+import {
+  isAlive,
+  isRunning,
+  pidRecordOf,
+  readPidFile,
+  signalRecorded,
+  waitGone,
+  writePidFile,
+} from '../src/shared/pidFile';
 import { defaultDeviceTable } from './devices';
 
 const run = promisify(execFile);
@@ -95,11 +104,6 @@ interface Registry {
   hosts: SimHostSpec[];
   /** Whether we mounted /run/netns (ip netns add does on first use), so down can undo it. */
   mountedRunNetns: boolean;
-}
-
-interface PidRecord {
-  pid: number;
-  start: string;
 }
 
 export interface UpOptions {
@@ -215,15 +219,15 @@ async function withLock<T>(ctx: SimContext, fn: () => Promise<T>): Promise<T> {
   const lock = clusterFiles(ctx).lock;
   for (let i = 0; ; i++) {
     try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      fs.writeFileSync(lock, JSON.stringify(pidRecordOf(process.pid)), { flag: 'wx' });
       break;
     } catch {
-      const holder = Number(fs.readFileSync(lock, 'utf8') || 0);
-      if (!holder || !procAlive(holder)) {
+      const holder = readPidFile(lock);
+      if (!isRunning(holder)) {
         fs.rmSync(lock, { force: true });
         continue;
       }
-      if (i > 1200) throw new Error(`sim state is locked by pid ${holder} (${lock})`);
+      if (i > 1200) throw new Error(`sim state is locked by pid ${holder.pid} (${lock})`);
       await sleep(100);
     }
   }
@@ -238,54 +242,6 @@ async function withLock<T>(ctx: SimContext, fn: () => Promise<T>): Promise<T> {
 // processes
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function procStat(pid: number): { state: string; start: string } | null {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '?', start: fields[19] ?? '' };
-  } catch {
-    return null;
-  }
-}
-
-function procAlive(pid: number): boolean {
-  const st = procStat(pid);
-  return st !== null && st.state !== 'Z' && st.state !== 'X';
-}
-
-function readPidRecord(file: string): PidRecord | null {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as PidRecord;
-  } catch {
-    return null;
-  }
-}
-
-/** Alive and still the process we recorded (not a recycled PID). */
-function recordAlive(rec: PidRecord | null): rec is PidRecord {
-  if (!rec) return false;
-  const st = procStat(rec.pid);
-  return st !== null && st.start === rec.start && st.state !== 'Z' && st.state !== 'X';
-}
-
-async function waitGone(rec: PidRecord, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (!recordAlive(rec)) return true;
-    await sleep(25);
-  }
-  return !recordAlive(rec);
-}
-
-function signal(rec: PidRecord, sig: NodeJS.Signals): void {
-  if (!recordAlive(rec)) return;
-  try {
-    process.kill(rec.pid, sig);
-  } catch {
-    /* gone meanwhile */
-  }
-}
 
 async function ip(args: string[]): Promise<string> {
   const { stdout } = await run('ip', args);
@@ -537,8 +493,7 @@ async function startHost(ctx: SimContext, h: SimHostSpec): Promise<void> {
   if (pid === undefined) throw new Error(`host ${h.name}: could not start nsenter`);
   // nsenter without --pid execs unshare in place, so this is unshare's PID; its one child is
   // the host's PID 1 (bash running host-init.sh, then sshd).
-  const unshare = { pid, start: procStat(pid)?.start ?? '' };
-  fs.writeFileSync(path.join(dir, 'unshare.pid'), JSON.stringify(unshare));
+  writePidFile(path.join(dir, 'unshare.pid'), pid);
   for (let i = 0; i < 400; i++) {
     let children = '';
     try {
@@ -548,11 +503,10 @@ async function startHost(ctx: SimContext, h: SimHostSpec): Promise<void> {
     }
     const initPid = Number(children.split(' ')[0]);
     if (initPid > 0) {
-      const start = procStat(initPid)?.start ?? '';
-      fs.writeFileSync(path.join(dir, 'init.pid'), JSON.stringify({ pid: initPid, start }));
+      writePidFile(path.join(dir, 'init.pid'), initPid);
       return;
     }
-    if (!procAlive(pid)) break;
+    if (!isAlive(pid)) break;
     await sleep(10);
   }
   throw new Error(`host ${h.name} did not start: ${tail(path.join(dir, 'init.log'))}`);
@@ -568,7 +522,7 @@ function tail(file: string): string {
 
 async function waitSshd(ctx: SimContext, h: SimHostSpec, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  const init = readPidRecord(path.join(hostDir(ctx, h.name), 'init.pid'));
+  const init = readPidFile(path.join(hostDir(ctx, h.name), 'init.pid'));
   while (Date.now() < until) {
     const banner = await new Promise<string>((resolve) => {
       const s = net.connect({ host: h.address, port: 22, timeout: 1000 });
@@ -582,7 +536,7 @@ async function waitSshd(ctx: SimContext, h: SimHostSpec, timeoutMs = 20_000): Pr
       s.on('error', () => resolve(''));
     });
     if (banner.startsWith('SSH-')) return;
-    if (!recordAlive(init)) {
+    if (!isRunning(init)) {
       throw new Error(`host ${h.name}: sshd died: ${tail(path.join(hostDir(ctx, h.name), 'init.log'))}`);
     }
     await sleep(30);
@@ -593,16 +547,16 @@ async function waitSshd(ctx: SimContext, h: SimHostSpec, timeoutMs = 20_000): Pr
 /** Stops a host's processes (kernel kills its whole PID namespace) and removes its netns/link. */
 async function stopHost(ctx: SimContext, h: SimHostSpec): Promise<void> {
   const dir = hostDir(ctx, h.name);
-  const init = readPidRecord(path.join(dir, 'init.pid'));
-  const unshare = readPidRecord(path.join(dir, 'unshare.pid'));
-  if (init && recordAlive(init)) {
-    signal(init, 'SIGTERM');
-    if (!(await waitGone(init, 3000))) signal(init, 'SIGKILL');
+  const init = readPidFile(path.join(dir, 'init.pid'));
+  const unshare = readPidFile(path.join(dir, 'unshare.pid'));
+  if (isRunning(init)) {
+    signalRecorded(init, 'SIGTERM');
+    if (!(await waitGone(init, 3000))) signalRecorded(init, 'SIGKILL');
     await waitGone(init, 3000);
   }
   // unshare ignores SIGTERM while waiting for its child; with the child gone it exits itself.
   if (unshare && !(await waitGone(unshare, 2000))) {
-    signal(unshare, 'SIGKILL');
+    signalRecorded(unshare, 'SIGKILL');
     await waitGone(unshare, 2000);
   }
   fs.rmSync(path.join(dir, 'init.pid'), { force: true });
@@ -612,8 +566,8 @@ async function stopHost(ctx: SimContext, h: SimHostSpec): Promise<void> {
 
 function hostStatus(ctx: SimContext, h: SimHostSpec, links: Map<string, 'up' | 'down'>): SimHostStatus {
   const dir = hostDir(ctx, h.name);
-  const init = readPidRecord(path.join(dir, 'init.pid'));
-  const alive = recordAlive(init);
+  const init = readPidFile(path.join(dir, 'init.pid'));
+  const alive = isRunning(init);
   const off = fs.existsSync(path.join(dir, 'off'));
   return {
     ...h,
@@ -820,8 +774,8 @@ export async function hostExec(
   ctx = simContext(),
 ): Promise<string> {
   const h = findHost(ctx, readRegistry(ctx), nameOrAddress);
-  const init = readPidRecord(path.join(hostDir(ctx, h.name), 'init.pid'));
-  if (!recordAlive(init)) throw new Error(`host ${h.name} is not running`);
+  const init = readPidFile(path.join(hostDir(ctx, h.name), 'init.pid'));
+  if (!isRunning(init)) throw new Error(`host ${h.name} is not running`);
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', ['-t', String(init.pid), '-m', '-u', '-n', '-p', '--', ...argv], {
       stdio: ['pipe', 'pipe', 'pipe'],
