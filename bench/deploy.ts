@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { hostsFromInventory, simContext, simDown, simUp } from '../sim/cluster';
+import { hostsFromInventory, simContext, simDown, simUp } from '../sim';
 import { planFromFile } from '../src/client/planFile';
 import type { Plan } from '../src/plan/types';
 import type { Phase } from '../src/shared/phases';

@@ -6,15 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import {
-  hostsForCount,
-  simContext,
-  simDown,
-  simStatus,
-  simUp,
-  ensureImages,
-  sshOptions,
-} from '../sim/cluster';
+import { hostsForCount, simContext, simDown, simStatus, simUp, ensureImages, sshOptions } from '../sim';
 
 const ctx = simContext(Number(process.env.BENCH_SIM_INSTANCE ?? 9));
 const sizes = (process.env.BENCH_SIM_SIZES ?? '8,32,128').split(',').map(Number);

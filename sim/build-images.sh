@@ -10,7 +10,7 @@
 set -euo pipefail
 S=$(realpath -m "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-# Outside the checkout on purpose (see IMAGE_STORE in cluster.ts): hosts cannot see private paths.
+# Outside the checkout on purpose (see IMAGE_STORE in sim/images.ts): hosts cannot see private paths.
 STORE=${OMNI_SIM_IMAGE_STORE:-/var/lib/omni-deploy-sim/images}
 mkdir -p "$S/bin" "$S/build" "$STORE"
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# `docker` on a simulated host (installed as /usr/local/bin/docker by sim/cluster.ts): podman,
+# `docker` on a simulated host (installed as /usr/local/bin/docker by sim/disks.ts): podman,
 # shadowing the machine's Docker CLI, which has no engine here, with the few differences from
 # Docker that deploys rely on taken care of.
 set -uo pipefail

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Becomes a simulated host's first process. Started by sim/cluster.ts as
+# Becomes a simulated host's first process. Started by sim/processes.ts as
 #   nsenter --net=<netns> unshare --mount --uts --pid --fork --kill-child --propagation private \
 #     bash host-init.sh DISK NAME ADDRESS PREFIXLEN
 # so everything here happens inside the host's own network, mount, UTS and PID namespaces;

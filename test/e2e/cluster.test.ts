@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { PROXY_IMAGE } from '../../sim/cluster';
+import { PROXY_IMAGE } from '../../sim';
 import { runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
 import {
   activityRuns,

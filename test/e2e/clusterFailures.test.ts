@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { clusterFiles, hostExec, powerOffHost, rebootHost } from '../../sim/cluster';
+import { clusterFiles, hostExec, powerOffHost, rebootHost } from '../../sim';
 import { planFromFile } from '../../src/client/planFile';
 import { retryFailedUpdate, statusQuery } from '../../src/workflows/cluster/messages';
 import {

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { simContext, simStatus } from '../../sim/cluster';
+import { simContext, simStatus } from '../../sim';
 import { backgroundWorkerPid } from '../../src/client/backgroundWorker';
 import { defaultDevServerOptions, probeAddress } from '../../src/temporal/devServer';
 import { runDeploy } from '../helpers/cli';

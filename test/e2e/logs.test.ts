@@ -15,7 +15,7 @@ import {
   simDown,
   simUp,
   sshOptions,
-} from '../../sim/cluster';
+} from '../../sim';
 import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
 import { clusterWorkflowId } from '../../src/shared/ids';

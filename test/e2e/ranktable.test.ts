@@ -3,9 +3,8 @@ import * as assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
-import { setDeviceTable } from '../../sim/cluster';
+import { deviceTableText, setDeviceTable } from '../../sim';
 import { retryFailedUpdate } from '../../src/workflows/cluster/messages';
-import { deviceTableText } from '../../sim/devices';
 import type { Plan } from '../../src/plan/types';
 import {
   completedActivities,

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { setEngineKnobs } from '../../sim/cluster';
+import { setEngineKnobs } from '../../sim';
 import type { Plan } from '../../src/plan/types';
 import type { ClusterStatus, HostFailure } from '../../src/workflows/cluster/types';
 import {

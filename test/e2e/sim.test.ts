@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { clusterFiles, simContext, simDown, sshOptions, type SimCluster } from '../../sim/cluster';
+import { clusterFiles, simContext, simDown, sshOptions, type SimCluster } from '../../sim';
 import { runDeploy } from '../helpers/cli';
 
 /**

@@ -6,7 +6,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { sshOptions, type SimContext } from '../../sim/cluster';
+import { sshOptions, type SimContext } from '../../sim';
 import { closeRemotes } from '../../src/activities/remoteContext';
 import type { Plan } from '../../src/plan/types';
 import type { Phase } from '../../src/shared/phases';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
-import type { SimContext } from '../../sim/cluster';
+import type { SimContext } from '../../sim';
 import type { Plan } from '../../src/plan/types';
 import { selectPhases, type Phase } from '../../src/shared/phases';
 import { clusterWorkflowId } from '../../src/shared/ids';

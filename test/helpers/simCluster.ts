@@ -1,14 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  hostsFromInventory,
-  simContext,
-  simDown,
-  simUp,
-  type SimCluster,
-  type SimContext,
-} from '../../sim/cluster';
+import { hostsFromInventory, simContext, simDown, simUp, type SimCluster, type SimContext } from '../../sim';
 import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
 

@@ -18,6 +18,7 @@ const PROBES: Record<string, string> = {
     "import { cleanupHost } from '../../activities/cleanup';\nexport const f = cleanupHost;\n",
   'src/workflows/lintProbeRemote.ts': "import { Remote } from '../remote';\nexport const r = Remote;\n",
   'src/workflows/cluster/lintProbeNode.ts': "import * as fs from 'node:fs';\nexport const f = fs;\n",
+  'src/workflows/cluster/lintProbeSim.ts': "import { simUp } from '../../../sim';\nexport const s = simUp;\n",
   'src/workflows/cluster/lintProbeInventory.ts':
     "import { loadInventory } from '../../inventory/load';\nexport const l = loadInventory;\n",
   'src/workflows/cluster/lintProbeTypes.ts':

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { hostsFromInventory, simUp } from '../../../sim/cluster';
+import { hostsFromInventory, simUp } from '../../../sim';
 import { planFromFile } from '../planFile';
 import { PROJECT_ROOT } from '../../shared/paths';
 import { clusterWorkflowId } from '../../shared/ids';

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import {
+  defaultDevices,
+  deviceTableText,
   hostsForCount,
   hostsFromInventory,
   powerOffHost,
@@ -12,8 +14,7 @@ import {
   simUp,
   type SimCluster,
   type SimContext,
-} from '../../../sim/cluster';
-import { defaultDevices, deviceTableText } from '../../../sim/devices';
+} from '../../../sim';
 import { positiveInt, wholeNumber } from '../options';
 
 const deviceCount = wholeNumber(1, 64);
