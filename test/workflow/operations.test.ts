@@ -218,6 +218,44 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
     });
   });
 
+  it('a failed clean_up phase waits for the operator; deploy retry finishes it', async () => {
+    let d0Fails = true;
+    const cleaned: string[] = [];
+    const activities: Partial<Activities> = {
+      preflight: async () => [],
+      cleanupHost: async (i) => {
+        if (i.target.name === 'd0' && d0Fails) {
+          throw ApplicationFailure.create({
+            type: 'CommandFailedError',
+            message: 'd0: rm failed',
+            nonRetryable: true,
+          });
+        }
+        cleaned.push(i.target.name);
+        return { removedContainers: [], stopScriptsRun: 0, removedFiles: 0, removedDirs: 0, kept: 0 };
+      },
+    };
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(deployCluster, {
+        taskQueue,
+        workflowId: `cluster/${randomUUID()}`,
+        args: [{ plan, options: options(taskQueue, ['preflight', 'clean_up']) }],
+      });
+      const waiting = await waitForStatus(handle, (s) => s.stage === 'waiting-for-operator');
+      assert.equal(waiting.currentPhase, 'clean_up');
+      assert.deepEqual(
+        waiting.failures.map((f) => [f.host, f.type]),
+        [['d0', 'CommandFailedError']],
+      );
+      d0Fails = false;
+      const outcome = await handle.executeUpdate(retryFailedUpdate);
+      assert.deepEqual(outcome, { phase: 'clean_up', ok: true, failures: [] });
+      await waitForStatus(handle, (s) => s.stage === 'cleaned');
+      assert.ok(cleaned.includes('d0'));
+      await handle.result();
+    });
+  });
+
   it('while a step retries, status (table and --json) shows the host, attempt and last error', async () => {
     let p1Unreachable = true;
     const activities: Partial<Activities> = {

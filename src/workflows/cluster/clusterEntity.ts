@@ -92,9 +92,8 @@ export class ClusterEntity {
     // The phase runner takes the request, re-runs the failed hosts, then either moves on
     // (another phase, ready, cleaned) or waits for the operator again.
     await condition(() => !this.retryRequested);
-    await condition(
-      () => this.state.status.stage !== 'deploying' || this.state.status.currentPhase !== phase,
-    );
+    const busy = (stage: string) => stage === 'deploying' || stage === 'cleaning';
+    await condition(() => !busy(this.state.status.stage) || this.state.status.currentPhase !== phase);
     const failures = this.state.failuresOf(phase);
     return { phase, ok: failures.length === 0, failures };
   }
@@ -181,7 +180,7 @@ export class ClusterEntity {
   private async runPending(): Promise<void> {
     for (let phase = this.state.takeNextPhase(); phase; phase = this.state.takeNextPhase()) {
       if (phase === 'clean_up') {
-        await cleanupAllHosts(this.ctx);
+        await this.cleanUpOrWait();
         this.state.setStage('cleaned');
         this.publish();
         return;
@@ -192,6 +191,31 @@ export class ClusterEntity {
     }
     this.state.setStage('ready');
     this.publish();
+  }
+
+  /**
+   * The clean_up phase (`--tags clean_up`): like any phase, hosts where it fails wait for the
+   * operator (`deploy retry` runs it again on every host; cleanup is idempotent). Its failure
+   * used to escape as an error and fail the workflow task over and over.
+   */
+  private async cleanUpOrWait(): Promise<void> {
+    for (;;) {
+      try {
+        await cleanupAllHosts(this.ctx);
+        return;
+      } catch (err) {
+        if (!(err instanceof PhaseFailed)) throw err;
+        this.state.setFailures(this.state.failuresOf('clean_up'));
+        this.state.setStage('waiting-for-operator', 'clean_up');
+        this.publish();
+        this.operations.answerRunningEarly({ ok: false, failures: this.state.status.failures });
+        await condition(() => this.retryRequested);
+        this.retryRequested = false;
+        this.state.setFailures([]);
+        this.state.setStage('cleaning', 'clean_up');
+        this.publish();
+      }
+    }
   }
 
   /** Run one phase to success, waiting for `retryFailed` after each failed attempt. */
