@@ -66,6 +66,18 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI loads a command's implementation only when that command runs (src/client/main.ts):
+    // a synchronous require typed with `typeof import(...)`. A dynamic import() would go through
+    // Node's ESM loader (tens of milliseconds on the first one) for the same CommonJS module.
+    files: ['src/client/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-require-imports': [
+        'error',
+        { allow: ['^\\.\\./actions/', '^\\.\\./\\.\\./worker$', '^\\.\\./\\.\\./plan$'] },
+      ],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries,
     // and activities only as types. The bundler would reject some of these at worker start; this
     // catches them at lint time instead (test/unit/lintGuard.test.ts proves it from any depth).
