@@ -66,6 +66,16 @@ export default tseslint.config(
     },
   },
   {
+    // Plain CommonJS that runs before any TypeScript is compiled or loaded: the entry point and
+    // the build (bin/deploy decides between dist/ and the sources with scripts/build-stamp.js).
+    files: ['bin/deploy', 'scripts/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The CLI loads a command's implementation only when that command runs (src/client/main.ts):
     // a synchronous require typed with `typeof import(...)`. A dynamic import() would go through
     // Node's ESM loader (tens of milliseconds on the first one) for the same CommonJS module.
