@@ -66,9 +66,10 @@ export default tseslint.config(
     },
   },
   {
-    // Plain CommonJS that runs before any TypeScript is compiled or loaded: the entry point and
-    // the build (bin/deploy decides between dist/ and the sources with scripts/build-stamp.js).
-    files: ['bin/deploy', 'scripts/**/*.js'],
+    // Plain CommonJS that runs before any TypeScript is compiled or loaded: the entry point, the
+    // build (bin/deploy decides between dist/ and the sources with scripts/build-stamp.js) and
+    // the tests' module recorder (a `node -r` preload).
+    files: ['bin/deploy', 'scripts/**/*.js', 'test/helpers/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
