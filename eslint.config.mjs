@@ -67,9 +67,9 @@ export default tseslint.config(
   },
   {
     // Plain CommonJS that runs before any TypeScript is compiled or loaded: the entry point, the
-    // build (bin/deploy decides between dist/ and the sources with scripts/build-stamp.js) and
-    // the tests' module recorder (a `node -r` preload).
-    files: ['bin/deploy', 'scripts/**/*.js', 'test/helpers/*.js'],
+    // build (bin/deploy decides between dist/ and the sources with scripts/build-stamp.js), and
+    // the preloads of a test (module recorder) and a benchmark (CPU time).
+    files: ['bin/deploy', 'scripts/**/*.js', 'test/helpers/*.js', 'bench/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },

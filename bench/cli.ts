@@ -2,7 +2,8 @@
  * How fast `deploy` answers (issue 12). Each command runs as an operator runs it — `bin/deploy`
  * in a new process, from the build in dist/ (built first when stale) — several times, interleaved
  * with `node -e 0` so a busy machine slows both alike; prints each median wall time and its ratio
- * to `node -e 0`'s median over the same rounds, with the load average before and after.
+ * to `node -e 0`'s median over the same rounds, the median CPU time (user + system, as `time`
+ * reports it; for the worker, until it stops), and the load average before and after.
  *
  *   deploy --help                          commander and the command table only
  *   deploy plan -i inventories/4P1D.yml    inventory → Plan → tables; no Temporal
@@ -36,7 +37,17 @@ interface Row {
   target: number;
   runs: number[];
   baseline: number[];
+  baselineCpu: number[];
+  cpu: number[];
 }
+
+interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/** Reports each process's CPU time at exit (NODE_OPTIONS reaches bin/deploy's node too). */
+const CPU_PRELOAD = path.join(__dirname, 'cpuAtExit.js');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number) => `${Math.round(x)} ms`;
@@ -46,12 +57,24 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-/** Wall time of one process from spawn to exit, or to `until` on its stdout (then it is stopped). */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, until?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Wall time of one process from spawn to exit, or to `until` on its stdout (then it is stopped),
+ * and its CPU time.
+ */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, until?: string): Promise<Timing> {
+  const cpuFile = path.join(
+    os.tmpdir(),
+    `omni-bench-cpu-${process.pid}-${Math.random().toString(36).slice(2)}`,
+  );
+  return new Promise<number>((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, {
-      env: { ...process.env, ...env },
+      env: {
+        ...process.env,
+        ...env,
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${CPU_PRELOAD}`,
+        BENCH_CPU_FILE: cpuFile,
+      },
       stdio: ['ignore', until ? 'pipe' : 'ignore', 'pipe'],
     });
     let out = '';
@@ -72,16 +95,24 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, until?:
         reject(new Error(`${[cmd, ...args].join(' ')} exited ${code}: ${out}${err}`));
       } else resolve(elapsed);
     });
+  }).then((wallMs) => {
+    const cpuMs = Number(fs.readFileSync(cpuFile, 'utf8').trim()) / 1000;
+    fs.rmSync(cpuFile, { force: true });
+    return { wallMs, cpuMs };
   });
 }
 
 /** Rounds of (node -e 0, command), so load that comes and goes weighs on both. */
-async function measure(name: string, target: number, runs: number, run: () => Promise<number>): Promise<Row> {
-  const row: Row = { name, target, runs: [], baseline: [] };
+async function measure(name: string, target: number, runs: number, run: () => Promise<Timing>): Promise<Row> {
+  const row: Row = { name, target, runs: [], baseline: [], baselineCpu: [], cpu: [] };
   await run(); // warms the file cache; not counted
   for (let i = 0; i < runs; i++) {
-    row.baseline.push(await timed(process.execPath, ['-e', '0']));
-    row.runs.push(await run());
+    const base = await timed(process.execPath, ['-e', '0']);
+    row.baseline.push(base.wallMs);
+    row.baselineCpu.push(base.cpuMs);
+    const t = await run();
+    row.runs.push(t.wallMs);
+    row.cpu.push(t.cpuMs);
   }
   return row;
 }
@@ -161,12 +192,17 @@ async function main(): Promise<void> {
     `load average (1, 5, 15 min): ${loadBefore} before, ${load()} after, ${os.cpus().length} cores`,
   );
   const width = Math.max(...rows.map((r) => r.name.length));
+  const all = (f: (r: Row) => number[]) => rows.flatMap(f);
+  console.log(
+    `${'node -e 0'.padEnd(width)}  ${ms(median(all((r) => r.baseline))).padStart(8)}  (all rounds)` +
+      `${' '.repeat(21)}CPU ${ms(median(all((r) => r.baselineCpu))).padStart(8)}`,
+  );
   for (const r of rows) {
     const m = median(r.runs);
     const base = median(r.baseline);
     console.log(
       `${r.name.padEnd(width)}  ${ms(m).padStart(8)}  ×${(m / base).toFixed(1).padEnd(5)} node -e 0 (${ms(base)})` +
-        `   target ≤ ${ms(r.target)} ${m <= r.target ? 'met' : 'MISSED'}`,
+        `  CPU ${ms(median(r.cpu)).padStart(8)}   target ≤ ${ms(r.target)} ${m <= r.target ? 'met' : 'MISSED'}`,
     );
   }
 }
