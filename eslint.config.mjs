@@ -85,6 +85,29 @@ export default tseslint.config(
     },
   },
   {
+    // Plain CommonJS that runs before any TypeScript is compiled or loaded: the entry point, the
+    // build (bin/deploy decides between dist/ and the sources with scripts/build-stamp.js), and
+    // the preloads of a test (module recorder) and a benchmark (CPU time).
+    files: ['bin/deploy', 'scripts/**/*.js', 'test/helpers/*.js', 'bench/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The CLI loads a command's implementation only when that command runs (src/client/main.ts):
+    // a synchronous require typed with `typeof import(...)`. A dynamic import() would go through
+    // Node's ESM loader (tens of milliseconds on the first one) for the same CommonJS module.
+    files: ['src/client/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-require-imports': [
+        'error',
+        { allow: ['^\\.\\./actions/', '^\\.\\./\\.\\./worker$', '^\\.\\./planFile$'] },
+      ],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries,
     // and activities only as types. The bundler would reject some of these at worker start; this
     // catches them at lint time instead (test/unit/lintGuard.test.ts proves it from any depth).

@@ -38,6 +38,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+# The JavaScript bin/deploy runs (dist/, with the prebuilt workflow bundle); rebuilt only when a
+# source is newer than the last build.
+node scripts/build.js --if-stale
+
 scripts/build-temporal.sh
 
 # Machine-wide configuration the simulated hosts need (container engine settings).

@@ -1,9 +1,26 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as activities from './activities';
+import { PROJECT_ROOT } from './shared/paths';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from './shared/taskQueues';
 import { resolveTemporalTarget } from './shared/temporalConnection';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+/**
+ * The workflow bundle `npm run build` writes (dist/workflow-bundle.js), so a worker skips webpack
+ * at start — used only while that build is newer than every source (the check bin/deploy makes
+ * before each command, scripts/build-stamp.js); otherwise the worker bundles the workflows itself.
+ */
+export function prebuiltWorkflowBundle(): WorkerOptions['workflowBundle'] {
+  const codePath = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JavaScript of the checkout, shared with bin/deploy
+  const stamp = require(path.join(PROJECT_ROOT, 'scripts', 'build-stamp.js')) as {
+    isBuildFresh(root: string): boolean;
+  };
+  return fs.existsSync(codePath) && stamp.isBuildFresh(PROJECT_ROOT) ? { codePath } : undefined;
+}
 
 export interface WorkerSetOptions {
   connection: NativeConnection;
@@ -57,7 +74,12 @@ export async function runWorkers(opts: { shared?: boolean; executor?: string | f
   const target = resolveTemporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
   try {
-    const workers = await createWorkers({ connection, namespace: target.namespace, ...opts });
+    const workers = await createWorkers({
+      connection,
+      namespace: target.namespace,
+      workflowBundle: prebuiltWorkflowBundle(),
+      ...opts,
+    });
     const queues = workers.map((w) => w.options.taskQueue).join(', ');
     console.log(`worker connected to ${target.address} (namespace ${target.namespace}), serving ${queues}`);
     await Promise.all(workers.map((w) => w.run()));

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { version } from '../../package.json';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from '../shared/paths';
 import { registerClusterCommands } from './commands/cluster';
 import { registerDemoCommand } from './commands/demo';
 import { registerLogsCommands } from './commands/logs';
@@ -13,6 +15,12 @@ export interface ProgramOutput {
   writeErr?: (s: string) => void;
 }
 
+/**
+ * The whole CLI as commander sees it: names, descriptions, options and their parsers. Nothing
+ * else is loaded here — each command's implementation (src/client/actions) is required when that
+ * command runs, so `deploy --help` and `deploy plan` answer without the Temporal SDK, and
+ * `deploy status` without the worker, the activities or SSH (test/unit/cliModules.test.ts).
+ */
 export function buildProgram(output: ProgramOutput = {}): Command {
   const program = new Command('deploy')
     // Before any subcommand is added, so they all inherit it: errors reach main() instead of
@@ -22,7 +30,7 @@ export function buildProgram(output: ProgramOutput = {}): Command {
     .description(
       'omni-deploy: bring up and run PD-disaggregated LLM serving clusters with Temporal workflows',
     )
-    .version(version)
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
   registerDemoCommand(program);
@@ -72,6 +80,12 @@ export async function exitWhenFlushed(code: number): Promise<never> {
 
 if (require.main === module) {
   void main(process.argv).then(exitWhenFlushed);
+}
+
+/** Read at run time: the same file from src/ and from the build in dist/. */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string })
+    .version;
 }
 
 /** Temporal wraps the useful part (a validator's refusal, an activity's message) in `cause`. */

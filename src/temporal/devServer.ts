@@ -3,28 +3,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { temporalCliPath, stateDir } from '../shared/paths';
+import { stateDir } from '../shared/paths';
 import { livePid, stopRecorded, writePidFile } from '../shared/pidFile';
 import { searchAttributeFlags } from '../shared/searchAttributes';
+import { uiUrl, type DevServerOptions } from './devServerOptions';
 
-export interface DevServerOptions {
-  ip: string;
-  port: number;
-  uiPort: number;
-  /** SQLite file; persistent so workflows survive a restart of the server. */
-  dbFilename: string;
-  cliPath: string;
-}
-
-export function defaultDevServerOptions(): DevServerOptions {
-  return {
-    ip: '127.0.0.1',
-    port: 7233,
-    uiPort: 8233,
-    dbFilename: path.join(stateDir(), 'temporal', 'dev.db'),
-    cliPath: temporalCliPath(),
-  };
-}
+export { defaultDevServerOptions, uiUrl, type DevServerOptions } from './devServerOptions';
 
 export function devServerArgs(o: DevServerOptions): string[] {
   return [
@@ -43,8 +27,6 @@ export function devServerArgs(o: DevServerOptions): string[] {
     ...searchAttributeFlags(),
   ];
 }
-
-export const uiUrl = (o: Pick<DevServerOptions, 'ip' | 'uiPort'>) => `http://${o.ip}:${o.uiPort}`;
 
 /** What is at an address: nothing, a Temporal frontend, or some other program. */
 export type PortOccupant = 'free' | 'temporal' | 'other';

@@ -7,7 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
 import type * as realActivities from '../../src/activities';
-import { planSummary } from '../../src/client/commands/planInput';
+import { planSummary } from '../../src/client/actions/planInput';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import { temporalCliPath } from '../../src/shared/paths';
 import { DEPLOY_CLUSTER, SEARCH_ATTRIBUTES } from '../../src/shared/searchAttributes';

@@ -9,7 +9,7 @@ import type { FetchHostLogsInput } from '../../src/activities/logs';
 import { deployCluster, fetchLogsWorkflow } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/cluster/messages';
 import { DEFAULT_ACTIVITY_TUNING, type ClusterStatus } from '../../src/workflows/cluster/types';
-import { fetchLogsInput } from '../../src/workflows/fetchLogs';
+import { fetchLogsInput } from '../../src/workflows/logSources';
 import { seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 

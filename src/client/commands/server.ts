@@ -1,76 +1,10 @@
 import type { Command } from 'commander';
-import { Connection } from '@temporalio/client';
-import {
-  checkPorts,
-  defaultDevServerOptions,
-  devServerLogFile,
-  recordedServerOptions,
-  recordedServerPid,
-  runDevServerForeground,
-  startDevServerDetached,
-  stopDevServer,
-  uiUrl,
-  type DevServerOptions,
-} from '../../temporal/devServer';
-import { ensureSearchAttributes } from '../../temporal/searchAttributeSetup';
-import { resolveTemporalTarget } from '../../shared/temporalConnection';
+import { defaultDevServerOptions } from '../../temporal/devServerOptions';
 import { portNumber } from '../options';
+import type { ServerFlags } from '../actions/server';
 
-interface ServerFlags {
-  ip: string;
-  port: number;
-  uiPort: number;
-  dbFilename: string;
-  detach?: boolean;
-}
-
-/**
- * The server `deploy server status` reports: what the flags name, else the address every other
- * command connects to (TEMPORAL_ADDRESS or the envconfig profile, see src/shared/temporalConnection),
- * with the Web UI port the recorded server was started with, or the dev server's port + 1000.
- */
-export function statusTarget(flags: Partial<Pick<ServerFlags, 'ip' | 'port' | 'uiPort'>>) {
-  const configured = resolveTemporalTarget().address;
-  const colon = configured.lastIndexOf(':');
-  const ip = flags.ip ?? configured.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = flags.port ?? Number(configured.slice(colon + 1));
-  const recorded = recordedServerOptions();
-  const uiPort =
-    flags.uiPort ??
-    (recorded && recorded.ip === ip && recorded.port === port ? recorded.uiPort : port + 1000);
-  return { ip, port, uiPort };
-}
-
-function optionsFrom(flags: ServerFlags): DevServerOptions {
-  return {
-    ...defaultDevServerOptions(),
-    ip: flags.ip,
-    port: flags.port,
-    uiPort: flags.uiPort,
-    dbFilename: flags.dbFilename,
-  };
-}
-
-/**
- * Start the local Temporal dev server, or reuse one that already answers. Returns the options in
- * force so callers (the demo) can print addresses.
- */
-export async function ensureDevServer(o: DevServerOptions, log = console.log): Promise<void> {
-  const state = await checkPorts(o);
-  if (state === 'temporal') {
-    log(`a Temporal server already answers on ${o.ip}:${o.port}; reusing it`);
-    const connection = await Connection.connect({ address: `${o.ip}:${o.port}` });
-    try {
-      await ensureSearchAttributes(connection, 'default');
-    } finally {
-      await connection.close();
-    }
-    return;
-  }
-  log(`starting temporal server start-dev (db ${o.dbFilename}); log: ${devServerLogFile()}`);
-  const pid = await startDevServerDetached(o);
-  log(`Temporal server running, pid ${pid}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`);
-}
+// Loaded when a server command runs (see main.ts).
+const actions = (): typeof import('../actions/server') => require('../actions/server');
 
 export function registerServerCommands(program: Command): void {
   const d = defaultDevServerOptions();
@@ -86,34 +20,12 @@ export function registerServerCommands(program: Command): void {
     .option('--ui-port <port>', 'Web UI port', portNumber, d.uiPort)
     .option('--db-filename <file>', 'SQLite file that keeps workflows across restarts', d.dbFilename)
     .option('-d, --detach', 'run in the background and return once it answers')
-    .action(async (flags: ServerFlags) => {
-      const o = optionsFrom(flags);
-      if (flags.detach) {
-        await ensureDevServer(o);
-        return;
-      }
-      if ((await checkPorts(o)) === 'temporal') {
-        console.log(`a Temporal server already answers on ${o.ip}:${o.port}; nothing to start`);
-        return;
-      }
-      console.log(`gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}, db ${o.dbFilename} (Ctrl-C stops)`);
-      const child = runDevServerForeground(o);
-      await new Promise<void>((resolve, reject) =>
-        child.once('exit', (code, signal) =>
-          code === 0 || signal ? resolve() : reject(new Error(`temporal exited with code ${code}`)),
-        ),
-      );
-    });
+    .action((flags: ServerFlags) => actions().startServer(flags));
 
   server
     .command('stop')
     .description('stop the dev server that `deploy server start --detach` started')
-    .action(async () => {
-      const pid = await stopDevServer();
-      console.log(
-        pid === undefined ? 'no dev server started by omni-deploy is running' : `stopped pid ${pid}`,
-      );
-    });
+    .action(() => actions().stopServer());
 
   server
     .command('status')
@@ -124,17 +36,6 @@ export function registerServerCommands(program: Command): void {
     .option('--port <port>', 'gRPC frontend port (default: from TEMPORAL_ADDRESS or the profile)', portNumber)
     .option('--ui-port <port>', 'Web UI port (default: as started, else port + 1000)', portNumber)
     .action(async (flags: Partial<ServerFlags>) => {
-      const o = { ...d, ...statusTarget(flags) };
-      const state = await checkPorts(o).catch((e: Error) => e.message);
-      const recorded = recordedServerOptions();
-      const ours = recorded?.ip === o.ip && recorded.port === o.port ? recordedServerPid() : undefined;
-      console.log(
-        state === 'temporal'
-          ? `running${ours ? ` (pid ${ours})` : ' (not started by this checkout)'}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`
-          : state === 'free'
-            ? `not running: nothing answers on ${o.ip}:${o.port}`
-            : state,
-      );
-      if (state !== 'temporal') process.exitCode = 3;
+      process.exitCode = await actions().serverStatus(flags);
     });
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { installQuietRuntime, runWorkers } from '../../worker';
-import { ensureBackgroundWorker, stopBackgroundWorker, workerLogFile } from '../backgroundWorker';
+import type { WorkerFlags } from '../actions/worker';
+
+// Loaded when it runs (see main.ts); `--stop` and `--detach` do not load the worker itself.
+const actions = (): typeof import('../actions/worker') => require('../actions/worker');
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -19,31 +21,5 @@ export function registerWorkerCommand(program: Command): void {
     .option('--verbose', "show the SDK's own log lines")
     .option('-d, --detach', 'run in the background (pid and log under the state folder); reuse a running one')
     .option('--stop', 'stop the background worker')
-    .action(
-      async (flags: {
-        executor: string | false;
-        shared: boolean;
-        verbose?: boolean;
-        detach?: boolean;
-        stop?: boolean;
-      }) => {
-        if (flags.stop) {
-          const pid = await stopBackgroundWorker();
-          console.log(pid === undefined ? 'no background worker is running' : `stopped worker pid ${pid}`);
-          return;
-        }
-        if (flags.detach) {
-          const w = await ensureBackgroundWorker([
-            ...(flags.executor === false ? ['--no-executor'] : ['--executor', flags.executor]),
-            ...(flags.shared ? [] : ['--no-shared']),
-          ]);
-          console.log(
-            `${w.started ? 'started' : 'reusing'} background worker pid ${w.pid}; log ${workerLogFile()}`,
-          );
-          return;
-        }
-        installQuietRuntime(flags.verbose ? 'INFO' : 'WARN');
-        await runWorkers({ shared: flags.shared, executor: flags.executor });
-      },
-    );
+    .action((flags: WorkerFlags) => actions().worker(flags));
 }

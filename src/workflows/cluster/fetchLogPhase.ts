@@ -1,6 +1,7 @@
 import { executeChild } from '@temporalio/workflow';
 import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';
-import { fetchLogsInput, fetchLogsWorkflow, type FetchLogsResult, type HostLogsOutcome } from '../fetchLogs';
+import { fetchLogsWorkflow, type FetchLogsResult, type HostLogsOutcome } from '../fetchLogs';
+import { fetchLogsInput } from '../logSources';
 import type { PhaseContext } from './context';
 
 /**

@@ -1,7 +1,20 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { ClusterStatus, HostFailure } from './types';
+
+/*
+ * The cluster workflow's messages, shared by the workflow (setHandler) and the CLI (query, signal,
+ * update). A definition is only a name and a kind — what @temporalio/workflow's define* functions
+ * return — so they are built here without loading the workflow library: `deploy status` then
+ * loads nothing of the workflow side.
+ */
+const defineQuery = <Ret, Args extends unknown[] = []>(name: string) =>
+  ({ type: 'query', name }) as QueryDefinition<Ret, Args>;
+const defineUpdate = <Ret, Args extends unknown[] = []>(name: string) =>
+  ({ type: 'update', name }) as UpdateDefinition<Ret, Args>;
+const defineSignal = <Args extends unknown[] = []>(name: string) =>
+  ({ type: 'signal', name }) as SignalDefinition<Args>;
 
 /** Per host × phase state, timings, errors and endpoints. */
 export const statusQuery = defineQuery<ClusterStatus>('status');

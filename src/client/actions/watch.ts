@@ -1,49 +1,11 @@
 import type { Client } from '@temporalio/client';
 import logUpdate from 'log-update';
-import { planFromFile } from '../planFile';
-import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
+import { clusterWorkflowId } from '../../shared/ids';
 import { statusQuery } from '../../workflows/cluster/messages';
 import type { ClusterStatus } from '../../workflows/cluster/types';
 import { renderStatus } from '../progress';
 import { stepAttempts } from '../stepAttempts';
-
-/** CLUSTER argument, or --inventory's cluster name, or the only running cluster. */
-export async function resolveCluster(client: Client, cluster?: string, inventory?: string): Promise<string> {
-  if (cluster) return cluster;
-  if (inventory) return planFromFile(inventory, {}).cluster;
-  const running: string[] = [];
-  for await (const wf of client.workflow.list({
-    query: `WorkflowType = 'deployCluster' AND ExecutionStatus = 'Running'`,
-  })) {
-    running.push(clusterFromWorkflowId(wf.workflowId) ?? wf.workflowId);
-  }
-  if (running.length === 1) return running[0]!;
-  throw new Error(
-    running.length === 0
-      ? 'no cluster is running; name one or pass --inventory'
-      : `several clusters are running (${running.join(', ')}); name one`,
-  );
-}
-
-export async function queryStatus(client: Client, cluster: string): Promise<ClusterStatus> {
-  return client.workflow.getHandle(clusterWorkflowId(cluster)).query(statusQuery);
-}
-
-/** Print the status once; exit code 0 when ready, 2 when waiting for the operator. */
-export async function printStatus(client: Client, cluster: string, json = false): Promise<number> {
-  const handle = client.workflow.getHandle(clusterWorkflowId(cluster));
-  const description = await handle.describe();
-  const status = await handle.query(statusQuery);
-  const retrying = stepAttempts(description);
-  if (json) {
-    console.log(JSON.stringify({ workflow: description.status.name, ...status, retrying }, null, 2));
-  } else {
-    console.log(renderStatus(status, Date.now(), process.stdout.isTTY === true, retrying));
-    if (description.status.name !== 'RUNNING')
-      console.log(`workflow ${description.status.name.toLowerCase()}`);
-  }
-  return status.stage === 'waiting-for-operator' ? 2 : 0;
-}
+import { printStatus } from './status';
 
 const SETTLED = new Set(['ready', 'waiting-for-operator', 'cleaned']);
 

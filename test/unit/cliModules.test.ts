@@ -1,0 +1,112 @@
+import { before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DEPLOY_BIN } from '../helpers/cli';
+import { freePort } from '../helpers/ports';
+
+const ROOT = path.join(__dirname, '..', '..');
+const RECORDER = path.join(__dirname, '..', 'helpers', 'recordModules.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Every CommonJS module the process loaded: `npm:<package>/…` or a path in the checkout. */
+  modules: string[];
+}
+
+/** Where a module came from: `npm:@scope/name/…`, or its path in the checkout without `dist/`. */
+function origin(file: string): string {
+  const npm = file.lastIndexOf('/node_modules/');
+  if (npm >= 0) return `npm:${file.slice(npm + '/node_modules/'.length)}`;
+  return path.relative(ROOT, file).replace(/^dist\//, '');
+}
+
+/** `bin/deploy ARGS` as an operator runs it, with a preload that records the modules it loads. */
+function deploy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const record = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'omni-modules-')), 'modules.txt');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', RECORDER, DEPLOY_BIN, ...args], {
+      env: { ...process.env, ...env, RECORD_MODULES_TO: record, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const modules = fs.readFileSync(record, 'utf8').split('\n').filter(Boolean).map(origin);
+      fs.rmSync(path.dirname(record), { recursive: true, force: true });
+      resolve({ code: code ?? -1, stdout, stderr, modules });
+    });
+  });
+}
+
+/** What no client command may load: the worker side, SSH, the simulated cluster, the bundler, tsx. */
+const NEVER = [
+  'npm:@temporalio/worker/',
+  'npm:@temporalio/core-bridge/',
+  'npm:@temporalio/workflow/',
+  'npm:ssh2/',
+  'npm:node-ssh/',
+  'npm:webpack/',
+  'npm:tsx/',
+  'src/activities/',
+  'src/remote/',
+  'src/worker.js',
+  'sim/',
+];
+
+function assertNone(run: Run, prefixes: string[], what: string): void {
+  const loaded = run.modules.filter((m) => prefixes.some((p) => m.startsWith(p)));
+  assert.deepEqual(loaded, [], `${what} loaded modules it must not load`);
+}
+
+/**
+ * Issue 12: every command used to load the whole tool (the worker's native core, the activities,
+ * ssh2, the simulator, tsx) before doing anything. Each command's implementation is now loaded
+ * when it runs, from the build in dist/.
+ */
+describe('modules a client command loads', () => {
+  before(() => {
+    // bin/deploy runs the sources through tsx while the build is stale; this is about the build.
+    const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--if-stale'], {
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
+  });
+
+  it('deploy --help: commander and the command table, nothing of Temporal, from dist/', async () => {
+    const r = await deploy(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\s+status \[options\] \[cluster\]/m);
+    assert.ok(r.modules.includes('src/client/main.js'), 'bin/deploy ran the build in dist/');
+    assertNone(r, [...NEVER, 'npm:@temporalio/', 'src/workflows/', 'src/plan/', 'src/inventory/'], '--help');
+  });
+
+  it('deploy plan: the inventory and the planner, nothing of Temporal', async () => {
+    const r = await deploy(['plan', '-i', path.join(ROOT, 'inventories', '4P1D.yml')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /cluster 4P1D: 4 prefill instance/);
+    assert.ok(r.modules.includes('src/plan/index.js'));
+    assertNone(r, [...NEVER, 'npm:@temporalio/', 'src/workflows/'], 'plan');
+  });
+
+  it('deploy status: the Temporal client and the status table, no workflow code', async () => {
+    // Nothing listens there: the command gives up connecting, after loading what it needs.
+    const r = await deploy(['status', 'nowhere'], { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach Temporal at 127\.0\.0\.1:\d+/);
+    assert.ok(r.modules.some((m) => m.startsWith('npm:@temporalio/client/')));
+    const workflowCode = r.modules.filter(
+      (m) => m.startsWith('src/workflows/') && m !== 'src/workflows/cluster/messages.js',
+    );
+    assert.deepEqual(workflowCode, [], 'status loaded workflow code');
+    assertNone(r, [...NEVER, 'src/plan/', 'src/inventory/', 'npm:log-update/'], 'status');
+  });
+});
