@@ -93,7 +93,7 @@ describe('modules a client command loads', () => {
     const r = await deploy(['plan', '-i', path.join(ROOT, 'inventories', '4P1D.yml')]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /cluster 4P1D: 4 prefill instance/);
-    assert.ok(r.modules.includes('src/plan/index.js'));
+    assert.ok(r.modules.includes('src/plan/plan.js'), r.modules.join('\n'));
     assertNone(r, [...NEVER, 'npm:@temporalio/', 'src/workflows/'], 'plan');
   });
 
