@@ -88,7 +88,7 @@ async function runSeedProxy(
     check: false,
     signal,
   });
-  if (recorded.stdout.trim() === hash && (await proxyAnswers(input, signal))) return 'kept';
+  if (recorded.stdout.trim() === hash && (await proxyAnswers(input, signal)).ok) return 'kept';
   await remote.writeFileAtomic(host, seed.scriptPath, seed.script, 0o755);
   const run = await remote
     .containers(host, input.cli)
@@ -104,20 +104,38 @@ async function runSeedProxy(
   return recorded.stdout.trim() === '' ? 'started' : 'reloaded';
 }
 
-async function proxyAnswers(input: ProxyInput, signal: AbortSignal): Promise<boolean> {
+/** What the health URL answered: curl's status line (`000` when nothing answered) and body. */
+interface HealthAnswer {
+  ok: boolean;
+  said: string;
+}
+
+/**
+ * 200 from the health URL. The generated proxy's /health asks every upstream (each probe bounded
+ * by 1 s to connect and 2 s to answer, all at once), hence the 5 s.
+ */
+async function proxyAnswers(input: ProxyInput, signal: AbortSignal): Promise<HealthAnswer> {
   const { remote, host } = remoteFor(input.target);
   const h = await remote.exec(
     host,
-    ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', input.healthUrl],
+    ['curl', '-s', '-w', '\\n%{http_code}', '--max-time', '5', input.healthUrl],
     { check: false, signal },
   );
-  return h.stdout.trim() === '200';
+  const out = h.stdout.trimEnd();
+  const code = out.slice(out.lastIndexOf('\n') + 1);
+  const body = out.slice(0, Math.max(0, out.lastIndexOf('\n'))).trim();
+  return { ok: code === '200', said: `${code}${body ? ` ${body.slice(0, 500)}` : ''}` };
 }
 
 async function awaitProxyHealth(input: ProxyInput, signal: AbortSignal): Promise<void> {
+  let last: HealthAnswer = { ok: false, said: 'nothing' };
   for (let i = 0; i < 60; i++) {
-    if (await proxyAnswers(input, signal)) return;
+    last = await proxyAnswers(input, signal);
+    if (last.ok) return;
     await sleep(500);
   }
-  throw fail('ProxyNotReady', `the proxy on ${input.target.name} does not answer ${input.healthUrl}`);
+  throw fail(
+    'ProxyNotReady',
+    `the proxy on ${input.target.name} does not answer ${input.healthUrl} with 200 (last: ${last.said})`,
+  );
 }

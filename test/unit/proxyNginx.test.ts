@@ -6,12 +6,14 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   nginxCommands,
   proxyConfigHash,
   renderProxyConfig,
   type ProxyConfigSpec,
 } from '../../src/plan/proxy';
+import { failureWindow, runLoad } from '../../src/loadgen';
 import { freePort } from '../helpers/ports';
 
 /**
@@ -23,6 +25,8 @@ import { freePort } from '../helpers/ports';
 const NGINX = '/usr/sbin/nginx';
 const CHUNK_DELAY_MS = 250;
 const CHUNKS = 4;
+/** How long a fake decode server takes for a non-streamed answer (load tests keep some in flight). */
+let decodeDelayMs = 0;
 
 interface Recorded {
   server: string;
@@ -30,34 +34,74 @@ interface Recorded {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** performance.now() when the request arrived. */
+  at: number;
 }
+
+type Handler = (req: Recorded, res: http.ServerResponse) => void;
 
 interface Fake {
   name: string;
   server: http.Server;
+  host: string;
+  port: number;
   address: string;
+  handle: Handler;
+  /** Traffic other than /health (the proxy's probes are counted in `probes`). */
   requests: Recorded[];
+  /** How its /health answers: 200, 503, or never (accepts and stays silent). */
+  health: 'ok' | 'error' | 'hang';
+  probes: number;
 }
 
-async function startFake(
-  name: string,
-  host: string,
-  handle: (req: Recorded, res: http.ServerResponse) => void,
-): Promise<Fake> {
-  const requests: Recorded[] = [];
-  const server = http.createServer((req, res) => {
+function serve(f: Fake): http.Server {
+  return http.createServer((req, res) => {
+    if (req.url === '/health') {
+      f.probes++;
+      if (f.health === 'hang') return;
+      res.writeHead(f.health === 'ok' ? 200 : 503);
+      return res.end();
+    }
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
-      const rec = { server: name, method: req.method!, url: req.url!, headers: req.headers, body };
-      requests.push(rec);
-      handle(rec, res);
+      const rec = {
+        server: f.name,
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body,
+        at: performance.now(),
+      };
+      f.requests.push(rec);
+      f.handle(rec, res);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
-  return { name, server, address: `${host}:${port}`, requests };
+}
+
+async function listen(f: Fake, port: number): Promise<void> {
+  f.server = serve(f);
+  await new Promise<void>((resolve) => f.server.listen(port, f.host, resolve));
+  f.port = (f.server.address() as AddressInfo).port;
+  f.address = `${f.host}:${f.port}`;
+}
+
+async function startFake(name: string, host: string, handle: Handler): Promise<Fake> {
+  const f = { name, host, handle, requests: [], health: 'ok', probes: 0 } as unknown as Fake;
+  await listen(f, 0);
+  return f;
+}
+
+/** The engine dies: its connections are cut (requests in flight included) and its port refuses. */
+async function kill(f: Fake): Promise<void> {
+  f.server.closeAllConnections();
+  await new Promise((r) => f.server.close(r));
+}
+
+/** The engine is back on the same address. */
+async function revive(f: Fake): Promise<void> {
+  await listen(f, f.port);
 }
 
 function json(res: http.ServerResponse, status: number, value: unknown): void {
@@ -87,10 +131,15 @@ function decodeHandler(name: string) {
     if (body.kv_transfer_params === undefined)
       return json(res, 400, { error: { message: 'kv_transfer_params missing' } });
     if (!body.stream) {
-      return json(res, 200, {
-        id: `cmpl-${name}`,
-        choices: [{ index: 0, text: 'decoded', finish_reason: 'stop' }],
-      });
+      const answer = () =>
+        // A killed fake has already cut this connection: nothing to answer.
+        res.destroyed ||
+        json(res, 200, {
+          id: `cmpl-${name}`,
+          choices: [{ index: 0, text: 'decoded', finish_reason: 'stop' }],
+        });
+      if (decodeDelayMs > 0) return void setTimeout(answer, decodeDelayMs);
+      return answer();
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
     let n = 0;
@@ -149,6 +198,19 @@ function request(
   });
 }
 
+interface Role {
+  healthy: Fake[];
+  unhealthy?: Fake[];
+  drained?: Fake[];
+}
+
+/** The /health answer expected for these upstreams. */
+function health(status: string, prefill: Role, decode: Role) {
+  const a = (fs: Fake[] = []) => fs.map((f) => f.address);
+  const role = (r: Role) => ({ healthy: a(r.healthy), unhealthy: a(r.unhealthy), drained: a(r.drained) });
+  return { status, prefill: role(prefill), decode: role(decode) };
+}
+
 describe('global proxy on real nginx + njs', () => {
   let dir: string;
   let nginx: ChildProcess;
@@ -159,6 +221,22 @@ describe('global proxy on real nginx + njs', () => {
   let cmds: ReturnType<typeof nginxCommands>;
   let confPath: string;
   const all = () => [...prefill, ...decode];
+  const completionsUrl = () => `http://127.0.0.1:${port}/v1/completions`;
+  /** nginx's worker processes now (children of the master). */
+  const workers = () =>
+    fs.readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').split(' ').filter(Boolean);
+  /** Writes a regenerated config, reloads, and waits until the workers of the old one have left. */
+  const reloadTo = async (next: ProxyConfigSpec) => {
+    const old = workers();
+    fs.writeFileSync(confPath, renderProxyConfig(next).nginxConf);
+    const reload = spawnSync(cmds.reload[0]!, cmds.reload.slice(1), { encoding: 'utf8' });
+    assert.equal(reload.status, 0, reload.stderr);
+    const end = Date.now() + 5000;
+    while (workers().some((w) => old.includes(w))) {
+      assert.ok(Date.now() < end, 'the old workers did not leave');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   const clear = () => all().forEach((f) => (f.requests.length = 0));
 
   before(async () => {
@@ -218,11 +296,30 @@ describe('global proxy on real nginx + njs', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('/health answers 200 with a small JSON', async () => {
+  it('/health asks every upstream and answers 200 ok when all of them answer', async () => {
+    const probes = all().map((f) => f.probes);
     const r = await request(port, 'GET', '/health');
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'] ?? '', /application\/json/);
-    assert.deepEqual(JSON.parse(r.body), { status: 'ok', prefill_servers: 2, decode_servers: 2 });
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.deepEqual(JSON.parse(r.body), health('ok', { healthy: prefill }, { healthy: decode }));
+    assert.deepEqual(
+      all().map((f) => f.probes),
+      probes.map((n) => n + 1),
+      'one probe per upstream and call',
+    );
+    assert.equal((await request(port, 'POST', '/health', '{}')).status, 405);
+    // A probe location is internal: a client cannot aim it anywhere.
+    assert.equal((await request(port, 'GET', '/_pd_probe/decode_0')).status, 404);
+  });
+
+  it('/health costs a few milliseconds: no cache needed', async (t) => {
+    const n = 20;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) assert.equal((await request(port, 'GET', '/health')).status, 200);
+    const each = (performance.now() - t0) / n;
+    t.diagnostic(`/health with ${all().length} upstreams: ${each.toFixed(1)} ms per call`);
+    assert.ok(each < 100, `${each} ms per /health`);
   });
 
   it('a completion goes to prefill (max_tokens 1, no stream) and then to decode with kv_transfer_params', async () => {
@@ -335,28 +432,179 @@ describe('global proxy on real nginx + njs', () => {
     assert.equal((await request(port, 'GET', '/metrics')).status, 404);
   });
 
+  it('/health is degraded with one decode server down, and completions still all succeed', async () => {
+    await kill(decode[0]!);
+    try {
+      const h = await request(port, 'GET', '/health');
+      assert.equal(h.status, 200);
+      assert.deepEqual(
+        JSON.parse(h.body),
+        health('degraded', { healthy: prefill }, { healthy: [decode[1]!], unhealthy: [decode[0]!] }),
+      );
+      clear();
+      const load = await runLoad({
+        url: completionsUrl(),
+        model: 'deepseek',
+        requests: 50,
+        concurrency: 5,
+        timeoutMs: 5000,
+      });
+      // A refused connection happens before anything is sent: nginx moves the request to d1.
+      assert.deepEqual(load.byStatus, { '200': 50 }, JSON.stringify(load));
+      assert.equal(decode[1]!.requests.length, 50);
+    } finally {
+      await revive(decode[0]!);
+    }
+  });
+
+  it('/health is down (503) with every decode server down, and ok as soon as they return', async (t) => {
+    await Promise.all(decode.map(kill));
+    let back = 0;
+    try {
+      const h = await request(port, 'GET', '/health');
+      assert.equal(h.status, 503);
+      assert.deepEqual(
+        JSON.parse(h.body),
+        health('down', { healthy: prefill }, { healthy: [], unhealthy: decode }),
+      );
+      assert.equal((await request(port, 'POST', '/v1/completions', '{"prompt":"x"}')).status, 502);
+    } finally {
+      await Promise.all(decode.map(revive));
+      back = performance.now();
+    }
+    const h = await request(port, 'GET', '/health');
+    assert.equal(h.status, 200, 'probes do not wait for the passive checks');
+    assert.deepEqual(JSON.parse(h.body), health('ok', { healthy: prefill }, { healthy: decode }));
+    // Traffic: both servers failed their last try, so nginx skips them until fail_timeout has
+    // passed since then: 5 s, counted on nginx's one-second clock, so at most 6 s.
+    let status = 0;
+    while (status !== 200) {
+      status = (await request(port, 'POST', '/v1/completions', '{"prompt":"x"}')).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(performance.now() - back < 6500, 'completions fail for longer than fail_timeout');
+    }
+    t.diagnostic(`completions served again ${Math.round(performance.now() - back)} ms after decode returned`);
+  });
+
+  it('/health marks an upstream that accepts but never answers unhealthy within the probe timeout', async () => {
+    decode[1]!.health = 'hang';
+    prefill[1]!.health = 'error';
+    try {
+      const t0 = performance.now();
+      const h = await request(port, 'GET', '/health');
+      const took = performance.now() - t0;
+      assert.equal(h.status, 200);
+      assert.deepEqual(
+        JSON.parse(h.body),
+        health(
+          'degraded',
+          { healthy: [prefill[0]!], unhealthy: [prefill[1]!] },
+          { healthy: [decode[0]!], unhealthy: [decode[1]!] },
+        ),
+      );
+      assert.ok(took >= 1900 && took < 3500, `/health took ${took} ms (probe read timeout 2 s)`);
+    } finally {
+      decode[1]!.health = 'ok';
+      prefill[1]!.health = 'ok';
+    }
+  });
+
+  it('a decode server dying under load costs only the requests in flight on it, and serves again after fail_timeout', async (t) => {
+    const concurrency = 5;
+    const d0 = decode[0]!;
+    let killedAt = 0;
+    let revivedAt = 0;
+    let dying: Promise<void> | undefined;
+    let reviving: Promise<void> | undefined;
+    decodeDelayMs = 20;
+    clear();
+    try {
+      const t0 = performance.now(); // runLoad's clock starts here (samples are relative to it)
+      const load = await runLoad({
+        url: completionsUrl(),
+        model: 'deepseek',
+        durationMs: 8000,
+        concurrency,
+        timeoutMs: 5000,
+        keepSamples: true,
+        onSample: (s) => {
+          if (!dying && s.endMs > 500) {
+            killedAt = s.endMs;
+            dying = kill(d0);
+          } else if (dying && !reviving && s.endMs > killedAt + 500) {
+            revivedAt = s.endMs;
+            reviving = dying.then(() => revive(d0));
+          }
+        },
+      });
+      await reviving;
+      const w = failureWindow(load.samples!);
+      const d0Back = d0.requests.map((q) => q.at - t0).find((at) => at > revivedAt);
+      t.diagnostic(
+        `dead decode under load: ${load.sent} requests, ${load.failed} failed ${JSON.stringify(load.byStatus)} ` +
+          `${JSON.stringify(load.errors)}; failures from ${w.firstFailureAt?.toFixed(0)} to ${w.lastFailureAt?.toFixed(0)} ms ` +
+          `(killed at ${killedAt.toFixed(0)}, revived at ${revivedAt.toFixed(0)}, d0 served again at ${d0Back?.toFixed(0)}); ` +
+          `latency ms ${JSON.stringify(load.latencyMs)}`,
+      );
+      // Only requests already sent to d0 can fail (a sent POST is never re-sent), and no more than
+      // `concurrency` requests are ever in flight. The kill is synchronous in onSample, so those
+      // requests started before it and ended after it.
+      assert.ok(load.failed <= concurrency, `${load.failed} failed requests`);
+      for (const f of load.samples!.filter((x) => !x.ok))
+        assert.ok(f.startMs <= killedAt + 50 && f.endMs >= killedAt, `failed request ${JSON.stringify(f)}`);
+      assert.ok(load.ok > 200, `${load.ok} requests served`);
+      // Back in rotation by the passive checks alone: nginx tries it again fail_timeout (5 s, on
+      // its one-second clock: at most 6 s) after its last failed try, which came before the restart.
+      assert.ok(
+        d0Back !== undefined && d0Back - revivedAt < 6500,
+        `d0 served again at ${d0Back} ms, revived at ${revivedAt}`,
+      );
+    } finally {
+      decodeDelayMs = 0;
+      await (reviving ?? dying?.then(() => revive(d0)));
+    }
+  });
+
+  it('a regenerated config with a server drained takes it out of rotation; /health lists it as drained', async () => {
+    const drained = { ...spec, drained: [decode[0]!.address] };
+    assert.notEqual(proxyConfigHash(drained), proxyConfigHash(spec));
+    await reloadTo(drained);
+    clear();
+    for (let i = 0; i < 6; i++)
+      assert.equal((await request(port, 'POST', '/v1/completions', '{"prompt":"r"}')).status, 200);
+    assert.equal(decode[0]!.requests.length, 0);
+    assert.equal(decode[1]!.requests.length, 6);
+    const probes = decode[0]!.probes;
+    const h = await request(port, 'GET', '/health');
+    assert.equal(h.status, 200);
+    assert.deepEqual(
+      JSON.parse(h.body),
+      health('degraded', { healthy: prefill }, { healthy: [decode[1]!], drained: [decode[0]!] }),
+    );
+    assert.equal(decode[0]!.probes, probes, 'a drained server is not probed');
+
+    await reloadTo(spec);
+    clear();
+    for (let i = 0; i < 6; i++)
+      assert.equal((await request(port, 'POST', '/v1/completions', '{"prompt":"r"}')).status, 200);
+    assert.ok(decode[0]!.requests.length >= 2, 'back in rotation');
+    assert.equal(JSON.parse((await request(port, 'GET', '/health')).body).status, 'ok');
+  });
+
   it('applies a regenerated config with nginx -s reload when the endpoints change', async () => {
     const changed = { ...spec, decode: [decode[1]!.address] };
     assert.notEqual(proxyConfigHash(changed), proxyConfigHash(spec));
-    fs.writeFileSync(confPath, renderProxyConfig(changed).nginxConf);
-    const reload = spawnSync(cmds.reload[0]!, cmds.reload.slice(1), { encoding: 'utf8' });
-    assert.equal(reload.status, 0, reload.stderr);
     // The old workers finish their requests and leave; new ones take the new upstream list.
-    const end = Date.now() + 5000;
-    for (;;) {
-      clear();
-      for (let i = 0; i < 4; i++)
-        assert.equal((await request(port, 'POST', '/v1/completions', '{"prompt":"r"}')).status, 200);
-      if (decode[0]!.requests.length === 0) break;
-      assert.ok(Date.now() < end, 'the removed decode server still gets requests');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await reloadTo(changed);
+    clear();
+    for (let i = 0; i < 4; i++)
+      assert.equal((await request(port, 'POST', '/v1/completions', '{"prompt":"r"}')).status, 200);
+    assert.equal(decode[0]!.requests.length, 0, 'the removed decode server still gets requests');
     assert.equal(decode[1]!.requests.length, 4);
-    assert.deepEqual(JSON.parse((await request(port, 'GET', '/health')).body), {
-      status: 'ok',
-      prefill_servers: 2,
-      decode_servers: 1,
-    });
+    assert.deepEqual(
+      JSON.parse((await request(port, 'GET', '/health')).body),
+      health('ok', { healthy: prefill }, { healthy: [decode[1]!] }),
+    );
   });
 
   it('keeps serving with one prefill server down (passive failover)', async () => {
@@ -376,5 +624,11 @@ describe('global proxy on real nginx + njs', () => {
     }
     assert.equal(prefill[1]!.requests.length, 4);
     assert.equal(decode[1]!.requests.length, 4);
+    const h = await request(port, 'GET', '/health');
+    assert.equal(h.status, 200);
+    assert.deepEqual(
+      JSON.parse(h.body),
+      health('degraded', { healthy: [prefill[1]!], unhealthy: [prefill[0]!] }, { healthy: [decode[1]!] }),
+    );
   });
 });

@@ -1,8 +1,30 @@
-import { DECODE_BODY_VAR, DECODE_LOCATION, PD_NJS, PREFILL_LOCATION } from './pdNjs';
+import {
+  DECODE_BODY_VAR,
+  DECODE_LOCATION,
+  PD_NJS,
+  PREFILL_LOCATION,
+  PROBE_LOCATION,
+  healthVar,
+  probeUpstreamName,
+  type Role,
+} from './pdNjs';
 import type { ProxyConfig, ProxyConfigSpec } from './types';
 
 export const DEBIAN_JS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
 const DEFAULT_REQUEST_TIMEOUT_SECONDS = 14400;
+/** Passive checks (the seed: 3 fails in 10 s): a dead server is skipped after its first failure. */
+const MAX_FAILS = 1;
+const FAIL_TIMEOUT = '5s';
+/**
+ * A live engine accepts at once (the kernel completes the handshake even when it is busy), so a
+ * connection not made within 2 s is a dead or unreachable host: the request moves on.
+ */
+const CONNECT_TIMEOUT = '2s';
+/** Longest a request spends moving on from server to server (connect failures only, see docs). */
+const NEXT_UPSTREAM_TIMEOUT = '10s';
+/** /health's probe of one upstream: connect, then its /health answer. */
+const PROBE_CONNECT_TIMEOUT = '1s';
+const PROBE_READ_TIMEOUT = '2s';
 /** njs reads request bodies from memory only, so the buffer is as large as the largest body. */
 const MAX_BODY = '100m';
 
@@ -38,26 +60,49 @@ export function nginxRuntimeFiles(runDir: string): string[] {
   return [`${dir(runDir)}/nginx.pid`];
 }
 
-function upstream(name: string, servers: string[], field: string): string[] {
+/** Checks every `host:port` of a role; refuses an empty list and duplicates. */
+function checkServers(servers: string[], field: string): void {
   if (servers.length === 0) fail(`no ${field} server`);
   const seen = new Set<string>();
-  const lines = servers.map((s) => {
+  for (const s of servers) {
     const m = UPSTREAM.exec(s);
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
       fail(`${field} server ${JSON.stringify(s)} is not host:port`);
     if (seen.has(s)) fail(`${field} server ${s} is listed twice`);
     seen.add(s);
-    // Passive failover as in the seed: three failures take a server out for ten seconds.
-    return `    server ${s} max_fails=3 fail_timeout=10s;`;
-  });
+  }
+}
+
+function checkDrained(spec: ProxyConfigSpec): Set<string> {
+  const drained = new Set<string>();
+  for (const s of spec.drained ?? []) {
+    if (!spec.prefill.includes(s) && !spec.decode.includes(s))
+      fail(`drained server ${JSON.stringify(s)} is neither a prefill nor a decode server`);
+    if (drained.has(s)) fail(`drained server ${s} is listed twice`);
+    drained.add(s);
+  }
+  return drained;
+}
+
+function upstream(name: string, servers: string[], drained: Set<string>): string[] {
   return [
     `  upstream ${name} {`,
-    ...lines,
+    // Passive checks: one failed connection (refused, timed out) takes a server out for 5 s, then
+    // one request tries it again. `down`: drained by a regenerated config.
+    ...servers.map(
+      (s) =>
+        `    server ${s} max_fails=${MAX_FAILS} fail_timeout=${FAIL_TIMEOUT}${drained.has(s) ? ' down' : ''};`,
+    ),
     '    keepalive 256;',
     '    keepalive_timeout 110s;',
     '    keepalive_requests 20000;',
     '  }',
   ];
+}
+
+/** One single-server group per probed upstream: probes share no failure state with traffic. */
+function probeUpstreams(role: Role, servers: string[]): string[] {
+  return servers.map((s, i) => `  upstream ${probeUpstreamName(role, i)} { server ${s}; }`);
 }
 
 function listen(spec: ProxyConfigSpec): string {
@@ -80,11 +125,12 @@ export function renderProxyConfig(spec: ProxyConfigSpec): ProxyConfig {
   const log = dir(spec.logDir);
   const timeout = `${spec.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS}s`;
   const path = (p: string, field: string) => nginxString(p, field);
-  const health = JSON.stringify({
-    status: 'ok',
-    prefill_servers: spec.prefill.length,
-    decode_servers: spec.decode.length,
-  });
+  checkServers(spec.prefill, 'prefill');
+  checkServers(spec.decode, 'decode');
+  const drained = checkDrained(spec);
+  const serving = (servers: string[]) => servers.filter((s) => !drained.has(s));
+  const listVar = (role: Role, which: 'probed' | 'drained', servers: string[]) =>
+    `      set $${healthVar(role, which)} "${servers.join(' ')}";`;
 
   const lines = [
     '# omni-deploy global proxy (prefill/decode). Generated from the Plan; changes here are',
@@ -129,21 +175,56 @@ export function renderProxyConfig(spec: ProxyConfigSpec): ProxyConfig {
     '  # njs parses the prefill answer, and streamed answers must pass chunk by chunk: no compression.',
     '  proxy_set_header Accept-Encoding "";',
     '  proxy_hide_header X-Request-Id;',
-    '  proxy_connect_timeout 10s;',
+    `  proxy_connect_timeout ${CONNECT_TIMEOUT};`,
     `  proxy_read_timeout ${timeout};`,
     `  proxy_send_timeout ${timeout};`,
+    '  # Failed connections move a request to the next server of its group (every server at most',
+    '  # once). A completion (POST) that reached a server is never sent again: without',
+    '  # non_idempotent, nginx retries it only while nothing was sent, and passes an answered',
+    '  # 502/503 to the client as is.',
+    '  proxy_next_upstream error timeout http_502 http_503;',
+    `  proxy_next_upstream_timeout ${NEXT_UPSTREAM_TIMEOUT};`,
     '',
-    ...upstream('prefill_servers', spec.prefill, 'prefill'),
+    ...upstream('prefill_servers', spec.prefill, drained),
     '',
-    ...upstream('decode_servers', spec.decode, 'decode'),
+    ...upstream('decode_servers', spec.decode, drained),
+    '',
+    ...probeUpstreams('prefill', serving(spec.prefill)),
+    ...probeUpstreams('decode', serving(spec.decode)),
     '',
     '  server {',
     `    listen ${listen(spec)} reuseport;`,
     '    add_header X-Request-Id $pd_request_id always;',
     '',
+    '    # Asks each upstream in rotation for its own /health on every call (pd.health).',
     '    location = /health {',
-    '      default_type application/json;',
-    `      return 200 '${health}\\n';`,
+    listVar('prefill', 'probed', serving(spec.prefill)),
+    listVar(
+      'prefill',
+      'drained',
+      spec.prefill.filter((s) => drained.has(s)),
+    ),
+    listVar('decode', 'probed', serving(spec.decode)),
+    listVar(
+      'decode',
+      'drained',
+      spec.decode.filter((s) => drained.has(s)),
+    ),
+    '      js_content pd.health;',
+    '    }',
+    '',
+    '    # One probe: reachable only as a subrequest of pd.health, and only towards the probe groups',
+    '    # above (a name that is no group fails: no resolver is configured).',
+    `    location ~ ^${PROBE_LOCATION}/(?<pd_probe>(prefill|decode)_[0-9]+)$ {`,
+    '      internal;',
+    '      access_log off;',
+    '      proxy_pass_request_headers off;',
+    '      proxy_pass_request_body off;',
+    '      proxy_next_upstream off;',
+    `      proxy_connect_timeout ${PROBE_CONNECT_TIMEOUT};`,
+    `      proxy_send_timeout ${PROBE_READ_TIMEOUT};`,
+    `      proxy_read_timeout ${PROBE_READ_TIMEOUT};`,
+    '      proxy_pass http://pd_probe_$pd_probe/health;',
     '    }',
     '',
     '    location ~ ^/v1(/chat)?/completions$ {',

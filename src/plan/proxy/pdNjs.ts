@@ -3,6 +3,23 @@ export const PREFILL_LOCATION = '/_pd_prefill';
 export const DECODE_LOCATION = '/_pd_decode';
 /** js_var through which the decode body reaches `proxy_set_body`. */
 export const DECODE_BODY_VAR = 'pd_decode_body';
+/** Internal location of one /health probe: `<PROBE_LOCATION>/<role>_<index>`. */
+export const PROBE_LOCATION = '/_pd_probe';
+
+export type Role = 'prefill' | 'decode';
+
+/** The single-server group that the probe `<role>_<index>` reaches (see nginxConf). */
+export function probeUpstreamName(role: Role, index: number): string {
+  return `pd_probe_${role}_${index}`;
+}
+
+/**
+ * Variables of the /health location that carry the upstream lists to pd.health, space-separated:
+ * `probed` in probe-index order, `drained` not probed.
+ */
+export function healthVar(role: Role, which: 'probed' | 'drained'): string {
+  return which === 'probed' ? `pd_health_${role}` : `pd_health_${role}_drained`;
+}
 
 /**
  * The PD two-step of omniinfer's nginx prefill module, for njs 0.7.9 (Debian 12): ES5 plus
@@ -12,6 +29,11 @@ export const DECODE_BODY_VAR = 'pd_decode_body';
  * The prefill answer is small (max_tokens 1) and read whole from a subrequest; the decode answer
  * may be a long stream, so njs never touches it: the request is redirected to a location that
  * proxies it unbuffered with the new body.
+ *
+ * `health` probes every upstream in rotation on each call, all at once: njs 0.7.9 has no shared
+ * dictionary (0.8.0) and no timers (js_periodic, 0.8.1), and its module variables live for one
+ * request only, so there is nothing to cache a verdict in. The upstream lists come from variables
+ * of the generated config, so this file stays the same for every cluster.
  */
 export const PD_NJS = String.raw`// omni-deploy global proxy: prefill then decode, like omniinfer's prefill module.
 // Generated with nginx.conf; changes here are overwritten on the next deploy.
@@ -79,5 +101,59 @@ function completions(r) {
     });
 }
 
-export default { completions: completions };
+function words(text) {
+  return text ? text.split(' ') : [];
+}
+
+// One upstream's own /health through the internal probe location (short timeouts there): 200 is
+// healthy, anything else (its error, nginx's 502 for a refused connection, 504 for a timeout) not.
+function probe(r, role, index) {
+  return r.subrequest('${PROBE_LOCATION}/' + role + '_' + index, { method: 'GET' }).then(
+    function (reply) {
+      return reply.status === 200;
+    },
+    function () {
+      return false;
+    }
+  );
+}
+
+// ok: every upstream answers and none is drained; degraded: at least one prefill and one decode
+// answer; down (503): no prefill or no decode answers, so no completion can succeed.
+function health(r) {
+  if (r.method !== 'GET' && r.method !== 'HEAD') return fail(r, 405, 'use GET /health');
+  const roles = ['prefill', 'decode'];
+  const report = {};
+  const probes = [];
+  roles.forEach(function (role) {
+    report[role] = { healthy: [], unhealthy: [], drained: words(r.variables['pd_health_' + role + '_drained']) };
+    words(r.variables['pd_health_' + role]).forEach(function (address, index) {
+      probes.push(
+        probe(r, role, index).then(function (healthy) {
+          return { role: role, address: address, healthy: healthy };
+        })
+      );
+    });
+  });
+  Promise.all(probes).then(function (results) {
+    results.forEach(function (p) {
+      report[p.role][p.healthy ? 'healthy' : 'unhealthy'].push(p.address);
+    });
+    let status = 'ok';
+    roles.forEach(function (role) {
+      if (report[role].unhealthy.length > 0 || report[role].drained.length > 0) status = 'degraded';
+    });
+    roles.forEach(function (role) {
+      if (report[role].healthy.length === 0) status = 'down';
+    });
+    r.headersOut['Content-Type'] = 'application/json';
+    r.headersOut['Cache-Control'] = 'no-store';
+    r.return(
+      status === 'down' ? 503 : 200,
+      JSON.stringify({ status: status, prefill: report.prefill, decode: report.decode }) + '\n'
+    );
+  });
+}
+
+export default { completions: completions, health: health };
 `;

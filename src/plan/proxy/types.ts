@@ -10,6 +10,13 @@ export interface ProxyConfigSpec {
   prefill: string[];
   /** Every decode API server, `host:port`. */
   decode: string[];
+  /**
+   * Upstreams (entries of `prefill` or `decode`) taken out of rotation: they stay in the config
+   * with nginx's `down` parameter, are not probed, and `/health` lists them as drained. A changed
+   * list changes the output and the hash, so draining or re-adding a server is a regenerate and
+   * `nginx -s reload`.
+   */
+  drained?: string[];
   /** nginx_error.log and nginx_access.log. */
   logDir: string;
   /** nginx.pid and nginx's temp folders. */

@@ -175,7 +175,12 @@ export function instanceHosts(plan: Plan, hosts: readonly string[]): string[] {
   return plan.hosts.map((h) => h.name).filter((h) => instances.some((i) => i.hosts.includes(h)));
 }
 
-export function proxyInput(plan: Plan): ProxyInput {
+/**
+ * The proxy as planned. `drained`: upstreams (`host:port` of the Plan's lists) to take out of
+ * rotation, e.g. a unit being restarted; ensureProxy then reloads nginx with them marked `down`,
+ * and again without them to put them back.
+ */
+export function proxyInput(plan: Plan, drained: readonly string[] = []): ProxyInput {
   const host = planHost(plan, plan.proxy.host);
   const dir = `${plan.scriptsDir}/proxy_${host.name}`;
   const run = runDir(plan, host);
@@ -183,6 +188,7 @@ export function proxyInput(plan: Plan): ProxyInput {
     listenPort: plan.proxy.listenPort,
     prefill: plan.proxy.prefillUpstreams,
     decode: plan.proxy.decodeUpstreams,
+    drained: [...drained],
     logDir: host.logDir,
     runDir: run,
     njsPath: `${dir}/pd.js`,

@@ -64,4 +64,58 @@ function completions(r) {
     });
 }
 
-export default { completions: completions };
+function words(text) {
+  return text ? text.split(' ') : [];
+}
+
+// One upstream's own /health through the internal probe location (short timeouts there): 200 is
+// healthy, anything else (its error, nginx's 502 for a refused connection, 504 for a timeout) not.
+function probe(r, role, index) {
+  return r.subrequest('/_pd_probe/' + role + '_' + index, { method: 'GET' }).then(
+    function (reply) {
+      return reply.status === 200;
+    },
+    function () {
+      return false;
+    }
+  );
+}
+
+// ok: every upstream answers and none is drained; degraded: at least one prefill and one decode
+// answer; down (503): no prefill or no decode answers, so no completion can succeed.
+function health(r) {
+  if (r.method !== 'GET' && r.method !== 'HEAD') return fail(r, 405, 'use GET /health');
+  const roles = ['prefill', 'decode'];
+  const report = {};
+  const probes = [];
+  roles.forEach(function (role) {
+    report[role] = { healthy: [], unhealthy: [], drained: words(r.variables['pd_health_' + role + '_drained']) };
+    words(r.variables['pd_health_' + role]).forEach(function (address, index) {
+      probes.push(
+        probe(r, role, index).then(function (healthy) {
+          return { role: role, address: address, healthy: healthy };
+        })
+      );
+    });
+  });
+  Promise.all(probes).then(function (results) {
+    results.forEach(function (p) {
+      report[p.role][p.healthy ? 'healthy' : 'unhealthy'].push(p.address);
+    });
+    let status = 'ok';
+    roles.forEach(function (role) {
+      if (report[role].unhealthy.length > 0 || report[role].drained.length > 0) status = 'degraded';
+    });
+    roles.forEach(function (role) {
+      if (report[role].healthy.length === 0) status = 'down';
+    });
+    r.headersOut['Content-Type'] = 'application/json';
+    r.headersOut['Cache-Control'] = 'no-store';
+    r.return(
+      status === 'down' ? 503 : 200,
+      JSON.stringify({ status: status, prefill: report.prefill, decode: report.decode }) + '\n'
+    );
+  });
+}
+
+export default { completions: completions, health: health };
