@@ -61,8 +61,15 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
 }
 
 /** Keep the SDK's own log lines (bundler output, state changes) out of an operator's terminal. */
-export function installQuietRuntime(level: 'WARN' | 'INFO' = 'WARN'): void {
-  Runtime.install({ logger: new DefaultLogger(level) });
+export function installQuietRuntime(level: 'WARN' | 'INFO' = 'WARN', metricsAddress?: string): void {
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    // The SDK's own metrics (task latencies, slots, failures) and the workflows' (cluster and
+    // unit health, repairs: src/workflows/cluster/metrics.ts) on one Prometheus endpoint.
+    ...(metricsAddress !== undefined && {
+      telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } },
+    }),
+  });
 }
 
 /**

@@ -3,7 +3,11 @@ import { withHeartbeat } from './heartbeat';
 import { classified, fail, remoteFor } from './remoteContext';
 import type { SyncCodeInput, SyncCodeResult } from './types';
 
-/** Written after a successful install; its absence means the install step is still owed. */
+/**
+ * Written after a successful install, holding the ID of the container it was installed into: the
+ * install lives inside the container, so a container created anew (a host that lost it) is owed
+ * the install again even though the code did not change.
+ */
 const INSTALLED_MARKER = '.omni-deploy-installed';
 
 /**
@@ -34,11 +38,11 @@ export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
       const marker = `${input.remotePath}/${INSTALLED_MARKER}`;
       let installed = false;
       if (input.install) {
-        const hasMarker =
-          (await remote.exec(host, ['test', '-f', marker], { check: false, signal })).code === 0;
-        if (changed || !hasMarker) {
+        const cli = remote.containers(host, input.install.cli);
+        const container = (await cli.inspect(input.install.container))?.id ?? '';
+        const recorded = await remote.exec(host, ['cat', marker], { check: false, signal });
+        if (changed || recorded.code !== 0 || recorded.stdout.trim() !== container) {
           await remote.exec(host, ['rm', '-f', marker], { signal });
-          const cli = remote.containers(host, input.install.cli);
           const r = await cli.exec(input.install.container, ['bash', '-c', input.install.command], {
             signal,
             timeoutMs: 60 * 60_000,
@@ -50,7 +54,7 @@ export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
               `install step in ${input.install.container} on ${host.name} exited ${r.code}: ${tail(r.stderr || r.stdout)}`,
             );
           }
-          await remote.writeFileAtomic(host, marker, `${new Date().toISOString()}\n`);
+          await remote.writeFileAtomic(host, marker, `${container}\n`);
           installed = true;
         }
       }

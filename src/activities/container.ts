@@ -15,8 +15,16 @@ export async function ensureContainer(input: ContainerInput): Promise<ContainerR
       const { remote, host } = remoteFor(input.target);
       const cli = remote.containers(host, input.cli);
       const current = await cli.inspect(input.name);
-      if (current?.running && current.labels[SPEC_HASH_LABEL] === input.specHash) {
-        return { action: 'kept', id: current.id };
+      const sameSpec = current?.labels[SPEC_HASH_LABEL] === input.specHash;
+      if (current?.running && sameSpec) return { action: 'kept', id: current.id };
+      if (current && sameSpec) {
+        // Stopped with the spec we want (a rebooted host): starting it keeps what was installed
+        // inside it; recreating would lose that. If it cannot start, it is replaced below.
+        const started = await cli.start(input.name, { signal, timeoutMs: 2 * 60_000 }).then(
+          () => true,
+          () => false,
+        );
+        if (started && (await cli.inspect(input.name))?.running) return { action: 'started', id: current.id };
       }
       if (!(await cli.imagePresent(input.image))) {
         await cli.pull(input.image, { signal, timeoutMs: 30 * 60_000 }).catch((e: Error) => {

@@ -12,3 +12,4 @@ export { fetchHostLogs } from './logs';
 export { launchEngines, awaitEnginesReady } from './engines';
 export { ensureProxy } from './proxy';
 export { verifyCompletion } from './verify';
+export { watchHealth } from './health';

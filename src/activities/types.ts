@@ -5,6 +5,7 @@
  */
 
 import type { Owner } from '../remote/ownership';
+import type { HostObservation } from '../shared/observation';
 
 export type { Owner };
 
@@ -71,7 +72,7 @@ export interface ContainerInput {
 }
 
 export interface ContainerResult {
-  action: 'kept' | 'created' | 'replaced';
+  action: 'kept' | 'started' | 'created' | 'replaced';
   id: string;
 }
 
@@ -216,6 +217,8 @@ export interface ProxyInput {
   runtimeFiles: string[];
   commands: Record<'test' | 'start' | 'reload' | 'quit', string[]>;
   healthUrl: string;
+  /** A /health that answers "down" (503) is enough: reloads while units are drained for repair. */
+  acceptDown?: boolean;
   /** Seed mode: run omniinfer's global_proxy.sh through this script instead of our nginx config. */
   seed?: { scriptPath: string; script: string };
 }
@@ -239,3 +242,41 @@ export interface VerifyResult {
   prefill: string;
   decode: string;
 }
+
+/** One host the health watch looks at. */
+export interface ProbeHost {
+  target: SshTarget;
+  cli: ContainerCliName;
+  container: string;
+  /** Where its API servers (and the proxy) answer. */
+  address: string;
+  /** The API servers this host runs (none on a Ray worker or the proxy host). */
+  servers: { port: number; dpRank: number }[];
+  /** The proxy host: the proxy's listen port. */
+  proxyPort?: number;
+}
+
+export interface WatchHealthInput {
+  cluster: string;
+  hosts: ProbeHost[];
+  /** The signature of the observations the workflow knows ('' for none): return when it differs. */
+  known: string;
+  /** Between probe rounds. */
+  intervalMs: number;
+  /** Per host and round: a host that does not answer within it is unreachable. */
+  probeTimeoutMs: number;
+  /** Return after this long even when nothing changed (the workflow may continue as new). */
+  maxWatchMs: number;
+}
+
+export interface WatchHealthResult {
+  observations: HostObservation[];
+  signature: string;
+  /** When the returned observations were made (the watch's clock). */
+  observedAt: number;
+  /** Probe rounds this watch ran. */
+  rounds: number;
+  changed: boolean;
+}
+
+export type { HostObservation };

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { durationMs } from '../shared/duration';
 
 /**
  * Parsers for numeric flags: a flag's value is checked where it is typed, with a message that
@@ -25,3 +26,11 @@ export const positiveInt = wholeNumber(1);
 
 /** A TCP port. */
 export const portNumber = wholeNumber(1, 65535);
+
+/** A duration like 500ms, 10s, 15m; `0` or `off` is 0 (turned off). In milliseconds. */
+export function durationOption(value: string): number {
+  if (value === '0' || value === 'off') return 0;
+  const ms = durationMs(value);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration like 10s, 2m or 500ms (or off)');
+  return ms;
+}

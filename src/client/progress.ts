@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import type { ClusterStatus, CellState, OperationInfo } from '../workflows/cluster/types';
+import { describeHealth } from '../workflows/cluster/health';
 import { describeAttempt, type StepAttempt } from './stepAttempts';
 
 const CELL: Record<CellState, (s: string) => string> = {
@@ -52,6 +53,11 @@ export function renderStatus(
     lines.push(`${paint('failed', `${f.host} · ${f.phase}`)}: ${f.type}: ${f.message}`);
   }
   const ago = (o: OperationInfo) => seconds(now - o.requestedAt);
+  if (s.health) {
+    const [head, ...rest] = describeHealth(s.health, s.healing);
+    const state = s.health.state === 'serving' ? 'ok' : s.health.state === 'degraded' ? 'running' : 'failed';
+    lines.push(paint(state, head!), ...rest);
+  }
   if (s.operation) lines.push(`operation: ${s.operation.what} (requested ${ago(s.operation)} ago)`);
   for (const q of s.queued ?? []) lines.push(`queued: ${q.what} (requested ${ago(q)} ago)`);
   if (s.stage === 'waiting-for-operator') {

@@ -89,6 +89,11 @@ export class ContainerCli {
     });
   }
 
+  /** Starts an existing, stopped container (after a reboot it is `Created`/`Exited`). */
+  async start(name: string, opts: Pick<ExecOptions, 'signal' | 'timeoutMs'> = {}): Promise<void> {
+    await this.cli(['start', name], opts);
+  }
+
   /** false when there was no such container. */
   async stop(name: string, timeoutSec = 10): Promise<boolean> {
     return (await this.cli(['stop', '--time', String(timeoutSec), name], {}, MISSING)) !== undefined;

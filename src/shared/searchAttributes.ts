@@ -4,7 +4,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const DEPLOY_CLUSTER = defineSearchAttributeKey('DeployCluster', SearchAttributeType.KEYWORD);
 export const DEPLOY_PHASE = defineSearchAttributeKey('DeployPhase', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [DEPLOY_CLUSTER, DEPLOY_PHASE] as const;
+/** serving / degraded / down, once the health watch has judged the cluster. */
+export const DEPLOY_HEALTH = defineSearchAttributeKey('DeployHealth', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [DEPLOY_CLUSTER, DEPLOY_PHASE, DEPLOY_HEALTH] as const;
 
 /** `Name=Type` pairs for `temporal server start-dev --search-attribute`. */
 export function searchAttributeFlags(): string[] {

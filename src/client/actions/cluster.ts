@@ -13,10 +13,12 @@ import {
   restartServersUpdate,
   retryFailedUpdate,
   runPhasesUpdate,
+  setHealingUpdate,
   statusQuery,
 } from '../../workflows/cluster/messages';
 import {
   DEFAULT_ACTIVITY_TUNING,
+  DEFAULT_HEALTH,
   type ClusterStatus,
   type DeployOptions,
 } from '../../workflows/cluster/types';
@@ -35,6 +37,10 @@ export interface StartFlags {
   parallelism: number;
   attempts: number;
   executor: string;
+  /** Health watch interval in ms; 0 turns it off. */
+  watchEvery?: number;
+  /** Repair units that stop serving (commander's --no-heal sets false). */
+  heal?: boolean;
 }
 
 export async function startCluster(flags: StartFlags): Promise<number> {
@@ -50,6 +56,11 @@ export async function startCluster(flags: StartFlags): Promise<number> {
       retry: { ...DEFAULT_ACTIVITY_TUNING.retry, maximumAttempts: flags.attempts },
     },
     maxHistoryEvents: 10_000,
+    health: {
+      ...DEFAULT_HEALTH,
+      intervalMs: flags.watchEvery ?? DEFAULT_HEALTH.intervalMs,
+      heal: flags.heal !== false,
+    },
   };
   const workflowId = clusterWorkflowId(plan.cluster);
   return withClient(async (client) => {
@@ -167,6 +178,26 @@ export async function downCluster(cluster: string | undefined, flags: ClusterFla
     await handle.cancel();
     console.log(`cancelling ${name}: cleaning up every host`);
     return watchCluster(client, name, { untilClosed: true });
+  });
+}
+
+/** `deploy heal on|off`: the workflow answers with the setting now in force. */
+export async function setHealing(
+  enabled: boolean,
+  cluster: string | undefined,
+  flags: ClusterFlags,
+): Promise<number> {
+  return withClient(async (client) => {
+    const name = await resolveCluster(client, cluster, flags.inventory);
+    const { healing } = await client.workflow
+      .getHandle(clusterWorkflowId(name))
+      .executeUpdate(setHealingUpdate, { args: [{ enabled }] });
+    console.log(
+      healing === 'on'
+        ? `self-healing of ${name} is on: units that stop serving are repaired`
+        : `self-healing of ${name} is off: the watch reports health, nothing is repaired (\`deploy heal on ${name}\`)`,
+    );
+    return 0;
   });
 }
 

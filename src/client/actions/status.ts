@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
-import { statusQuery } from '../../workflows/cluster/messages';
+import { eventsQuery, statusQuery } from '../../workflows/cluster/messages';
 import type { ClusterStatus } from '../../workflows/cluster/types';
 import { renderStatus } from '../progress';
 import { stepAttempts } from '../stepAttempts';
@@ -47,6 +47,27 @@ export async function printStatus(client: Client, cluster: string, json = false)
       console.log(`workflow ${description.status.name.toLowerCase()}`);
   }
   return status.stage === 'waiting-for-operator' ? 2 : 0;
+}
+
+/** `deploy events`: health changes and repairs, oldest first, with their times. */
+export async function showEvents(
+  cluster: string | undefined,
+  flags: { inventory?: string; json?: boolean },
+): Promise<number> {
+  return withClient(async (client) => {
+    const name = await resolveCluster(client, cluster, flags.inventory);
+    const events = await client.workflow.getHandle(clusterWorkflowId(name)).query(eventsQuery);
+    if (flags.json) {
+      console.log(JSON.stringify(events, null, 2));
+      return 0;
+    }
+    if (events.length === 0) console.log(`${name}: no events yet (they start once the cluster is ready)`);
+    for (const e of events) {
+      const what = [e.kind, e.unit, e.result].filter(Boolean).join(' ');
+      console.log(`${new Date(e.at).toISOString()}  ${what.padEnd(28)} ${e.message}`);
+    }
+    return 0;
+  });
 }
 
 /** `deploy status`: operators run it in loops, so this module loads only the client and the table. */

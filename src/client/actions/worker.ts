@@ -6,6 +6,8 @@ export interface WorkerFlags {
   verbose?: boolean;
   detach?: boolean;
   stop?: boolean;
+  /** Serve Prometheus metrics on this port (all interfaces' loopback only: 127.0.0.1). */
+  metricsPort?: number;
 }
 
 export async function worker(flags: WorkerFlags): Promise<void> {
@@ -18,6 +20,7 @@ export async function worker(flags: WorkerFlags): Promise<void> {
     const w = await ensureBackgroundWorker([
       ...(flags.executor === false ? ['--no-executor'] : ['--executor', flags.executor]),
       ...(flags.shared ? [] : ['--no-shared']),
+      ...(flags.metricsPort !== undefined ? ['--metrics-port', String(flags.metricsPort)] : []),
     ]);
     console.log(
       `${w.started ? 'started' : 'reusing'} background worker pid ${w.pid}; log ${workerLogFile()}`,
@@ -26,6 +29,8 @@ export async function worker(flags: WorkerFlags): Promise<void> {
   }
   // The worker itself (the SDK's native core, the activities, SSH) only for a worker that runs here.
   const { installQuietRuntime, runWorkers } = require('../../worker') as typeof import('../../worker');
-  installQuietRuntime(flags.verbose ? 'INFO' : 'WARN');
+  const metrics = flags.metricsPort === undefined ? undefined : `127.0.0.1:${flags.metricsPort}`;
+  installQuietRuntime(flags.verbose ? 'INFO' : 'WARN', metrics);
+  if (metrics) console.log(`metrics: http://${metrics}/metrics`);
   await runWorkers({ shared: flags.shared, executor: flags.executor });
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { hostname } from 'node:os';
-import { positiveInt } from '../options';
+import { durationOption, positiveInt } from '../options';
 import type { ClusterFlags, RestartFlags, StartFlags } from '../actions/cluster';
 
 // Each command's implementation is loaded when it runs (see main.ts), so `deploy status` does not
@@ -31,6 +31,13 @@ export function registerClusterCommands(program: Command): void {
     .option('-d, --detach', 'return once started instead of showing progress')
     .option('--parallelism <n>', 'most hosts worked on at once per phase', positiveInt, 50)
     .option('--attempts <n>', 'attempts per host step before it counts as failed', positiveInt, 5)
+    .option(
+      '--watch-every <duration>',
+      'once ready, probe every host this often (off: no health watch)',
+      durationOption,
+      10_000,
+    )
+    .option('--no-heal', 'report health only: do not repair units that stop serving (deploy heal on/off)')
     .addOption(
       new Option('--executor <name>', 'executor machine whose worker serves local-disk steps').default(
         hostname(),
@@ -68,6 +75,25 @@ export function registerClusterCommands(program: Command): void {
     .option('-d, --detach', 'send the restart signal and return')
     .action(async (cluster: string | undefined, flags: RestartFlags) => {
       process.exitCode = await actions().restartCluster(cluster, flags);
+    });
+
+  clusterArg(program.command('events'))
+    .description('what the cluster noticed and did by itself: health changes and repairs')
+    .option('--json', 'machine-readable events')
+    .action(async (cluster: string | undefined, flags: ClusterFlags & { json?: boolean }) => {
+      process.exitCode = await status().showEvents(cluster, flags);
+    });
+
+  program
+    .command('heal')
+    .description('turn self-healing on or off for a running cluster (the health watch keeps reporting)')
+    .argument('<on|off>', 'on or off')
+    .argument('[cluster]', 'cluster name (default: the only cluster running)')
+    .option('-i, --inventory <file>', 'take the cluster name from this inventory instead')
+    .action(async (state: string, cluster: string | undefined, flags: ClusterFlags) => {
+      if (state !== 'on' && state !== 'off')
+        throw new InvalidArgumentError(`expected on or off, got "${state}"`);
+      process.exitCode = await actions().setHealing(state === 'on', cluster, flags);
     });
 
   program

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import type { WorkerFlags } from '../actions/worker';
+import { portNumber } from '../options';
 
 // Loaded when it runs (see main.ts); `--stop` and `--detach` do not load the worker itself.
 const actions = (): typeof import('../actions/worker') => require('../actions/worker');
@@ -21,5 +22,10 @@ export function registerWorkerCommand(program: Command): void {
     .option('--verbose', "show the SDK's own log lines")
     .option('-d, --detach', 'run in the background (pid and log under the state folder); reuse a running one')
     .option('--stop', 'stop the background worker')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on 127.0.0.1:<port>/metrics (SDK metrics, cluster health, repairs)',
+      portNumber,
+    )
     .action((flags: WorkerFlags) => actions().worker(flags));
 }

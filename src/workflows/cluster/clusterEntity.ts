@@ -5,13 +5,16 @@ import {
   allHandlersFinished,
   isCancellation,
   log,
+  sleep,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { WatchHealthResult } from '../../activities/types';
+import type { HostObservation } from '../../shared/observation';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
-import { DEPLOY_PHASE } from '../../shared/searchAttributes';
+import { DEPLOY_HEALTH, DEPLOY_PHASE } from '../../shared/searchAttributes';
 import { hostError } from '../common';
 import { PhaseContext, PhaseFailed } from './context';
 import type { DeployClusterInput, deployCluster } from './deployCluster';
@@ -31,10 +34,13 @@ import {
   type OperationOutcome,
   type OperationRequest,
 } from './operations';
+import { assessHealth, clusterUnits, unitsToHeal, type ClusterHealth, type UnitHealth } from './health';
+import { drainedUpstreams, followProxy, repairUnit, watchEnabled, watchHealth } from './healing';
+import { recordHealthMetrics, recordRepair } from './metrics';
 import { PHASE_RUNNERS, clusterEndpoints, cleanupAllHosts } from './phases';
 import { restartServers, restartTargets } from './serverPhases';
 import { ClusterState } from './state';
-import type { ClusterStatus, DeployOptions } from './types';
+import type { ClusterEvent, ClusterStatus, DeployOptions, HealthOptions, Stage } from './types';
 
 /**
  * The cluster as a durable entity: its state table, the operations asked of it, and the loop that
@@ -53,6 +59,15 @@ export class ClusterEntity {
   private restartRound: number;
   private lastDetails = '';
   private lastPhaseAttribute = '';
+  private lastHealthAttribute = '';
+  /** The running health watch, cancelled when an operation arrives or the run continues as new. */
+  private watchScope: CancellationScope | undefined;
+  private watchSeq = 0;
+  private carrying = false;
+  /** What the last watch saw (not carried: the first watch of a run reports at once). */
+  private observations: HostObservation[] = [];
+  private knownSignature = '';
+  private healRound: number;
 
   constructor({ plan, options, carried }: DeployClusterInput) {
     this.options = options;
@@ -67,6 +82,8 @@ export class ClusterEntity {
     this.ctx = new PhaseContext(plan, this.state, options, () => this.publish());
     this.operations = new OperationQueue(this.state.status);
     this.restartRound = this.state.status.generation * 1000;
+    this.healRound = this.state.status.generation * 1000;
+    this.state.status.healing ??= options.health?.heal === false ? 'off' : 'on';
   }
 
   private get plan(): Plan {
@@ -132,8 +149,37 @@ export class ClusterEntity {
     };
   }
 
+  get events(): readonly ClusterEvent[] {
+    return this.state.events;
+  }
+
+  validateSetHealing(_request: { enabled: boolean }): void {
+    const { stage } = this.state.status;
+    if (stage === 'cleaned' || stage === 'cleaning') throw new Error(`the cluster is ${stage} up`);
+    if (!this.options.health || this.options.health.intervalMs <= 0) {
+      throw new Error(
+        'this cluster runs without a health watch (started by an older omni-deploy or with it off)',
+      );
+    }
+  }
+
+  /** `deploy heal on|off`: repairs stop being queued (those queued are dropped) or resume. */
+  setHealing(enabled: boolean): { healing: 'on' | 'off' } {
+    const healing = enabled ? 'on' : 'off';
+    if (this.state.status.healing !== healing) {
+      this.state.status.healing = healing;
+      this.event({ kind: 'healing', message: `self-healing turned ${healing} by the operator` });
+      if (enabled && this.state.status.health) this.queueRepairs(this.state.status.health);
+      if (!enabled) this.operations.dropQueuedRepairs();
+      this.publish();
+    }
+    return { healing };
+  }
+
   private async enqueue(request: OperationRequest, what: string): Promise<OperationOutcome> {
     const op = this.operations.add(request, what);
+    // The watch steps aside while the operator's work runs (it would see the work as failures).
+    this.watchScope?.cancel();
     this.publish();
     await condition(() => op.outcome !== undefined);
     return op.outcome!;
@@ -159,6 +205,12 @@ export class ClusterEntity {
   async run(): Promise<void> {
     try {
       this.publish();
+      const health = this.options.health;
+      if (watchEnabled(health)) {
+        void this.watchLoop(health).catch((err: unknown) => {
+          if (!isCancellation(err)) log.error(`health watch stopped: ${String(err)}`);
+        });
+      }
       await this.runPending();
       while (this.state.status.stage !== 'cleaned') {
         await condition(() => this.operations.hasWork || this.shouldContinueAsNew());
@@ -219,8 +271,12 @@ export class ClusterEntity {
   }
 
   /** Run one phase to success, waiting for `retryFailed` after each failed attempt. */
-  private async runPhase(phase: Phase, runner = PHASE_RUNNERS[phase]): Promise<void> {
-    this.state.setStage('deploying', phase);
+  private async runPhase(
+    phase: Phase,
+    runner = PHASE_RUNNERS[phase],
+    stage: Extract<Stage, 'deploying' | 'healing'> = 'deploying',
+  ): Promise<void> {
+    this.state.setStage(stage, phase);
     this.state.setFailures([]);
     this.publish();
     for (;;) {
@@ -238,7 +294,7 @@ export class ClusterEntity {
         await condition(() => this.retryRequested);
         this.retryRequested = false;
         this.state.setFailures([]);
-        this.state.setStage('deploying', phase);
+        this.state.setStage(stage, phase);
         this.publish();
       }
     }
@@ -256,6 +312,7 @@ export class ClusterEntity {
       const failures = op.phases.flatMap((p) => this.state.failuresOf(p));
       return { ok: failures.length === 0, failures };
     }
+    if (op.kind === 'heal') return this.repair(op.unit);
     const round = ++this.restartRound;
     const hosts = restartTargets(this.plan, op.request);
     for (const h of hosts) this.state.markRunning(h, 'run_server', Date.now());
@@ -307,6 +364,9 @@ export class ClusterEntity {
   }
 
   private async carryOn(): Promise<never> {
+    this.carrying = true;
+    this.watchScope?.cancel();
+    await condition(() => this.watchScope === undefined);
     await condition(allHandlersFinished);
     this.state.status.generation += 1;
     return continueAsNew<typeof deployCluster>({
@@ -328,5 +388,173 @@ export class ClusterEntity {
       upsertSearchAttributes([{ key: DEPLOY_PHASE, value: phaseAttribute }]);
       this.lastPhaseAttribute = phaseAttribute;
     }
+    // Lets the Web UI list degraded or down clusters (`DeployHealth = "down"`). Set only once a
+    // watch has judged the cluster, so runs without one never touch it.
+    const healthAttribute = this.state.status.health?.state;
+    if (healthAttribute !== undefined && healthAttribute !== this.lastHealthAttribute) {
+      upsertSearchAttributes([{ key: DEPLOY_HEALTH, value: healthAttribute }]);
+      this.lastHealthAttribute = healthAttribute;
+    }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // health watch and self-healing
+
+  private event(e: Omit<ClusterEvent, 'at'>, at = Date.now()): void {
+    this.state.addEvent({ at, ...e });
+  }
+
+  /** The watch runs while the cluster is ready and nothing else is going on. */
+  private watchable(): boolean {
+    const { stage } = this.state.status;
+    return stage === 'cleaned' || (stage === 'ready' && !this.operations.hasWork && !this.carrying);
+  }
+
+  private async watchLoop(health: HealthOptions): Promise<void> {
+    for (;;) {
+      await condition(() => this.watchable());
+      if (this.state.status.stage === 'cleaned') return;
+      const scope = new CancellationScope();
+      this.watchScope = scope;
+      let result: WatchHealthResult | undefined;
+      try {
+        result = await scope.run(() =>
+          watchHealth(
+            this.plan,
+            health,
+            this.knownSignature,
+            this.options.activity.heartbeatTimeout,
+            ++this.watchSeq,
+          ),
+        );
+      } catch (err) {
+        // Cancelled to make way for an operation or a continue-as-new: start again when idle.
+        if (!isCancellation(err)) {
+          log.warn(`health watch failed: ${String(err)}`);
+          await sleep(health.intervalMs);
+        }
+      } finally {
+        this.watchScope = undefined;
+      }
+      if (result) this.observe(result, health);
+    }
+  }
+
+  /** Judge what the watch saw, tell the operator what changed, and queue repairs. */
+  private observe(result: WatchHealthResult, health: HealthOptions): void {
+    this.knownSignature = result.signature;
+    this.observations = result.observations;
+    const before = this.state.status.health;
+    const after = assessHealth(this.plan, result.observations, before, result.observedAt);
+    this.state.status.health = after;
+    for (const unit of after.units) {
+      const was = before?.units.find((u) => u.unit === unit.unit)?.state;
+      if (was === unit.state || (was === undefined && unit.state === 'serving')) continue;
+      this.event(
+        {
+          kind: 'health',
+          unit: unit.unit,
+          message: `${unit.unit} ${unit.state}${unit.cause ? `: ${unit.cause}` : ''}`,
+        },
+        result.observedAt,
+      );
+    }
+    if (before && before.state !== after.state) {
+      this.event(
+        { kind: 'health', message: `cluster ${after.state}${after.cause ? `: ${after.cause}` : ''}` },
+        result.observedAt,
+      );
+    }
+    recordHealthMetrics(this.plan.cluster, after);
+    if (health.heal && this.state.status.healing === 'on') this.queueRepairs(after);
+    this.publish();
+  }
+
+  private queueRepairs(health: ClusterHealth): void {
+    for (const unit of unitsToHeal(health)) {
+      if (!this.operations.hasRepair(unit.unit)) {
+        this.operations.add({ kind: 'heal', unit: unit.unit }, repairTitle(unit));
+      }
+    }
+  }
+
+  /** Upstreams to drain, with `healed` counted as serving again. */
+  private drained(healed?: string): string[] {
+    const health = this.state.status.health;
+    const units = health?.units.filter((u) => u.unit !== healed);
+    return drainedUpstreams(this.plan, health && units ? { ...health, units } : undefined, this.observations);
+  }
+
+  /**
+   * Repair one unit that stopped serving (a heal operation): drain it from the proxy, rebuild it
+   * as the deploy did, put it back. Attempts are bounded with backoff; when they run out the
+   * cluster waits for the operator with the cause (`deploy retry` repairs the unit again).
+   */
+  private async repair(unitName: string): Promise<OperationOutcome> {
+    const health = this.options.health!;
+    const unit = clusterUnits(this.plan).find((u) => u.unit === unitName);
+    const seen = this.state.status.health?.units.find((u) => u.unit === unitName);
+    if (!unit || !seen || seen.state === 'serving') return { ok: true, failures: [] };
+    const round = ++this.healRound;
+    const phase: Phase = unit.kind === 'proxy' ? 'run_proxy' : 'run_server';
+    this.event({
+      kind: 'heal',
+      unit: unitName,
+      result: 'started',
+      message: `repairing ${unitName}: ${seen.cause ?? seen.state}`,
+    });
+    recordRepair(this.plan.cluster, unitName, 'started');
+    for (const h of unit.hosts) this.state.markRunning(h, phase, Date.now());
+    if (unit.kind !== 'proxy') await followProxy(this.ctx, `heal.${round}.drain`, this.drained(), true);
+    const title = repairTitle(seen);
+    const attempts = (ctx: PhaseContext) =>
+      repairUnit(
+        ctx,
+        unit,
+        round,
+        health,
+        () => this.drained(unitName),
+        (attempt, waitMs) => {
+          const failures = this.state.failuresOf(phase).filter((f) => unit.hosts.includes(f.host));
+          const why = failures.map((f) => `${f.host}: ${f.type}: ${f.message}`).join('; ');
+          this.event({
+            kind: 'heal',
+            unit: unitName,
+            result: 'failed',
+            message: `attempt ${attempt} of ${health.healAttempts} failed (${why}); next in ${Math.round(waitMs / 1000)} s`,
+          });
+          recordRepair(this.plan.cluster, unitName, 'failed');
+          this.operations.describeRunning(
+            `${title} (attempt ${attempt + 1} of ${health.healAttempts} in ${Math.round(waitMs / 1000)} s)`,
+          );
+          this.publish();
+        },
+      ).catch((err: unknown) => {
+        if (err instanceof PhaseFailed) {
+          // Out of attempts: the cluster now waits for the operator (`deploy retry`).
+          this.event({
+            kind: 'heal',
+            unit: unitName,
+            result: 'exhausted',
+            message: `repair of ${unitName} gave up after ${health.healAttempts} attempt(s); waiting for the operator`,
+          });
+          recordRepair(this.plan.cluster, unitName, 'exhausted');
+        }
+        throw err;
+      });
+    try {
+      await this.runPhase(phase, attempts, 'healing');
+    } finally {
+      this.operations.describeRunning(title);
+    }
+    this.event({ kind: 'heal', unit: unitName, result: 'ok', message: `${unitName} repaired` });
+    recordRepair(this.plan.cluster, unitName, 'ok');
+    this.state.setStage('ready');
+    this.publish();
+    return { ok: true, failures: [] };
+  }
+}
+
+function repairTitle(unit: UnitHealth): string {
+  return `repair ${unit.unit} (${unit.state}${unit.cause ? `: ${unit.cause}` : ''})`;
 }

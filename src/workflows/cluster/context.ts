@@ -10,7 +10,7 @@ import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import { hostError, hostStepRetry, settleBounded } from '../common';
 import type { ClusterState } from './state';
-import type { DeployOptions } from './types';
+import type { ActivityTuning, DeployOptions } from './types';
 
 /** A phase could not finish on some hosts; the runner waits for the operator. */
 export class PhaseFailed extends Error {
@@ -37,6 +37,12 @@ export class PhaseContext {
   private activitySeq = 0;
 
   /**
+   * While set, host steps retry by this instead of the deploy's policy: a repair tries each step
+   * briefly (a host that is still down fails its attempt in seconds) and keeps its own attempts.
+   */
+  retryOverride: ActivityTuning['retry'] | undefined;
+
+  /**
    * Activity stubs whose Web UI summary names host and phase ("p0 · run_docker"). Their activity
    * ID does too ("p0/run_docker/7"): while a step is retrying, the only place its attempt number
    * and last error live is the server's pending-activity record, which `deploy status` reads by
@@ -49,7 +55,7 @@ export class PhaseContext {
       ...(id !== undefined && { activityId: id }),
       startToCloseTimeout: t.startToCloseTimeout,
       heartbeatTimeout: t.heartbeatTimeout,
-      retry: hostStepRetry(t.retry),
+      retry: hostStepRetry(this.retryOverride ?? t.retry),
       summary: `${host} · ${phase}`,
       // A cancelled step is awaited until it has really stopped on its host (it learns of the
       // cancellation by heartbeat), so the cleanup that follows never races it: with the default

@@ -3,7 +3,9 @@ import type { Plan } from '../../plan/types';
 import { ClusterEntity } from './clusterEntity';
 import { deployInputProblems } from './inputChecks';
 import {
+  eventsQuery,
   restartServersSignal,
+  setHealingUpdate,
   restartServersUpdate,
   retryFailedUpdate,
   runPhasesUpdate,
@@ -44,6 +46,10 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
   setHandler(restartServersSignal, (request) => cluster.requestRestart(request));
   setHandler(restartServersUpdate, (request) => cluster.restart(request), {
     validator: (request) => cluster.validateRestart(request),
+  });
+  setHandler(eventsQuery, () => [...cluster.events]);
+  setHandler(setHealingUpdate, ({ enabled }) => cluster.setHealing(enabled), {
+    validator: (request) => cluster.validateSetHealing(request),
   });
   await cluster.run();
 }

@@ -1,3 +1,4 @@
+import { describeHealth } from './health';
 import type { ClusterStatus, CellState } from './types';
 
 const SYMBOL: Record<CellState, string> = {
@@ -35,6 +36,8 @@ export function renderDetails(s: ClusterStatus): string {
     );
     for (const f of s.failures) lines.push(`- ${f.host} · ${f.phase}: ${f.type}: ${f.message}`);
   }
+  if (s.health) lines.push('', ...describeHealth(s.health, s.healing).map((l) => `- ${l.trim()}`));
+  if (s.operation) lines.push('', `Now: ${s.operation.what}`);
   const endpoints = Object.entries(s.endpoints);
   if (endpoints.length > 0) {
     lines.push('', ...endpoints.map(([k, v]) => `- ${k}: ${v}`));

@@ -1,7 +1,7 @@
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
-import type { ClusterStatus, HostFailure } from './types';
+import type { ClusterEvent, ClusterStatus, HostFailure } from './types';
 
 /*
  * The cluster workflow's messages, shared by the workflow (setHandler) and the CLI (query, signal,
@@ -18,6 +18,12 @@ const defineSignal = <Args extends unknown[] = []>(name: string) =>
 
 /** Per host × phase state, timings, errors and endpoints. */
 export const statusQuery = defineQuery<ClusterStatus>('status');
+
+/** What the cluster noticed and did by itself (health changes, repairs), oldest first. */
+export const eventsQuery = defineQuery<ClusterEvent[]>('events');
+
+/** Turn self-healing on or off; answers with the new setting. */
+export const setHealingUpdate = defineUpdate<{ healing: 'on' | 'off' }, [{ enabled: boolean }]>('setHealing');
 
 export interface RetryOutcome {
   phase: Phase;

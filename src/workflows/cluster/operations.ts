@@ -10,7 +10,10 @@ export interface OperationOutcome {
 
 /** Work asked for while the cluster runs: phases by tag (maybe with a new Plan), or a restart. */
 export type OperationRequest =
-  { kind: 'phases'; phases: Phase[]; plan?: Plan } | { kind: 'restart'; request: RestartRequest };
+  | { kind: 'phases'; phases: Phase[]; plan?: Plan }
+  | { kind: 'restart'; request: RestartRequest }
+  /** Raised by the health watch, not by an operator: nobody waits for its answer. */
+  | { kind: 'heal'; unit: string };
 
 export type Operation = OperationRequest & {
   info: OperationInfo;
@@ -44,6 +47,26 @@ export class OperationQueue {
     this.operations.push(op);
     this.show();
     return op;
+  }
+
+  /** Whether a repair of `unit` is queued or running. */
+  hasRepair(unit: string): boolean {
+    return this.operations.some((o) => o.kind === 'heal' && o.unit === unit);
+  }
+
+  /** Drop queued repairs (healing was turned off); a running one finishes. */
+  dropQueuedRepairs(): void {
+    for (let i = this.operations.length - 1; i >= 0; i--) {
+      const op = this.operations[i]!;
+      if (op.kind === 'heal' && op !== this.running) this.operations.splice(i, 1);
+    }
+    this.show();
+  }
+
+  /** A new description of the running operation (a repair's attempts). */
+  describeRunning(what: string): void {
+    if (this.running) this.running.info = { ...this.running.info, what };
+    this.show();
   }
 
   /** The next operation, now shown as running; undefined when none waits. */

@@ -54,19 +54,34 @@ export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
     ctx.state.setStepData(SET_KEY, set);
   }
 
-  const ready = set;
+  await distributeRanktables(ctx, WRITE, set, Object.keys(set.hosts));
+}
+
+/** The ranktables the last ranktable phase built, if it ran (a repair puts them back). */
+export function keptRanktables(ctx: PhaseContext): RanktableSet | undefined {
+  return ctx.state.stepData<RanktableSet>(SET_KEY);
+}
+
+/** Write each host's ranktables (unchanged files are left alone, so this is cheap when in place). */
+export async function distributeRanktables(
+  ctx: PhaseContext,
+  step: string,
+  set: RanktableSet,
+  hosts: readonly string[],
+): Promise<void> {
+  const plan = ctx.plan;
   await ctx.fanOut(
-    WRITE,
+    step,
     'ranktable',
-    Object.keys(ready.hosts),
+    hosts.filter((h) => set.hosts[h] !== undefined),
     (name) =>
       ctx.activities(name, 'ranktable').writeRanktables({
         target: sshTarget(plan, planHost(plan, name)),
         owner: owner(plan, planHost(plan, name)),
         root: plan.settings.ranktable_save_path,
-        files: ready.hosts[name]!.map((path): RanktableFileWrite => ({
+        files: set.hosts[name]!.map((path): RanktableFileWrite => ({
           path,
-          content: ready.contents[path]!,
+          content: set.contents[path]!,
         })),
       }),
     (r) => `${r.written} written, ${r.unchanged} unchanged`,

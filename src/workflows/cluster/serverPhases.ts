@@ -15,7 +15,7 @@ import { syncCodeInput, syncCodeTargets } from './steps';
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Launch (master wave first) and await readiness, group by group; `force` restarts running servers. */
-async function startServers(
+export async function startServers(
   ctx: PhaseContext,
   stepPrefix: string,
   hosts: Set<string>,

@@ -1,6 +1,9 @@
 import type { Phase } from '../../shared/phases';
 import type { HostError } from '../common';
-import type { Cell, ClusterStatus, HostFailure, Stage } from './types';
+import type { Cell, ClusterEvent, ClusterStatus, HostFailure, Stage } from './types';
+
+/** Events kept: enough to read what happened today, bounded for history and queries. */
+const MAX_EVENTS = 200;
 
 /**
  * Everything the cluster workflow knows, as plain data: it is the status query's answer, the
@@ -15,6 +18,8 @@ export interface ClusterStateData {
   stepData: Record<string, unknown>;
   /** Phases still to run (carried across continue-as-new). */
   pendingPhases: Phase[];
+  /** The most recent health changes and repairs (bounded), carried across continue-as-new. */
+  events?: ClusterEvent[];
 }
 
 export class ClusterState {
@@ -157,6 +162,16 @@ export class ClusterState {
 
   get pendingPhases(): readonly Phase[] {
     return this.data.pendingPhases;
+  }
+
+  get events(): readonly ClusterEvent[] {
+    return this.data.events ?? [];
+  }
+
+  addEvent(event: ClusterEvent): void {
+    const events = (this.data.events ??= []);
+    events.push(event);
+    if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
   }
 
   stepData<T>(key: string): T | undefined {

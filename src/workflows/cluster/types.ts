@@ -1,5 +1,6 @@
 import type { Phase } from '../../shared/phases';
 import type { HostError } from '../common';
+import type { ClusterHealth } from './health';
 
 /** One cell of the host × phase table the status query and the Web UI show. */
 export type CellState = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
@@ -22,6 +23,7 @@ export type Stage =
   | 'deploying' // running the selected phases
   | 'waiting-for-operator' // a phase failed on some hosts; `deploy retry` or `deploy down`
   | 'ready' // all phases done; the workflow stays up as the cluster's durable entity
+  | 'healing' // repairing a unit that stopped serving, without an operator
   | 'cleaning' // cleanup after cancellation or the clean_up phase
   | 'cleaned';
 
@@ -47,6 +49,42 @@ export interface DeployOptions {
   activity: ActivityTuning;
   /** Continue-as-new once the history has this many events while idle or between phases. */
   maxHistoryEvents: number;
+  /** The health watch and self-healing once ready; absent in runs started before they existed. */
+  health?: HealthOptions;
+}
+
+export interface HealthOptions {
+  /** Probe the hosts this often once the cluster is ready; 0 turns the watch off. */
+  intervalMs: number;
+  /** A host that does not answer its probe within this is unreachable. */
+  probeTimeoutMs: number;
+  /** A watch with nothing to report returns after this long (a continue-as-new may be due). */
+  maxWatchMs: number;
+  /** Repair units that stopped serving without an operator (`deploy heal off` pauses it). */
+  heal: boolean;
+  /** Repair attempts per incident before the cluster waits for the operator. */
+  healAttempts: number;
+  /** Waits before the 2nd, 3rd… attempt; the last one repeats. */
+  healBackoffMs: number[];
+}
+
+export const DEFAULT_HEALTH: HealthOptions = {
+  intervalMs: 10_000,
+  probeTimeoutMs: 5_000,
+  maxWatchMs: 3_600_000,
+  heal: true,
+  healAttempts: 4,
+  healBackoffMs: [5_000, 30_000, 90_000],
+};
+
+/** Something the cluster noticed or did by itself, for `deploy events` and the Web UI. */
+export interface ClusterEvent {
+  at: number;
+  kind: 'health' | 'heal' | 'healing';
+  /** The unit it concerns (`decode-0`), if any. */
+  unit?: string;
+  message: string;
+  result?: 'started' | 'ok' | 'failed' | 'exhausted';
 }
 
 export const DEFAULT_ACTIVITY_TUNING: ActivityTuning = {
@@ -62,7 +100,7 @@ export const DEFAULT_ACTIVITY_TUNING: ActivityTuning = {
 
 /** An operator's request to the running cluster, as the status shows it. */
 export interface OperationInfo {
-  kind: 'phases' | 'restart';
+  kind: 'phases' | 'restart' | 'heal';
   /** What it does, e.g. "run_server → run_proxy" or "restart decode". */
   what: string;
   /** When the workflow received it (ms since the epoch). */
@@ -87,6 +125,10 @@ export interface ClusterStatus {
   generation: number;
   /** The operation running now, if any (absent for the first deploy). */
   operation?: OperationInfo;
+  /** What the health watch last saw, judged per unit (absent until the first observation). */
+  health?: ClusterHealth;
+  /** Whether self-healing is on (`deploy heal on|off`). */
+  healing?: 'on' | 'off';
   /** Operations waiting for the current work to finish, in the order they will run. */
   queued?: OperationInfo[];
 }

@@ -1,0 +1,132 @@
+import { sleep } from '@temporalio/activity';
+import { observationSignature, type HostObservation } from '../shared/observation';
+import { withHeartbeat } from './heartbeat';
+import { remoteFor } from './remoteContext';
+import type { ProbeHost, WatchHealthInput, WatchHealthResult } from './types';
+
+/**
+ * One SSH command per host and round: the container's state, each API server's `/health` (all at
+ * once, each bounded), and on the proxy host the proxy's own `/health` verdict. Arguments:
+ * CLI CONTAINER ADDRESS PROXY_PORT|- PORT…
+ */
+export const PROBE_SCRIPT = `cli=$1 c=$2 addr=$3 proxy=$4; shift 4
+st=$("$cli" container inspect --format '{{.State.Status}}' "$c" 2>/dev/null) || st=missing
+echo "container $st"
+for p; do
+  ( code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 2 "http://$addr:$p/health" 2>/dev/null)
+    echo "server $p \${code:-000}" ) &
+done
+wait
+if [ "$proxy" != - ]; then
+  body=$(curl -s --connect-timeout 1 --max-time 4 "http://$addr:$proxy/health" 2>/dev/null | tr -d '\\n')
+  echo "proxy \${body:-unreachable}"
+fi
+`;
+
+/** Reads the probe's lines into an observation of `host`. */
+export function parseProbe(host: ProbeHost, stdout: string): HostObservation {
+  const lines = stdout.split('\n');
+  const state = /^container (\S+)/m.exec(stdout)?.[1];
+  const codes = new Map<number, string>();
+  for (const l of lines) {
+    const m = /^server (\d+) (\d+)$/.exec(l.trim());
+    if (m) codes.set(Number(m[1]), m[2]!);
+  }
+  const proxyLine = lines.find((l) => l.startsWith('proxy '))?.slice('proxy '.length);
+  let proxy: HostObservation['proxy'];
+  if (host.proxyPort !== undefined) {
+    const status = proxyLine ? /"status"\s*:\s*"(ok|degraded|down)"/.exec(proxyLine)?.[1] : undefined;
+    proxy = (status as HostObservation['proxy']) ?? 'unreachable';
+  }
+  return {
+    host: host.target.name,
+    reachable: true,
+    container:
+      state === undefined
+        ? 'unknown'
+        : state === 'running'
+          ? 'running'
+          : state === 'missing'
+            ? 'missing'
+            : 'stopped',
+    servers: host.servers.map((s) => ({ ...s, healthy: codes.get(s.port) === '200' })),
+    ...(proxy !== undefined && { proxy }),
+  };
+}
+
+function unreachable(host: ProbeHost, error: string): HostObservation {
+  return {
+    host: host.target.name,
+    reachable: false,
+    error,
+    container: 'unknown',
+    servers: host.servers.map((s) => ({ ...s, healthy: false })),
+    ...(host.proxyPort !== undefined && { proxy: 'unreachable' as const }),
+  };
+}
+
+/** Probe one host; never throws: a host that cannot be asked is observed as unreachable. */
+async function probeHost(
+  host: ProbeHost,
+  timeoutMs: number,
+  cancelled: AbortSignal,
+): Promise<HostObservation> {
+  const { remote, host: remoteHost } = remoteFor(host.target);
+  const signal = AbortSignal.any([cancelled, AbortSignal.timeout(timeoutMs)]);
+  const argv = [
+    'sh',
+    '-c',
+    PROBE_SCRIPT,
+    'probe',
+    host.cli,
+    host.container,
+    host.address,
+    host.proxyPort === undefined ? '-' : String(host.proxyPort),
+    ...host.servers.map((s) => String(s.port)),
+  ];
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const r = await Promise.race([
+      remote.exec(remoteHost, argv, { check: false, signal, timeoutMs }),
+      // A host that died quietly may not even let the abort through: the round does not wait.
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer over SSH within ${timeoutMs} ms`)),
+          timeoutMs + 500,
+        );
+      }),
+    ]);
+    return parseProbe(host, r.stdout);
+  } catch (err) {
+    if (cancelled.aborted) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    return unreachable(host, signal.aborted ? `no answer over SSH within ${timeoutMs} ms` : message);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Watch the cluster's hosts: probe them every `intervalMs` and return as soon as what is seen
+ * differs from what the workflow knows (`known`), or after `maxWatchMs` without change. One
+ * long-running, heartbeating activity instead of a workflow timer per round: the workflow's
+ * history grows with changes, not with time.
+ */
+export async function watchHealth(input: WatchHealthInput): Promise<WatchHealthResult> {
+  return withHeartbeat(async (signal, progress) => {
+    const started = Date.now();
+    for (let rounds = 1; ; rounds++) {
+      const observations = await Promise.all(
+        input.hosts.map((h) => probeHost(h, input.probeTimeoutMs, signal)),
+      );
+      const signature = observationSignature(observations);
+      const observedAt = Date.now();
+      progress({ rounds, observedAt, signature });
+      const changed = signature !== input.known;
+      if (changed || observedAt - started + input.intervalMs >= input.maxWatchMs) {
+        return { observations, signature, observedAt, rounds, changed };
+      }
+      await sleep(input.intervalMs);
+    }
+  });
+}
