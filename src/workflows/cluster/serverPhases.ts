@@ -10,7 +10,7 @@ import {
   serverGroups,
   verifyInput,
 } from './serverSteps';
-import { syncCodeInput, syncCodeTargets } from './steps';
+import { containerInput, syncCodeInput, syncCodeTargets } from './steps';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -118,6 +118,17 @@ export async function restartServers(
   round: number,
 ): Promise<void> {
   const hosts = restartTargets(ctx.plan, request);
+  // After a host rebooted its container exists but is stopped (`Created`): engines cannot start
+  // in it, so containers come first. Restarts recorded before this step replay without it.
+  if (patched('restart-ensures-containers')) {
+    await ctx.fanOut(
+      `restart.${round}.container`,
+      'run_docker',
+      hosts,
+      (h) => ctx.activities(h, 'run_docker').ensureContainer(containerInput(ctx.plan, h)),
+      (r) => `${r.action} ${r.id.slice(0, 12)}`,
+    );
+  }
   if (request.syncCode) {
     const targets = syncCodeTargets(ctx.plan).filter((h) => hosts.includes(h));
     await ctx.fanOut(`restart.${round}.sync`, 'sync_code', targets, (h) =>
