@@ -7,7 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
-import { netnsOf, vethOf, type SimContext, type SimHostSpec } from './hosts';
+import { netnsOf, octetOf, vethOf, type SimContext, type SimHostSpec } from './hosts';
 
 const run = promisify(execFile);
 
@@ -88,17 +88,28 @@ export async function removeLeftovers(
   );
 }
 
+/**
+ * A host's NIC address, the same every time it comes up: with a new MAC after each reboot, the
+ * other hosts' neighbour caches kept sending to the old one, and a rebooted host stayed
+ * unreachable from its peers (the proxy) for up to a minute while it answered itself.
+ */
+function hostMac(ctx: SimContext, h: SimHostSpec): string {
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `02:6f:6d:${hex(ctx.instance)}:${hex(octetOf(ctx, h.address) ?? 0)}:02`;
+}
+
 /** Gives each host its namespace and plugs it into the bridge. */
 export async function plugHosts(ctx: SimContext, hosts: SimHostSpec[]): Promise<void> {
   await ipBatch(
     hosts.flatMap((h) => [
       `netns add ${netnsOf(ctx, h)}`,
-      `link add ${vethOf(ctx, h)} type veth peer name eth0 netns ${netnsOf(ctx, h)}`,
+      `link add ${vethOf(ctx, h)} type veth peer name eth0 address ${hostMac(ctx, h)} netns ${netnsOf(ctx, h)}`,
       `link set ${vethOf(ctx, h)} master ${ctx.bridge}`,
       `link set ${vethOf(ctx, h)} up`,
     ]),
   );
-  // A rebuilt host has a new MAC: forget what the machine cached for its address.
+  // Hosts keep their MAC across a reboot (a real NIC does); entries the machine cached from before
+  // the sim kept MACs stable are flushed anyway.
   await ipBatch(
     hosts.map((h) => `neigh flush to ${h.address} dev ${ctx.bridge}`),
     true,
