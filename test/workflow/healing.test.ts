@@ -19,7 +19,7 @@ import {
   type DeployOptions,
   type HealthOptions,
 } from '../../src/workflows/cluster/types';
-import { waitForStatus } from '../helpers/deploy';
+import { recordHistory, waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
@@ -193,6 +193,7 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
         fake.proxyReloads.some((r) => r.length > 0),
         JSON.stringify(fake.proxyReloads),
       );
+      await recordHistory(handle, 'deploy-heal-decode-host-returns');
     });
   });
 
@@ -213,6 +214,7 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
       const outcome = await handle.executeUpdate(retryFailedUpdate);
       assert.equal(outcome.ok, true, JSON.stringify(outcome));
       await waitForStatus(handle, (s) => s.stage === 'ready' && s.health?.state === 'serving', 30_000);
+      await recordHistory(handle, 'deploy-heal-exhausted-then-retry');
     });
   });
 

@@ -32,6 +32,10 @@ describe('replay of recorded cluster workflow histories', () => {
       'deploy-host-key-mismatch',
       // A multi-host prefill instance whose member never joined: retryFailed relaunches the instance.
       'deploy-multihost-retry-relaunches-instance',
+      // The health watch and self-healing: a repair that succeeds once the host returns, and one
+      // that runs out of attempts and is retried by the operator.
+      'deploy-heal-decode-host-returns',
+      'deploy-heal-exhausted-then-retry',
     ]) {
       assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing`);
     }
