@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { withHeartbeat } from './heartbeat';
 import { classified, fail, remoteFor } from './remoteContext';
-import type { SshTarget } from './types';
+import type { HostRef } from './types';
 
 export interface FetchHostLogsInput {
-  target: SshTarget;
+  target: HostRef;
   /** LOG_PATH on the host. */
   remoteDir: string;
   /** LOG_PATH_IN_EXECUTOR/<host> on the executor machine (the activity runs on its task queue). */

@@ -1,40 +1,24 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { Remote, RemoteError, type RemoteHost, type SecretResolver } from '../remote';
-import type { SshTarget } from './types';
-import { resolveInventoryPassword } from './secrets';
+import { Remote, RemoteError, type RemoteHost } from '../remote';
+import type { HostRef } from './types';
+import { inventorySecrets } from './secrets';
 
 /**
- * One Remote (SSH pool) per known_hosts file in this worker process, so every activity on a host
- * reuses one connection. Host-key policy is per host; the pool only needs the file.
+ * One Remote (SSH pool) in this worker process, so every activity on a host reuses one connection.
+ * Known_hosts file and host-key policy are each host's own.
  */
-const remotes = new Map<string, Remote>();
+let remote: Remote | undefined;
 
-const secrets: SecretResolver = { resolve: resolveInventoryPassword };
-
-export function remoteFor(target: SshTarget): { remote: Remote; host: RemoteHost } {
-  let remote = remotes.get(target.knownHostsFile);
-  if (!remote) {
-    remote = new Remote({ knownHostsPath: target.knownHostsFile, secrets });
-    remotes.set(target.knownHostsFile, remote);
-  }
-  const host: RemoteHost = {
-    name: target.name,
-    address: target.address,
-    port: target.port,
-    user: target.user,
-    auth:
-      target.auth.method === 'key'
-        ? { privateKeyPath: target.auth.keyFile }
-        : { passwordRef: `${target.auth.inventoryFile}#${target.auth.inventoryHost}` },
-    hostKeyPolicy: target.hostKeyPolicy,
-  };
-  return { remote, host };
+export function remoteFor(target: HostRef): { remote: Remote; host: RemoteHost } {
+  remote ??= new Remote({ secrets: inventorySecrets });
+  return { remote, host: target };
 }
 
 /** Close every pooled connection (worker shutdown, tests). */
 export async function closeRemotes(): Promise<void> {
-  await Promise.all([...remotes.values()].map((r) => r.closeAll()));
-  remotes.clear();
+  const open = remote;
+  remote = undefined;
+  await open?.closeAll();
 }
 
 /**

@@ -5,32 +5,13 @@
  */
 
 import type { Owner } from '../remote/ownership';
+import type { ContainerCli, HostRef } from '../shared/host';
 
-export type { Owner };
-
-export type HostKeyPolicy = 'strict' | 'accept-new';
-
-export type SshAuthRef =
-  | { method: 'key'; keyFile: string }
-  /** The password is read by the worker from the inventory file (or OMNI_DEPLOY_SSH_PASSWORD_<HOST>). */
-  | { method: 'password'; inventoryFile: string; inventoryHost: string };
-
-export interface SshTarget {
-  /** Inventory host name (p0, d1, c0…), used in every message. */
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  auth: SshAuthRef;
-  knownHostsFile: string;
-  hostKeyPolicy: HostKeyPolicy;
-}
-
-export type ContainerCliName = 'docker' | 'podman';
+export type { ContainerCli, HostRef, Owner };
 
 export interface PreflightInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   image: string;
   /** P/D hosts: the model folder must exist on the host. */
   modelPath?: string;
@@ -51,8 +32,8 @@ export interface PreflightCheck {
 }
 
 export interface ContainerInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   name: string;
   image: string;
   /** Arguments after `docker run`, from the pure generator, ending with image and command. */
@@ -76,12 +57,12 @@ export interface ContainerResult {
 }
 
 export interface SyncCodeInput {
-  target: SshTarget;
+  target: HostRef;
   /** Folder on the executor machine (the activity runs on its task queue). */
   localPath: string;
   remotePath: string;
   /** The in-container install step, run only when the synced content changed. */
-  install?: { cli: ContainerCliName; container: string; command: string };
+  install?: { cli: ContainerCli; container: string; command: string };
 }
 
 export interface SyncCodeResult {
@@ -91,8 +72,8 @@ export interface SyncCodeResult {
 }
 
 export interface CleanupInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   containers: string[];
   /** Stop scripts run_server wrote (they stop exactly the process groups it started); each is
    * run in the container, when present, before the container goes. */
@@ -111,8 +92,8 @@ export interface CleanupResult {
 }
 
 export interface ReadDeviceIpsInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   /** The seed runs hccn_tool inside the host's container (it bind-mounts the tool and its config). */
   container: string;
   devices: number[];
@@ -132,7 +113,7 @@ export interface RanktableFileWrite {
 }
 
 export interface WriteRanktablesInput {
-  target: SshTarget;
+  target: HostRef;
   owner: Owner;
   /** ranktable_save_path on the host. */
   root: string;
@@ -148,8 +129,8 @@ export interface WriteRanktablesResult {
 }
 
 export interface EngineLaunchInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   container: string;
   /** Scripts go to SCRIPTS_PATH on the host, which the container mounts at the same path. */
   launchScriptPath: string;
@@ -180,8 +161,8 @@ export interface EngineLaunchResult {
 }
 
 export interface EngineReadyInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   container: string;
   runDir: string;
   /** Where the API servers answer (the host's inventory address). */
@@ -197,8 +178,8 @@ export interface EngineReadyResult {
 }
 
 export interface ProxyInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   container: string;
   confPath: string;
   conf: string;
@@ -225,7 +206,7 @@ export interface ProxyResult {
 }
 
 export interface VerifyInput {
-  target: SshTarget;
+  target: HostRef;
   url: string;
   model: string;
   requestId: string;

@@ -1,24 +1,26 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { parseStats, rsyncArgs } from '../../src/remote/rsync';
-import type { RemoteHost } from '../../src/remote';
+import { parseStats, rsyncArgs, type KeyHost } from '../../src/remote/rsync';
 
-const host: RemoteHost = {
+const host: KeyHost = {
   name: 'd0',
   address: '10.231.0.13',
   port: 2222,
   user: 'root',
-  auth: { privateKeyPath: '/keys/my key' },
+  auth: { method: 'key', keyFile: '/keys/my key' },
+  knownHostsFile: '/state/known_hosts',
+  hostKeyPolicy: 'strict',
 };
 
 describe('rsync argv', () => {
   it('pushes with the pool identity, known_hosts and strict checking', () => {
-    const args = rsyncArgs(
-      host,
-      '/keys/my key',
-      { direction: 'push', localDir: '/code', remoteDir: '/srv/code', delete: true, exclude: ['.git'] },
-      { knownHostsPath: '/state/known_hosts', hostKeyPolicy: 'strict' },
-    );
+    const args = rsyncArgs(host, {
+      direction: 'push',
+      localDir: '/code',
+      remoteDir: '/srv/code',
+      delete: true,
+      exclude: ['.git'],
+    });
     assert.deepEqual(args.slice(0, 5), [
       '-a',
       '--stats',
@@ -36,10 +38,14 @@ describe('rsync argv', () => {
 
   it('pulls the other way round and honours accept-new', () => {
     const args = rsyncArgs(
-      { ...host, address: 'fd00::1' },
-      '/k',
+      {
+        ...host,
+        address: 'fd00::1',
+        auth: { method: 'key', keyFile: '/k' },
+        knownHostsFile: '/kh',
+        hostKeyPolicy: 'accept-new',
+      },
       { direction: 'pull', localDir: '/logs/d0/', remoteDir: '/var/log/engine' },
-      { knownHostsPath: '/kh', hostKeyPolicy: 'accept-new' },
     );
     assert.ok(!args.includes('--delete'));
     assert.match(args[args.indexOf('-e') + 1] ?? '', /StrictHostKeyChecking=accept-new/);
@@ -48,10 +54,12 @@ describe('rsync argv', () => {
 
   it('quotes a known_hosts path with a space for ssh, which splits option values at whitespace', () => {
     const args = rsyncArgs(
-      host,
-      '/srv/my tools/.state/sim/client_key',
+      {
+        ...host,
+        auth: { method: 'key', keyFile: '/srv/my tools/.state/sim/client_key' },
+        knownHostsFile: '/srv/my tools/.state/sim/known_hosts',
+      },
       { direction: 'push', localDir: '/code', remoteDir: '/srv/code' },
-      { knownHostsPath: '/srv/my tools/.state/sim/known_hosts', hostKeyPolicy: 'strict' },
     );
     const e = args[args.indexOf('-e') + 1] ?? '';
     assert.match(e, / -i '\/srv\/my tools\/.state\/sim\/client_key' /);
