@@ -1,6 +1,7 @@
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, remoteFor } from './remoteContext';
+import { classified } from './failures';
+import type { ActivityDeps } from './deps';
 import type { CleanupInput, CleanupResult } from './types';
 
 /**
@@ -10,10 +11,10 @@ import type { CleanupInput, CleanupResult } from './types';
  * configured path". Whatever is already gone is fine: cleanup runs after partial deploys and
  * after crashes. Logs (LOG_PATH) and code (CODE_PATH) stay, as the seed's clean_up leaves them.
  */
-export async function cleanupHost(input: CleanupInput): Promise<CleanupResult> {
+export async function cleanupHost({ remote }: ActivityDeps, input: CleanupInput): Promise<CleanupResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const cli = remote.containers(host, input.cli);
       let stopScriptsRun = 0;
       const removedContainers: string[] = [];

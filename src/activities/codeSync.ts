@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { classified, fail } from './failures';
+import type { ActivityDeps } from './deps';
 import type { SyncCodeInput, SyncCodeResult } from './types';
 
 /** Written after a successful install; its absence means the install step is still owed. */
@@ -11,7 +12,7 @@ const INSTALLED_MARKER = '.omni-deploy-installed';
  * in-container install step — only when something changed or a previous install did not finish.
  * Runs on the executor's task queue: the source is on that machine's disk.
  */
-export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
+export async function syncCode({ remote }: ActivityDeps, input: SyncCodeInput): Promise<SyncCodeResult> {
   return classified(() =>
     withHeartbeat(async (signal, progress) => {
       if (!fs.existsSync(input.localPath)) {
@@ -20,7 +21,7 @@ export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
           `code folder ${input.localPath} does not exist on this executor (LOCAL_CODE_PATH/omniinfer)`,
         );
       }
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       await remote.exec(host, ['mkdir', '-p', input.remotePath], { signal, timeoutMs: 60_000 });
       const sync = await remote.rsync(host, {
         direction: 'push',

@@ -1,7 +1,8 @@
 import { SPEC_HASH_LABEL } from '../plan/dockerRun';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, fail, remoteFor } from './remoteContext';
+import { classified, fail } from './failures';
+import type { ActivityDeps } from './deps';
 import type { ContainerInput, ContainerResult } from './types';
 
 /**
@@ -9,10 +10,13 @@ import type { ContainerInput, ContainerResult } from './types';
  * the same spec hash (so a retry after a partial success, or a second deploy, changes nothing),
  * otherwise replaced. Pulls the image when it is missing.
  */
-export async function ensureContainer(input: ContainerInput): Promise<ContainerResult> {
+export async function ensureContainer(
+  { remote }: ActivityDeps,
+  input: ContainerInput,
+): Promise<ContainerResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const cli = remote.containers(host, input.cli);
       const current = await cli.inspect(input.name);
       if (current?.running && current.labels[SPEC_HASH_LABEL] === input.specHash) {

@@ -5,7 +5,8 @@ import { SERVER_START_MARKER } from '../plan/launch/files';
 import type { Remote, RemoteHost } from '../remote';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, fail, remoteFor } from './remoteContext';
+import { classified, fail } from './failures';
+import type { ActivityDeps } from './deps';
 import type {
   EngineLaunchInput,
   EngineLaunchResult,
@@ -61,10 +62,13 @@ const tail = (text: string, n = 12) => text.trim().split('\n').slice(-n).join('\
  * servers are all alive, otherwise the recorded process groups are stopped and the script runs
  * again. The script itself refuses busy ports and starts each server in its own process group.
  */
-export async function launchEngines(input: EngineLaunchInput): Promise<EngineLaunchResult> {
+export async function launchEngines(
+  { remote }: ActivityDeps,
+  input: EngineLaunchInput,
+): Promise<EngineLaunchResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const scriptsDir = input.launchScriptPath.replace(/\/[^/]+$/, '');
       const files = new HostFiles(remote, host, input.owner, signal);
       await files.claimDirs(input.scriptsRoot, [scriptsDir, input.runDir]);
@@ -133,10 +137,13 @@ export async function launchEngines(input: EngineLaunchInput): Promise<EngineLau
  * `/v1/models` listing the served model. A server that dies while starting fails the step at once
  * with the end of its log — no waiting out the budget for an engine that refused its arguments.
  */
-export async function awaitEnginesReady(input: EngineReadyInput): Promise<EngineReadyResult> {
+export async function awaitEnginesReady(
+  { remote }: ActivityDeps,
+  input: EngineReadyInput,
+): Promise<EngineReadyResult> {
   return classified(() =>
     withHeartbeat(async (signal, progress) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const started = Date.now();
       const manifest = await readManifest(remote, host, input.runDir);
       if (!manifest)

@@ -14,7 +14,7 @@ import {
   parseCleanupSummary,
   type Owner,
 } from '../remote/ownership';
-import { fail } from './remoteContext';
+import { fail } from './failures';
 
 /**
  * The files and folders one host step makes, recorded in the host's manifest before they exist

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { classified, fail } from './failures';
+import type { ActivityDeps } from './deps';
 import type { HostRef } from './types';
 
 export interface FetchHostLogsInput {
@@ -23,13 +24,16 @@ export interface FetchHostLogsResult {
  * Pull the host's log folder into the executor's copy. rsync moves only what changed, and files
  * that disappeared from the host (rotated logs) are kept on the executor: it is an archive.
  */
-export async function fetchHostLogs(input: FetchHostLogsInput): Promise<FetchHostLogsResult> {
+export async function fetchHostLogs(
+  { remote }: ActivityDeps,
+  input: FetchHostLogsInput,
+): Promise<FetchHostLogsResult> {
   if (!input.localDir.startsWith('/')) {
     throw fail('ConfigError', `log destination ${input.localDir} is not absolute (LOG_PATH_IN_EXECUTOR)`);
   }
   return classified(() =>
     withHeartbeat(async (signal, progress) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const present = await remote.exec(host, ['test', '-d', input.remoteDir], {
         check: false,
         signal,

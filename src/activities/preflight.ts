@@ -1,16 +1,17 @@
 import type { Remote, RemoteHost } from '../remote';
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { classified, fail } from './failures';
+import type { ActivityDeps } from './deps';
 import type { PreflightCheck, PreflightInput } from './types';
 
 /**
  * Everything that would make a later phase fail, checked before anything changes, with every
  * failure of the host reported at once (the seed finds these one run at a time).
  */
-export async function preflight(input: PreflightInput): Promise<PreflightCheck[]> {
+export async function preflight({ remote }: ActivityDeps, input: PreflightInput): Promise<PreflightCheck[]> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const sh = (script: string, ...args: string[]) =>
         remote.exec(host, ['sh', '-c', script, 'preflight', ...args], {
           check: false,

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { sleep } from '@temporalio/activity';
+import type { Remote } from '../remote';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, fail, remoteFor } from './remoteContext';
+import { classified, fail } from './failures';
+import type { ActivityDeps } from './deps';
 import type { ProxyInput, ProxyResult } from './types';
 
 const CONFIG_HASH = 'nginx.config-hash';
@@ -12,10 +14,10 @@ const CONFIG_HASH = 'nginx.config-hash';
  * when the upstreams changed (no dropped connections), keep it otherwise; then wait for /health.
  * The config is checked with `nginx -t` before it can replace a working one.
  */
-export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
+export async function ensureProxy({ remote }: ActivityDeps, input: ProxyInput): Promise<ProxyResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const dirs = [input.confPath, input.njsPath].map((p) => p.replace(/\/[^/]+$/, ''));
       await remote.exec(host, ['mkdir', '-p', input.logDir], { signal, timeoutMs: 30_000 });
       const files = new HostFiles(remote, host, input.owner, signal);
@@ -31,7 +33,7 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
       await remote.writeFileAtomic(host, input.confPath, input.conf);
 
       const cli = remote.containers(host, input.cli);
-      if (input.seed) return { action: await runSeedProxy(input, input.seed, signal) };
+      if (input.seed) return { action: await runSeedProxy(remote, input, input.seed, signal) };
       const test = await cli.exec(input.container, input.commands.test, { signal, timeoutMs: 60_000 });
       if (test.code !== 0) {
         throw fail(
@@ -67,7 +69,7 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
         action = 'reloaded';
       }
       await remote.writeFileAtomic(host, `${input.runDir}/${CONFIG_HASH}`, `${input.configHash}\n`);
-      await awaitProxyHealth(input, signal);
+      await awaitProxyHealth(remote, input, signal);
       return { action };
     }),
   );
@@ -78,17 +80,18 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
  * script runs when the generated script changed or the proxy does not answer.
  */
 async function runSeedProxy(
+  remote: Remote,
   input: ProxyInput,
   seed: NonNullable<ProxyInput['seed']>,
   signal: AbortSignal,
 ): Promise<ProxyResult['action']> {
-  const { remote, host } = remoteFor(input.target);
+  const host = input.target;
   const hash = createHash('sha256').update(seed.script).digest('hex');
   const recorded = await remote.exec(host, ['cat', `${input.runDir}/${CONFIG_HASH}`], {
     check: false,
     signal,
   });
-  if (recorded.stdout.trim() === hash && (await proxyAnswers(input, signal)).ok) return 'kept';
+  if (recorded.stdout.trim() === hash && (await proxyAnswers(remote, input, signal)).ok) return 'kept';
   await remote.writeFileAtomic(host, seed.scriptPath, seed.script, 0o755);
   const run = await remote
     .containers(host, input.cli)
@@ -100,7 +103,7 @@ async function runSeedProxy(
     );
   }
   await remote.writeFileAtomic(host, `${input.runDir}/${CONFIG_HASH}`, `${hash}\n`);
-  await awaitProxyHealth(input, signal);
+  await awaitProxyHealth(remote, input, signal);
   return recorded.stdout.trim() === '' ? 'started' : 'reloaded';
 }
 
@@ -114,8 +117,8 @@ interface HealthAnswer {
  * 200 from the health URL. The generated proxy's /health asks every upstream (each probe bounded
  * by 1 s to connect and 2 s to answer, all at once), hence the 5 s.
  */
-async function proxyAnswers(input: ProxyInput, signal: AbortSignal): Promise<HealthAnswer> {
-  const { remote, host } = remoteFor(input.target);
+async function proxyAnswers(remote: Remote, input: ProxyInput, signal: AbortSignal): Promise<HealthAnswer> {
+  const host = input.target;
   const h = await remote.exec(
     host,
     ['curl', '-s', '-w', '\\n%{http_code}', '--max-time', '5', input.healthUrl],
@@ -127,10 +130,10 @@ async function proxyAnswers(input: ProxyInput, signal: AbortSignal): Promise<Hea
   return { ok: code === '200', said: `${code}${body ? ` ${body.slice(0, 500)}` : ''}` };
 }
 
-async function awaitProxyHealth(input: ProxyInput, signal: AbortSignal): Promise<void> {
+async function awaitProxyHealth(remote: Remote, input: ProxyInput, signal: AbortSignal): Promise<void> {
   let last: HealthAnswer = { ok: false, said: 'nothing' };
   for (let i = 0; i < 60; i++) {
-    last = await proxyAnswers(input, signal);
+    last = await proxyAnswers(remote, input, signal);
     if (last.ok) return;
     await sleep(500);
   }

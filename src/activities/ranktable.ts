@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, remoteFor } from './remoteContext';
+import { classified } from './failures';
+import type { ActivityDeps } from './deps';
 import type {
   DeviceIpOutput,
   ReadDeviceIpsInput,
@@ -14,10 +15,13 @@ import type {
  * Ask `hccn_tool` for each device's IP inside the host's container. Only gathers raw output: the
  * ranktables are built from it by pure code in the workflow, which validates and quotes it.
  */
-export async function readDeviceIps(input: ReadDeviceIpsInput): Promise<DeviceIpOutput[]> {
+export async function readDeviceIps(
+  { remote }: ActivityDeps,
+  input: ReadDeviceIpsInput,
+): Promise<DeviceIpOutput[]> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const cli = remote.containers(host, input.cli);
       const outputs: DeviceIpOutput[] = [];
       for (const device of input.devices) {
@@ -43,10 +47,13 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * verified on the host. Stale ranktables of an earlier layout are removed, as the seed's
  * `rm -rf <ranktable_save_path>/*` would.
  */
-export async function writeRanktables(input: WriteRanktablesInput): Promise<WriteRanktablesResult> {
+export async function writeRanktables(
+  { remote }: ActivityDeps,
+  input: WriteRanktablesInput,
+): Promise<WriteRanktablesResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const expected = new Map(input.files.map((f) => [f.path, sha256(f.content)]));
       const full = (p: string) => `${input.root}/${p}`;
       const dirs = [...new Set(input.files.map((f) => full(f.path).replace(/\/[^/]+$/, '')))];

@@ -1,5 +1,6 @@
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { classified, fail } from './failures';
+import type { ActivityDeps } from './deps';
 import type { VerifyInput, VerifyResult } from './types';
 
 interface Endpoint {
@@ -20,10 +21,10 @@ interface CompletionAnswer {
  * prefill then decode: the proxy's access log line for our request id names the upstreams (and
  * the simulated engine reports both in its answer).
  */
-export async function verifyCompletion(input: VerifyInput): Promise<VerifyResult> {
+export async function verifyCompletion({ remote }: ActivityDeps, input: VerifyInput): Promise<VerifyResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const body = JSON.stringify({
         model: input.model,
         prompt: 'omni-deploy verify',

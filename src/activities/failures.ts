@@ -1,25 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { Remote, RemoteError, type RemoteHost } from '../remote';
-import type { HostRef } from './types';
-import { inventorySecrets } from './secrets';
-
-/**
- * One Remote (SSH pool) in this worker process, so every activity on a host reuses one connection.
- * Known_hosts file and host-key policy are each host's own.
- */
-let remote: Remote | undefined;
-
-export function remoteFor(target: HostRef): { remote: Remote; host: RemoteHost } {
-  remote ??= new Remote({ secrets: inventorySecrets });
-  return { remote, host: target };
-}
-
-/** Close every pooled connection (worker shutdown, tests). */
-export async function closeRemotes(): Promise<void> {
-  const open = remote;
-  remote = undefined;
-  await open?.closeAll();
-}
+import { RemoteError } from '../remote';
 
 /**
  * Remote errors become ApplicationFailures whose type the workflow shows and whose retryability
