@@ -1,7 +1,9 @@
+import { runScriptIfPresent } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified } from './failures';
-import type { ActivityDeps } from './deps';
+import { TIMEOUTS } from './timeouts';
 import type { CleanupInput, CleanupResult } from './types';
 
 /**
@@ -23,9 +25,9 @@ export async function cleanupHost({ remote }: ActivityDeps, input: CleanupInput)
         if (!info) continue;
         if (info.running) {
           for (const script of input.stopScripts) {
-            const r = await cli.exec(name, ['sh', '-c', '[ ! -f "$1" ] || bash "$1"', 'stop', script], {
+            const r = await cli.exec(name, runScriptIfPresent(script), {
               signal,
-              timeoutMs: 5 * 60_000,
+              timeoutMs: TIMEOUTS.stopScript,
             });
             if (r.code === 0) stopScriptsRun++;
           }

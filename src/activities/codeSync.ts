@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
-import { withHeartbeat } from './heartbeat';
-import { classified, fail } from './failures';
+import { fileExists, makeFolders, removeFiles } from '../remote/commands';
 import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
+import { withHeartbeat } from './heartbeat';
+import { TIMEOUTS } from './timeouts';
 import type { SyncCodeInput, SyncCodeResult } from './types';
 
 /** Written after a successful install; its absence means the install step is still owed. */
@@ -22,7 +24,7 @@ export async function syncCode({ remote }: ActivityDeps, input: SyncCodeInput): 
         );
       }
       const host = input.target;
-      await remote.exec(host, ['mkdir', '-p', input.remotePath], { signal, timeoutMs: 60_000 });
+      await remote.exec(host, makeFolders([input.remotePath]), { signal, timeoutMs: TIMEOUTS.makeFolders });
       const sync = await remote.rsync(host, {
         direction: 'push',
         localDir: input.localPath,
@@ -36,13 +38,20 @@ export async function syncCode({ remote }: ActivityDeps, input: SyncCodeInput): 
       let installed = false;
       if (input.install) {
         const hasMarker =
-          (await remote.exec(host, ['test', '-f', marker], { check: false, signal })).code === 0;
+          (
+            await remote.exec(host, fileExists(marker), {
+              check: false,
+              signal,
+              timeoutMs: TIMEOUTS.quickCommand,
+            })
+          ).code === 0;
         if (changed || !hasMarker) {
-          await remote.exec(host, ['rm', '-f', marker], { signal });
+          await remote.exec(host, removeFiles([marker]), { signal, timeoutMs: TIMEOUTS.quickCommand });
           const cli = remote.containers(host, input.install.cli);
+          // The operator's own shell command (code_install_command), run as a shell command on purpose.
           const r = await cli.exec(input.install.container, ['bash', '-c', input.install.command], {
             signal,
-            timeoutMs: 60 * 60_000,
+            timeoutMs: TIMEOUTS.codeInstall,
             onOutput: (line) => progress({ install: line }),
           });
           if (r.code !== 0) {

@@ -1,8 +1,10 @@
 import { SPEC_HASH_LABEL } from '../plan/dockerRun';
+import { makeFolders } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, fail } from './failures';
-import type { ActivityDeps } from './deps';
+import { TIMEOUTS } from './timeouts';
 import type { ContainerInput, ContainerResult } from './types';
 
 /**
@@ -23,7 +25,7 @@ export async function ensureContainer(
         return { action: 'kept', id: current.id };
       }
       if (!(await cli.imagePresent(input.image))) {
-        await cli.pull(input.image, { signal, timeoutMs: 30 * 60_000 }).catch((e: Error) => {
+        await cli.pull(input.image, { signal, timeoutMs: TIMEOUTS.imagePull }).catch((e: Error) => {
           throw fail(
             'ImageMissing',
             `image ${input.image} is not on ${host.name} and cannot be pulled: ${e.message}`,
@@ -31,12 +33,12 @@ export async function ensureContainer(
         });
       }
       if (input.keepDirs.length > 0) {
-        await remote.exec(host, ['mkdir', '-p', ...input.keepDirs], { signal, timeoutMs: 60_000 });
+        await remote.exec(host, makeFolders(input.keepDirs), { signal, timeoutMs: TIMEOUTS.makeFolders });
       }
       const files = new HostFiles(remote, host, input.owner, signal);
       for (const root of input.ownedDirs) await files.claimDirs(root, [root]);
       if (current) await cli.remove(input.name);
-      const id = await cli.run(input.runArgs, { signal, timeoutMs: 5 * 60_000 });
+      const id = await cli.run(input.runArgs, { signal, timeoutMs: TIMEOUTS.containerRun });
       return { action: current ? 'replaced' : 'created', id };
     }),
   );

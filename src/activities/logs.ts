@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
-import { withHeartbeat } from './heartbeat';
-import { classified, fail } from './failures';
+import { folderExists } from '../remote/commands';
 import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
+import { withHeartbeat } from './heartbeat';
+import { TIMEOUTS } from './timeouts';
 import type { HostRef } from './types';
 
 export interface FetchHostLogsInput {
@@ -34,10 +36,10 @@ export async function fetchHostLogs(
   return classified(() =>
     withHeartbeat(async (signal, progress) => {
       const host = input.target;
-      const present = await remote.exec(host, ['test', '-d', input.remoteDir], {
+      const present = await remote.exec(host, folderExists(input.remoteDir), {
         check: false,
         signal,
-        timeoutMs: 60_000,
+        timeoutMs: TIMEOUTS.quickCommand,
       });
       if (present.code !== 0) return { bytesReceived: 0, filesTransferred: 0, found: false };
       fs.mkdirSync(input.localDir, { recursive: true });

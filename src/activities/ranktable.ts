@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { deviceIp, listFiles, parseFileList } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified } from './failures';
-import type { ActivityDeps } from './deps';
+import { TIMEOUTS } from './timeouts';
 import type {
   DeviceIpOutput,
   ReadDeviceIpsInput,
@@ -25,9 +27,9 @@ export async function readDeviceIps(
       const cli = remote.containers(host, input.cli);
       const outputs: DeviceIpOutput[] = [];
       for (const device of input.devices) {
-        const r = await cli.exec(input.container, ['hccn_tool', '-i', String(device), '-ip', '-g'], {
+        const r = await cli.exec(input.container, deviceIp(device), {
           signal,
-          timeoutMs: 60_000,
+          timeoutMs: TIMEOUTS.deviceIpQuery,
         });
         outputs.push({
           device,
@@ -71,16 +73,13 @@ export async function writeRanktables(
         written++;
       }
 
-      const listing = await remote.exec(
-        host,
-        ['sh', '-c', '[ ! -d "$1" ] || find "$1" -type f -name "*.json"', 'list', input.root],
-        { signal, timeoutMs: 60_000 },
-      );
+      const listing = await remote.exec(host, listFiles(input.root, 'json'), {
+        signal,
+        timeoutMs: TIMEOUTS.ranktableListing,
+      });
       const wanted = new Set(input.files.map((f) => full(f.path)));
       // Ranktables of an earlier layout that this tool wrote; anything else there is not ours.
-      const stale = await owned.removeOwnedFiles(
-        listing.stdout.split('\n').filter((p) => p !== '' && !wanted.has(p)),
-      );
+      const stale = await owned.removeOwnedFiles(parseFileList(listing.stdout).filter((p) => !wanted.has(p)));
 
       const verified: Record<string, string> = {};
       for (const f of input.files) {
