@@ -1,4 +1,5 @@
 import type { HostRef, PasswordRef } from '../shared/host';
+import { workerPath } from './workerPath';
 
 export type { HostAuth, HostKeyPolicy, PasswordRef } from '../shared/host';
 
@@ -18,7 +19,7 @@ export interface SecretResolver {
  * key was checked against one file must not serve a host that names another.
  */
 export function connectionKey(host: RemoteHost): string {
-  return `${host.user}@${host.address}:${host.port} ${host.knownHostsFile}`;
+  return `${host.user}@${host.address}:${host.port} ${workerPath(host.knownHostsFile)}`;
 }
 
 /** "the password of p0 in /srv/inventories/2P1D.yml": where it is, never what it is. */

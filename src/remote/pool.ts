@@ -20,6 +20,7 @@ import {
   readKnownHosts,
 } from './knownHosts';
 import { Limiter } from './limiter';
+import { workerPath } from './workerPath';
 
 /** Known_hosts file and host key policy are each host's own (RemoteHost); these are the worker's. */
 export interface SshPoolOptions {
@@ -233,7 +234,7 @@ export class SshPool {
 
   private async connect(host: RemoteHost, key: string, entry: Entry): Promise<Connection> {
     const port = host.port;
-    const knownHostsPath = host.knownHostsFile;
+    const knownHostsPath = workerPath(host.knownHostsFile);
     const policy = host.hostKeyPolicy;
     const name = knownHostsName(host.address, port);
     let refusal: RemoteError | undefined;
@@ -312,7 +313,7 @@ export class SshPool {
     host: RemoteHost,
   ): Promise<Pick<Config, 'privateKey' | 'password' | 'tryKeyboard'>> {
     if (host.auth.method === 'key') {
-      const file = host.auth.keyFile;
+      const file = workerPath(host.auth.keyFile);
       try {
         return { privateKey: await fs.readFile(file, 'utf8') };
       } catch (err) {

@@ -12,6 +12,7 @@ import {
 import type { RemoteHost } from './host';
 import { shellJoin } from '../shared/shellQuote';
 import { sshConfigPath } from './sshConfigValue';
+import { workerPath } from './workerPath';
 
 export interface RsyncOptions {
   /** push: local → host; pull: host → local. */
@@ -98,13 +99,13 @@ export function rsyncArgs(host: KeyHost, opts: RsyncOptions, settings: RsyncSett
     '-F',
     '/dev/null',
     '-i',
-    host.auth.keyFile,
+    workerPath(host.auth.keyFile),
     '-p',
     String(host.port),
     '-l',
     host.user,
     '-o',
-    `UserKnownHostsFile=${sshConfigPath(host.knownHostsFile)}`,
+    `UserKnownHostsFile=${sshConfigPath(workerPath(host.knownHostsFile))}`,
     '-o',
     'GlobalKnownHostsFile=/dev/null',
     '-o',
@@ -159,7 +160,7 @@ function withSlash(dir: string): string {
 }
 
 function classifyRsyncFailure(host: RemoteHost, code: number | null, stderr: string): RemoteError {
-  const knownHosts = host.knownHostsFile;
+  const knownHosts = workerPath(host.knownHostsFile);
   const tail = stderr.trim().split('\n').slice(-5).join(' | ');
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr))
     return new HostKeyMismatchError(host, knownHosts, 'a different key (seen by ssh)');

@@ -357,6 +357,24 @@ describe('remote layer over a real sshd', () => {
       assert.equal(r.pool.connectionsOpened, 1);
     });
 
+    it('~/ in the key and known_hosts paths is the worker’s home', async () => {
+      const home = path.join(work, 'home');
+      fs.mkdirSync(path.join(home, '.ssh'), { recursive: true });
+      fs.copyFileSync(sshd.knownHostsPath, path.join(home, '.ssh', 'known_hosts'));
+      fs.copyFileSync(sshd.keyPath, path.join(home, '.ssh', 'id'));
+      const saved = process.env.HOME;
+      process.env.HOME = home;
+      try {
+        const r = await newRemote().exec(
+          { ...host, auth: { method: 'key', keyFile: '~/.ssh/id' }, knownHostsFile: '~/.ssh/known_hosts' },
+          ['echo', 'ok'],
+        );
+        assert.equal(r.stdout, 'ok\n');
+      } finally {
+        process.env.HOME = saved;
+      }
+    });
+
     it('rsync uses the same known_hosts: an unknown host is refused', async () => {
       const kh = path.join(work, 'rsync_empty_known_hosts');
       fs.writeFileSync(kh, '');

@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseStats, rsyncArgs, type KeyHost } from '../../src/remote/rsync';
+import { workerPath } from '../../src/remote/workerPath';
 
 const host: KeyHost = {
   name: 'd0',
@@ -64,6 +67,28 @@ describe('rsync argv', () => {
     const e = args[args.indexOf('-e') + 1] ?? '';
     assert.match(e, / -i '\/srv\/my tools\/.state\/sim\/client_key' /);
     assert.match(e, / -o 'UserKnownHostsFile="\/srv\/my tools\/.state\/sim\/known_hosts"' /);
+  });
+
+  it('resolves ~/ in the key and known_hosts paths to the worker’s home', () => {
+    const args = rsyncArgs(
+      {
+        ...host,
+        auth: { method: 'key', keyFile: '~/.ssh/id_ed25519' },
+        knownHostsFile: '~/.ssh/known_hosts',
+      },
+      { direction: 'push', localDir: '/code', remoteDir: '/srv/code' },
+    );
+    const e = args[args.indexOf('-e') + 1] ?? '';
+    assert.ok(e.includes(` -i ${path.join(os.homedir(), '.ssh/id_ed25519')} `), e);
+    assert.ok(e.includes(`UserKnownHostsFile=${path.join(os.homedir(), '.ssh/known_hosts')}`), e);
+    assert.ok(!e.includes('~'), e);
+  });
+
+  it('workerPath leaves other paths as they are', () => {
+    assert.equal(workerPath('~'), os.homedir());
+    assert.equal(workerPath('/etc/ssh/ssh_known_hosts'), '/etc/ssh/ssh_known_hosts');
+    assert.equal(workerPath('~other/.ssh/id'), '~other/.ssh/id');
+    assert.equal(workerPath('/srv/~/x'), '/srv/~/x');
   });
 
   it('parses --stats', () => {
