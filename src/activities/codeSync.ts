@@ -37,15 +37,12 @@ export async function syncCode({ remote }: ActivityDeps, input: SyncCodeInput): 
       const marker = `${input.remotePath}/${INSTALLED_MARKER}`;
       let installed = false;
       if (input.install) {
-        const hasMarker =
-          (
-            await remote.exec(host, fileExists(marker), {
-              check: false,
-              signal,
-              timeoutMs: TIMEOUTS.quickCommand,
-            })
-          ).code === 0;
-        if (changed || !hasMarker) {
+        const markerTest = await remote.exec(host, fileExists(marker), {
+          check: false,
+          signal,
+          timeoutMs: TIMEOUTS.quickCommand,
+        });
+        if (changed || markerTest.code !== 0) {
           await remote.exec(host, removeFiles([marker]), { signal, timeoutMs: TIMEOUTS.quickCommand });
           const cli = remote.containers(host, input.install.cli);
           // The operator's own shell command (code_install_command), run as a shell command on purpose.

@@ -134,7 +134,7 @@ export class HostContainers {
     return (r?.stdout ?? '').trim();
   }
 
-  /** Runs `engine args…`; a failure whose stderr matches `missing` yields undefined, others throw. */
+  /** Runs `docker|podman args…`; a failure whose stderr matches `missing` yields undefined, others throw. */
   private async invoke(
     args: readonly string[],
     opts: ExecOptions = {},

@@ -14,7 +14,7 @@ import { getFile, putFile, sha256, writeFileAtomic } from './sftp';
 export class Remote {
   readonly pool: SshPool;
 
-  constructor(readonly options: SshPoolOptions) {
+  constructor(readonly options: SshPoolOptions = {}) {
     this.pool = new SshPool(options);
   }
 

@@ -56,7 +56,7 @@ describe('remote layer over a real sshd', () => {
       knownHostsFile: sshd.knownHostsPath,
       hostKeyPolicy: 'strict',
     };
-    remote = new Remote({});
+    remote = new Remote();
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-remote-e2e-'));
   });
 

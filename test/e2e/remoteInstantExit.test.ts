@@ -38,7 +38,7 @@ describe('remote exec of a command that finishes immediately', () => {
       knownHostsFile: server.knownHostsPath,
       hostKeyPolicy: 'strict',
     };
-    remote = new Remote({});
+    remote = new Remote();
   });
 
   after(async () => {
