@@ -1,7 +1,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as activities from './activities';
+import { closeActivityDeps, createActivities, createActivityDeps, type ActivityDeps } from './activities';
 import { PROJECT_ROOT } from './shared/paths';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from './shared/taskQueues';
 import { resolveTemporalTarget } from './shared/temporalConnection';
@@ -30,20 +30,34 @@ export interface WorkerSetOptions {
   /** Serve this machine's executor queue (local-disk activities); the name of the executor. */
   executor?: string | false;
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** What the activities share (default: a fresh SSH pool); closed when the workers stop. */
+  deps?: ActivityDeps;
+}
+
+/** The workers of one `deploy worker` process and the SSH connections their activities share. */
+export interface WorkerSet {
+  workers: Worker[];
+  /**
+   * Runs every worker until it shuts down (`worker.shutdown()`, or SIGINT/SIGTERM through the
+   * SDK's runtime), then closes every pooled SSH connection: nothing of this process stays
+   * logged in on the hosts.
+   */
+  run(): Promise<void>;
 }
 
 /**
  * The workers one `deploy worker` process runs: the shared queue and, unless disabled, the queue
- * of this executor machine. Both use the same activity implementations; which queue an activity
- * is sent to is the workflow's decision.
+ * of this executor machine. Both use the same activities and one SSH pool; which queue an
+ * activity is sent to is the workflow's decision.
  */
-export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]> {
+export async function createWorkers(options: WorkerSetOptions): Promise<WorkerSet> {
+  const deps = options.deps ?? createActivityDeps();
   // Cancellation reaches an activity with a heartbeat response, so a short throttle lets
   // `deploy down` stop remote commands within seconds instead of the SDK's default 60 s.
   const common = {
     connection: options.connection,
     namespace: options.namespace,
-    activities,
+    activities: createActivities(deps),
     maxHeartbeatThrottleInterval: '2 seconds',
     shutdownGraceTime: '10 seconds',
   } as const;
@@ -51,13 +65,27 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: WORKFLOWS_PATH };
   const workers: Worker[] = [];
-  if (options.shared !== false) {
-    workers.push(await Worker.create({ ...common, taskQueue: SHARED_TASK_QUEUE, ...workflowSource }));
+  try {
+    if (options.shared !== false) {
+      workers.push(await Worker.create({ ...common, taskQueue: SHARED_TASK_QUEUE, ...workflowSource }));
+    }
+    if (options.executor !== false) {
+      workers.push(await Worker.create({ ...common, taskQueue: executorTaskQueue(options.executor) }));
+    }
+  } catch (err) {
+    await closeActivityDeps(deps);
+    throw err;
   }
-  if (options.executor !== false) {
-    workers.push(await Worker.create({ ...common, taskQueue: executorTaskQueue(options.executor) }));
-  }
-  return workers;
+  return {
+    workers,
+    run: async () => {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await closeActivityDeps(deps);
+      }
+    },
+  };
 }
 
 /** Keep the SDK's own log lines (bundler output, state changes) out of an operator's terminal. */
@@ -75,21 +103,22 @@ export function installQuietRuntime(level: 'WARN' | 'INFO' = 'WARN', metricsAddr
 /**
  * Run until SIGINT/SIGTERM. The SDK's runtime turns those signals into `worker.shutdown()`:
  * polling stops, running activities get `shutdownGraceTime` to finish (their cancellation signal
- * fires), then the process exits cleanly; unfinished work is picked up by another worker.
+ * fires), the SSH connections close, then the process exits cleanly; unfinished work is picked up
+ * by another worker.
  */
 export async function runWorkers(opts: { shared?: boolean; executor?: string | false } = {}): Promise<void> {
   const target = resolveTemporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
   try {
-    const workers = await createWorkers({
+    const set = await createWorkers({
       connection,
       namespace: target.namespace,
       workflowBundle: prebuiltWorkflowBundle(),
       ...opts,
     });
-    const queues = workers.map((w) => w.options.taskQueue).join(', ');
+    const queues = set.workers.map((w) => w.options.taskQueue).join(', ');
     console.log(`worker connected to ${target.address} (namespace ${target.namespace}), serving ${queues}`);
-    await Promise.all(workers.map((w) => w.run()));
+    await set.run();
     console.log('worker stopped');
   } finally {
     await connection.close();

@@ -1,6 +1,9 @@
+import { runScriptIfPresent } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, remoteFor } from './remoteContext';
+import { TIMEOUTS } from './timeouts';
 import type { CleanupInput, CleanupResult } from './types';
 
 /**
@@ -10,10 +13,10 @@ import type { CleanupInput, CleanupResult } from './types';
  * configured path". Whatever is already gone is fine: cleanup runs after partial deploys and
  * after crashes. Logs (LOG_PATH) and code (CODE_PATH) stay, as the seed's clean_up leaves them.
  */
-export async function cleanupHost(input: CleanupInput): Promise<CleanupResult> {
+export async function cleanupHost({ remote }: ActivityDeps, input: CleanupInput): Promise<CleanupResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const cli = remote.containers(host, input.cli);
       let stopScriptsRun = 0;
       const removedContainers: string[] = [];
@@ -22,9 +25,9 @@ export async function cleanupHost(input: CleanupInput): Promise<CleanupResult> {
         if (!info) continue;
         if (info.running) {
           for (const script of input.stopScripts) {
-            const r = await cli.exec(name, ['sh', '-c', '[ ! -f "$1" ] || bash "$1"', 'stop', script], {
+            const r = await cli.exec(name, runScriptIfPresent(script), {
               signal,
-              timeoutMs: 5 * 60_000,
+              timeoutMs: TIMEOUTS.stopScript,
             });
             if (r.code === 0) stopScriptsRun++;
           }

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
+import { makeFolders, readFile, removeFiles } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { TIMEOUTS } from './timeouts';
 import type { SyncCodeInput, SyncCodeResult } from './types';
 
 /**
@@ -15,7 +18,7 @@ const INSTALLED_MARKER = '.omni-deploy-installed';
  * in-container install step — only when something changed or a previous install did not finish.
  * Runs on the executor's task queue: the source is on that machine's disk.
  */
-export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
+export async function syncCode({ remote }: ActivityDeps, input: SyncCodeInput): Promise<SyncCodeResult> {
   return classified(() =>
     withHeartbeat(async (signal, progress) => {
       if (!fs.existsSync(input.localPath)) {
@@ -24,8 +27,8 @@ export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
           `code folder ${input.localPath} does not exist on this executor (LOCAL_CODE_PATH/omniinfer)`,
         );
       }
-      const { remote, host } = remoteFor(input.target);
-      await remote.exec(host, ['mkdir', '-p', input.remotePath], { signal, timeoutMs: 60_000 });
+      const host = input.target;
+      await remote.exec(host, makeFolders([input.remotePath]), { signal, timeoutMs: TIMEOUTS.makeFolders });
       const sync = await remote.rsync(host, {
         direction: 'push',
         localDir: input.localPath,
@@ -40,12 +43,17 @@ export async function syncCode(input: SyncCodeInput): Promise<SyncCodeResult> {
       if (input.install) {
         const cli = remote.containers(host, input.install.cli);
         const container = (await cli.inspect(input.install.container))?.id ?? '';
-        const recorded = await remote.exec(host, ['cat', marker], { check: false, signal });
+        const recorded = await remote.exec(host, readFile(marker), {
+          check: false,
+          signal,
+          timeoutMs: TIMEOUTS.quickCommand,
+        });
         if (changed || recorded.code !== 0 || recorded.stdout.trim() !== container) {
-          await remote.exec(host, ['rm', '-f', marker], { signal });
+          await remote.exec(host, removeFiles([marker]), { signal, timeoutMs: TIMEOUTS.quickCommand });
+          // The operator's own shell command (code_install_command), run as a shell command on purpose.
           const r = await cli.exec(input.install.container, ['bash', '-c', input.install.command], {
             signal,
-            timeoutMs: 60 * 60_000,
+            timeoutMs: TIMEOUTS.codeInstall,
             onOutput: (line) => progress({ install: line }),
           });
           if (r.code !== 0) {

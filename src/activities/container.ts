@@ -1,7 +1,10 @@
 import { SPEC_HASH_LABEL } from '../plan/dockerRun';
+import { makeFolders } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, fail, remoteFor } from './remoteContext';
+import { TIMEOUTS } from './timeouts';
 import type { ContainerInput, ContainerResult } from './types';
 
 /**
@@ -9,10 +12,13 @@ import type { ContainerInput, ContainerResult } from './types';
  * the same spec hash (so a retry after a partial success, or a second deploy, changes nothing),
  * otherwise replaced. Pulls the image when it is missing.
  */
-export async function ensureContainer(input: ContainerInput): Promise<ContainerResult> {
+export async function ensureContainer(
+  { remote }: ActivityDeps,
+  input: ContainerInput,
+): Promise<ContainerResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const cli = remote.containers(host, input.cli);
       const current = await cli.inspect(input.name);
       const sameSpec = current?.labels[SPEC_HASH_LABEL] === input.specHash;
@@ -27,7 +33,7 @@ export async function ensureContainer(input: ContainerInput): Promise<ContainerR
         if (started && (await cli.inspect(input.name))?.running) return { action: 'started', id: current.id };
       }
       if (!(await cli.imagePresent(input.image))) {
-        await cli.pull(input.image, { signal, timeoutMs: 30 * 60_000 }).catch((e: Error) => {
+        await cli.pull(input.image, { signal, timeoutMs: TIMEOUTS.imagePull }).catch((e: Error) => {
           throw fail(
             'ImageMissing',
             `image ${input.image} is not on ${host.name} and cannot be pulled: ${e.message}`,
@@ -35,12 +41,12 @@ export async function ensureContainer(input: ContainerInput): Promise<ContainerR
         });
       }
       if (input.keepDirs.length > 0) {
-        await remote.exec(host, ['mkdir', '-p', ...input.keepDirs], { signal, timeoutMs: 60_000 });
+        await remote.exec(host, makeFolders(input.keepDirs), { signal, timeoutMs: TIMEOUTS.makeFolders });
       }
       const files = new HostFiles(remote, host, input.owner, signal);
       for (const root of input.ownedDirs) await files.claimDirs(root, [root]);
       if (current) await cli.remove(input.name);
-      const id = await cli.run(input.runArgs, { signal, timeoutMs: 5 * 60_000 });
+      const id = await cli.run(input.runArgs, { signal, timeoutMs: TIMEOUTS.containerRun });
       return { action: current ? 'replaced' : 'created', id };
     }),
   );

@@ -1,7 +1,7 @@
 import { sleep } from '@temporalio/activity';
 import { observationSignature, type HostObservation } from '../shared/observation';
 import { withHeartbeat } from './heartbeat';
-import { remoteFor } from './remoteContext';
+import type { ActivityDeps } from './deps';
 import type { ProbeHost, WatchHealthInput, WatchHealthResult } from './types';
 
 /**
@@ -67,11 +67,12 @@ function unreachable(host: ProbeHost, error: string): HostObservation {
 
 /** Probe one host; never throws: a host that cannot be asked is observed as unreachable. */
 async function probeHost(
+  { remote }: ActivityDeps,
   host: ProbeHost,
   timeoutMs: number,
   cancelled: AbortSignal,
 ): Promise<HostObservation> {
-  const { remote, host: remoteHost } = remoteFor(host.target);
+  const remoteHost = host.target;
   const signal = AbortSignal.any([cancelled, AbortSignal.timeout(timeoutMs)]);
   const argv = [
     'sh',
@@ -112,12 +113,12 @@ async function probeHost(
  * long-running, heartbeating activity instead of a workflow timer per round: the workflow's
  * history grows with changes, not with time.
  */
-export async function watchHealth(input: WatchHealthInput): Promise<WatchHealthResult> {
+export async function watchHealth(deps: ActivityDeps, input: WatchHealthInput): Promise<WatchHealthResult> {
   return withHeartbeat(async (signal, progress) => {
     const started = Date.now();
     for (let rounds = 1; ; rounds++) {
       const observations = await Promise.all(
-        input.hosts.map((h) => probeHost(h, input.probeTimeoutMs, signal)),
+        input.hosts.map((h) => probeHost(deps, h, input.probeTimeoutMs, signal)),
       );
       const signature = observationSignature(observations);
       const observedAt = Date.now();

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { TIMEOUTS } from './timeouts';
 
 /**
  * Heartbeat every `intervalMs` while `work` runs, so the server notices a dead worker within the
@@ -7,7 +8,7 @@ import { Context } from '@temporalio/activity';
  */
 export async function withHeartbeat<T>(
   work: (signal: AbortSignal, progress: (details: unknown) => void) => Promise<T>,
-  intervalMs = 1000,
+  intervalMs: number = TIMEOUTS.heartbeat,
 ): Promise<T> {
   const ctx = Context.current();
   let details: unknown;

@@ -14,7 +14,8 @@ import {
   parseCleanupSummary,
   type Owner,
 } from '../remote/ownership';
-import { fail } from './remoteContext';
+import { fail } from './failures';
+import { TIMEOUTS } from './timeouts';
 
 /**
  * The files and folders one host step makes, recorded in the host's manifest before they exist
@@ -33,7 +34,7 @@ export class HostFiles {
     const r = await this.remote.exec(this.host, ownershipArgv(script, this.owner, args), {
       check: false,
       signal: this.signal,
-      timeoutMs: 60_000,
+      timeoutMs: TIMEOUTS.ownershipManifest,
     });
     if (r.code === 3) throw fail('UnsafePath', `${this.host.name}: ${r.stderr.trim()}`);
     if (r.code !== 0) {

@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
+import { folderExists } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
-import type { SshTarget } from './types';
+import { TIMEOUTS } from './timeouts';
+import type { HostRef } from './types';
 
 export interface FetchHostLogsInput {
-  target: SshTarget;
+  target: HostRef;
   /** LOG_PATH on the host. */
   remoteDir: string;
   /** LOG_PATH_IN_EXECUTOR/<host> on the executor machine (the activity runs on its task queue). */
@@ -23,17 +26,20 @@ export interface FetchHostLogsResult {
  * Pull the host's log folder into the executor's copy. rsync moves only what changed, and files
  * that disappeared from the host (rotated logs) are kept on the executor: it is an archive.
  */
-export async function fetchHostLogs(input: FetchHostLogsInput): Promise<FetchHostLogsResult> {
+export async function fetchHostLogs(
+  { remote }: ActivityDeps,
+  input: FetchHostLogsInput,
+): Promise<FetchHostLogsResult> {
   if (!input.localDir.startsWith('/')) {
     throw fail('ConfigError', `log destination ${input.localDir} is not absolute (LOG_PATH_IN_EXECUTOR)`);
   }
   return classified(() =>
     withHeartbeat(async (signal, progress) => {
-      const { remote, host } = remoteFor(input.target);
-      const present = await remote.exec(host, ['test', '-d', input.remoteDir], {
+      const host = input.target;
+      const present = await remote.exec(host, folderExists(input.remoteDir), {
         check: false,
         signal,
-        timeoutMs: 60_000,
+        timeoutMs: TIMEOUTS.quickCommand,
       });
       if (present.code !== 0) return { bytesReceived: 0, filesTransferred: 0, found: false };
       fs.mkdirSync(input.localDir, { recursive: true });

@@ -1,30 +1,38 @@
 import type { Remote, RemoteHost } from '../remote';
+import {
+  folderExists,
+  freeSpace,
+  listeningTcp,
+  missingPaths,
+  ownsAddress,
+  parseFreeSpace,
+  parseListeningPorts,
+  parseMissingPaths,
+} from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { TIMEOUTS } from './timeouts';
 import type { PreflightCheck, PreflightInput } from './types';
 
 /**
  * Everything that would make a later phase fail, checked before anything changes, with every
  * failure of the host reported at once (the seed finds these one run at a time).
  */
-export async function preflight(input: PreflightInput): Promise<PreflightCheck[]> {
+export async function preflight({ remote }: ActivityDeps, input: PreflightInput): Promise<PreflightCheck[]> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
-      const sh = (script: string, ...args: string[]) =>
-        remote.exec(host, ['sh', '-c', script, 'preflight', ...args], {
-          check: false,
-          signal,
-          timeoutMs: 60_000,
-        });
+      const host = input.target;
+      const probe = (argv: string[]) =>
+        remote.exec(host, argv, { check: false, signal, timeoutMs: TIMEOUTS.preflightProbe });
 
       // SSH itself: a refused key or unreachable host throws here, classified by the remote layer.
-      await remote.exec(host, ['true'], { signal, timeoutMs: 30_000 });
+      await remote.exec(host, ['true'], { signal, timeoutMs: TIMEOUTS.sshCheck });
 
       const checks: PreflightCheck[] = [];
       const add = (check: string, ok: boolean, detail: string) => checks.push({ check, ok, detail });
 
-      const owns = await sh('ip -o -4 addr show | grep -qw -- "$1"', host.address);
+      const owns = await probe(ownsAddress(host.address));
       add(
         'address',
         owns.code === 0,
@@ -42,7 +50,7 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
       if (version.ok) add('image', ...(await imageCheck(remote, host, input, signal)));
 
       if (input.modelPath) {
-        const model = await sh('test -d "$1"', input.modelPath);
+        const model = await probe(folderExists(input.modelPath));
         add(
           'model',
           model.code === 0,
@@ -51,8 +59,7 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
       }
 
       if (input.devicePaths.length > 0) {
-        const r = await sh('for p; do [ -e "$p" ] || echo "$p"; done', ...input.devicePaths);
-        const missing = r.stdout.split('\n').filter(Boolean);
+        const missing = parseMissingPaths((await probe(missingPaths(input.devicePaths))).stdout);
         add(
           'devices',
           missing.length === 0,
@@ -65,19 +72,17 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
       if (input.ports.length > 0) add('ports', ...(await portCheck(remote, host, input, signal)));
 
       for (const d of input.disk) {
-        const r = await sh(FREE_SPACE, d.path);
-        const [free, measured] = r.stdout.trim().split(' ');
-        const freeBytes = Number(free) * 1024;
-        const readable = r.code === 0 && /^\d+$/.test(free ?? '') && measured !== undefined;
-        const ok = readable && freeBytes >= d.minFreeBytes;
+        const r = await probe(freeSpace(d.path));
+        const space = parseFreeSpace(r);
+        const ok = space !== undefined && space.freeBytes >= d.minFreeBytes;
         // A folder the deploy has not created yet lives on its nearest existing parent's disk.
-        const where = measured === d.path ? d.path : `${measured} (where ${d.path} will be created)`;
+        const where = (m: string) => (m === d.path ? d.path : `${m} (where ${d.path} will be created)`);
         add(
           'disk',
           ok,
-          !readable
+          space === undefined
             ? `cannot read free space of ${d.path}: ${r.stderr.trim() || r.stdout.trim()}`
-            : `${formatBytes(freeBytes)} free on ${where}${ok ? '' : ` (need ${formatBytes(d.minFreeBytes)})`}`,
+            : `${formatBytes(space.freeBytes)} free on ${where(space.measured)}${ok ? '' : ` (need ${formatBytes(d.minFreeBytes)})`}`,
         );
       }
 
@@ -105,7 +110,7 @@ async function imageCheck(
   // Pulling changes nothing a later phase would not do anyway, and it is the only way to know
   // the image can be had.
   try {
-    await cli.pull(input.image, { signal, timeoutMs: 30 * 60_000 });
+    await cli.pull(input.image, { signal, timeoutMs: TIMEOUTS.imagePull });
     return [true, `${input.image} pulled`];
   } catch (e) {
     return [false, `image ${input.image} is not on the host and cannot be pulled: ${(e as Error).message}`];
@@ -124,26 +129,18 @@ async function portCheck(
     const own = await cli.inspect(name);
     if (own?.running) return [true, `held by our running container ${name}; re-deploy reuses them`];
   }
-  const r = await remote.exec(host, ['ss', '-Htln'], { check: false, signal, timeoutMs: 30_000 });
+  const r = await remote.exec(host, listeningTcp(), {
+    check: false,
+    signal,
+    timeoutMs: TIMEOUTS.quickCommand,
+  });
   if (r.code !== 0) return [false, `cannot list listening ports (ss): ${r.stderr.trim()}`];
-  const listening = new Set(
-    r.stdout
-      .split('\n')
-      .map((line) => line.trim().split(/\s+/)[3] ?? '')
-      .map((local) => Number(local.slice(local.lastIndexOf(':') + 1)))
-      .filter((p) => p > 0),
-  );
+  const listening = parseListeningPorts(r.stdout);
   const busy = input.ports.filter((p) => listening.has(p));
   return busy.length === 0
     ? [true, `${input.ports.length} ports free`]
     : [false, `port(s) ${busy.join(', ')} already in use on ${host.address}`];
 }
-
-/** Prints "<free KiB> <folder measured>": the folder, or its nearest existing parent. */
-const FREE_SPACE = `p=$1
-while [ ! -e "$p" ]; do p=\${p%/*}; [ -n "$p" ] || p=/; done
-kb=$(df -Pk -- "$p" | awk 'NR==2 {print $4}') || exit 1
-echo "$kb $p"`;
 
 function formatBytes(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { sleep } from '@temporalio/activity';
+import type { Remote } from '../remote';
+import { httpGet, makeFolders, parseHttpAnswer, pidFileAlive, readFile, runScript } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, fail, remoteFor } from './remoteContext';
+import { PROXY_HEALTH_ATTEMPTS, TIMEOUTS } from './timeouts';
 import type { ProxyInput, ProxyResult } from './types';
 
 const CONFIG_HASH = 'nginx.config-hash';
@@ -12,12 +16,12 @@ const CONFIG_HASH = 'nginx.config-hash';
  * when the upstreams changed (no dropped connections), keep it otherwise; then wait for /health.
  * The config is checked with `nginx -t` before it can replace a working one.
  */
-export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
+export async function ensureProxy({ remote }: ActivityDeps, input: ProxyInput): Promise<ProxyResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const dirs = [input.confPath, input.njsPath].map((p) => p.replace(/\/[^/]+$/, ''));
-      await remote.exec(host, ['mkdir', '-p', input.logDir], { signal, timeoutMs: 30_000 });
+      await remote.exec(host, makeFolders([input.logDir]), { signal, timeoutMs: TIMEOUTS.makeFolders });
       const files = new HostFiles(remote, host, input.owner, signal);
       await files.claimDirs(input.scriptsRoot, [...new Set(dirs), input.runDir, ...input.tempDirs]);
       await files.recordFiles(input.scriptsRoot, [
@@ -31,43 +35,43 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
       await remote.writeFileAtomic(host, input.confPath, input.conf);
 
       const cli = remote.containers(host, input.cli);
-      if (input.seed) return { action: await runSeedProxy(input, input.seed, signal) };
-      const test = await cli.exec(input.container, input.commands.test, { signal, timeoutMs: 60_000 });
+      if (input.seed) return { action: await runSeedProxy(remote, input, input.seed, signal) };
+      const test = await cli.exec(input.container, input.commands.test, {
+        signal,
+        timeoutMs: TIMEOUTS.nginxCommand,
+      });
       if (test.code !== 0) {
         throw fail(
           'ProxyConfigInvalid',
           `nginx -t on ${host.name} refused the config: ${test.stderr.trim()}`,
         );
       }
-      const running =
-        (
-          await cli.exec(
-            input.container,
-            ['sh', '-c', '[ -f "$1" ] && kill -0 "$(cat "$1")"', 'alive', `${input.runDir}/nginx.pid`],
-            {
-              signal,
-              timeoutMs: 30_000,
-            },
-          )
-        ).code === 0;
-      const recorded = await remote.exec(host, ['cat', `${input.runDir}/${CONFIG_HASH}`], {
-        check: false,
+      const alive = await cli.exec(input.container, pidFileAlive(`${input.runDir}/nginx.pid`), {
         signal,
+        timeoutMs: TIMEOUTS.quickCommand,
       });
+      const running = alive.code === 0;
+      const recorded = await readConfigHash(remote, input, signal);
       let action: ProxyResult['action'] = 'kept';
       if (!running) {
-        const start = await cli.exec(input.container, input.commands.start, { signal, timeoutMs: 60_000 });
+        const start = await cli.exec(input.container, input.commands.start, {
+          signal,
+          timeoutMs: TIMEOUTS.nginxCommand,
+        });
         if (start.code !== 0)
           throw fail('ProxyStartFailed', `nginx did not start on ${host.name}: ${start.stderr.trim()}`);
         action = 'started';
-      } else if (recorded.stdout.trim() !== input.configHash) {
-        const reload = await cli.exec(input.container, input.commands.reload, { signal, timeoutMs: 60_000 });
+      } else if (recorded !== input.configHash) {
+        const reload = await cli.exec(input.container, input.commands.reload, {
+          signal,
+          timeoutMs: TIMEOUTS.nginxCommand,
+        });
         if (reload.code !== 0)
           throw fail('ProxyStartFailed', `nginx reload failed on ${host.name}: ${reload.stderr.trim()}`);
         action = 'reloaded';
       }
       await remote.writeFileAtomic(host, `${input.runDir}/${CONFIG_HASH}`, `${input.configHash}\n`);
-      await awaitProxyHealth(input, signal);
+      await awaitProxyHealth(remote, input, signal);
       return { action };
     }),
   );
@@ -78,21 +82,19 @@ export async function ensureProxy(input: ProxyInput): Promise<ProxyResult> {
  * script runs when the generated script changed or the proxy does not answer.
  */
 async function runSeedProxy(
+  remote: Remote,
   input: ProxyInput,
   seed: NonNullable<ProxyInput['seed']>,
   signal: AbortSignal,
 ): Promise<ProxyResult['action']> {
-  const { remote, host } = remoteFor(input.target);
+  const host = input.target;
   const hash = createHash('sha256').update(seed.script).digest('hex');
-  const recorded = await remote.exec(host, ['cat', `${input.runDir}/${CONFIG_HASH}`], {
-    check: false,
-    signal,
-  });
-  if (recorded.stdout.trim() === hash && (await proxyAnswers(input, signal)).ok) return 'kept';
+  const recorded = await readConfigHash(remote, input, signal);
+  if (recorded === hash && (await proxyAnswers(remote, input, signal)).ok) return 'kept';
   await remote.writeFileAtomic(host, seed.scriptPath, seed.script, 0o755);
   const run = await remote
     .containers(host, input.cli)
-    .exec(input.container, ['bash', seed.scriptPath], { signal, timeoutMs: 5 * 60_000 });
+    .exec(input.container, runScript(seed.scriptPath), { signal, timeoutMs: TIMEOUTS.seedProxyScript });
   if (run.code !== 0) {
     throw fail(
       'ProxyStartFailed',
@@ -100,42 +102,52 @@ async function runSeedProxy(
     );
   }
   await remote.writeFileAtomic(host, `${input.runDir}/${CONFIG_HASH}`, `${hash}\n`);
-  await awaitProxyHealth(input, signal);
-  return recorded.stdout.trim() === '' ? 'started' : 'reloaded';
+  await awaitProxyHealth(remote, input, signal);
+  return recorded === '' ? 'started' : 'reloaded';
 }
 
-/** What the health URL answered: curl's status line (`000` when nothing answered) and body. */
+/** The config hash recorded by the last start or reload; '' when there is none. */
+async function readConfigHash(remote: Remote, input: ProxyInput, signal: AbortSignal): Promise<string> {
+  const r = await remote.exec(input.target, readFile(`${input.runDir}/${CONFIG_HASH}`), {
+    check: false,
+    signal,
+    timeoutMs: TIMEOUTS.quickCommand,
+  });
+  return r.code === 0 ? r.stdout.trim() : '';
+}
+
+/** What the health URL answered: its status (`000` when nothing answered) and body. */
 interface HealthAnswer {
   ok: boolean;
   said: string;
 }
 
-/**
- * 200 from the health URL. The generated proxy's /health asks every upstream (each probe bounded
- * by 1 s to connect and 2 s to answer, all at once), hence the 5 s.
- */
-async function proxyAnswers(input: ProxyInput, signal: AbortSignal): Promise<HealthAnswer> {
-  const { remote, host } = remoteFor(input.target);
-  const h = await remote.exec(
-    host,
-    ['curl', '-s', '-w', '\\n%{http_code}', '--max-time', '5', input.healthUrl],
-    { check: false, signal },
+async function proxyAnswers(remote: Remote, input: ProxyInput, signal: AbortSignal): Promise<HealthAnswer> {
+  const r = await remote.exec(
+    input.target,
+    httpGet(input.healthUrl, { timeoutMs: TIMEOUTS.proxyHealthRequest }),
+    {
+      check: false,
+      signal,
+      timeoutMs: TIMEOUTS.proxyHealthRequest + TIMEOUTS.quickCommand,
+    },
   );
-  const out = h.stdout.trimEnd();
-  const code = out.slice(out.lastIndexOf('\n') + 1);
-  const body = out.slice(0, Math.max(0, out.lastIndexOf('\n'))).trim();
+  const { status, body } = parseHttpAnswer(r.stdout);
   // While the cluster heals, the proxy is reloaded with a unit drained that may be the last of
   // its role: then /health truthfully says "down" (503), and answering at all is what counts.
-  const ok = code === '200' || (input.acceptDown === true && code === '503' && /"status"/.test(body));
-  return { ok, said: `${code}${body ? ` ${body.slice(0, 500)}` : ''}` };
+  const ok = status === '200' || (input.acceptDown === true && status === '503' && /"status"/.test(body));
+  return {
+    ok,
+    said: `${status || r.stderr.trim() || 'nothing'}${body.trim() ? ` ${body.trim().slice(0, 500)}` : ''}`,
+  };
 }
 
-async function awaitProxyHealth(input: ProxyInput, signal: AbortSignal): Promise<void> {
+async function awaitProxyHealth(remote: Remote, input: ProxyInput, signal: AbortSignal): Promise<void> {
   let last: HealthAnswer = { ok: false, said: 'nothing' };
-  for (let i = 0; i < 60; i++) {
-    last = await proxyAnswers(input, signal);
+  for (let i = 0; i < PROXY_HEALTH_ATTEMPTS; i++) {
+    last = await proxyAnswers(remote, input, signal);
     if (last.ok) return;
-    await sleep(500);
+    await sleep(TIMEOUTS.proxyHealthPoll);
   }
   throw fail(
     'ProxyNotReady',

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { deviceIp, listFiles, parseFileList } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { HostFiles } from './hostFiles';
-import { classified, remoteFor } from './remoteContext';
+import { TIMEOUTS } from './timeouts';
 import type {
   DeviceIpOutput,
   ReadDeviceIpsInput,
@@ -14,16 +17,19 @@ import type {
  * Ask `hccn_tool` for each device's IP inside the host's container. Only gathers raw output: the
  * ranktables are built from it by pure code in the workflow, which validates and quotes it.
  */
-export async function readDeviceIps(input: ReadDeviceIpsInput): Promise<DeviceIpOutput[]> {
+export async function readDeviceIps(
+  { remote }: ActivityDeps,
+  input: ReadDeviceIpsInput,
+): Promise<DeviceIpOutput[]> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const cli = remote.containers(host, input.cli);
       const outputs: DeviceIpOutput[] = [];
       for (const device of input.devices) {
-        const r = await cli.exec(input.container, ['hccn_tool', '-i', String(device), '-ip', '-g'], {
+        const r = await cli.exec(input.container, deviceIp(device), {
           signal,
-          timeoutMs: 60_000,
+          timeoutMs: TIMEOUTS.deviceIpQuery,
         });
         outputs.push({
           device,
@@ -43,10 +49,13 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * verified on the host. Stale ranktables of an earlier layout are removed, as the seed's
  * `rm -rf <ranktable_save_path>/*` would.
  */
-export async function writeRanktables(input: WriteRanktablesInput): Promise<WriteRanktablesResult> {
+export async function writeRanktables(
+  { remote }: ActivityDeps,
+  input: WriteRanktablesInput,
+): Promise<WriteRanktablesResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const expected = new Map(input.files.map((f) => [f.path, sha256(f.content)]));
       const full = (p: string) => `${input.root}/${p}`;
       const dirs = [...new Set(input.files.map((f) => full(f.path).replace(/\/[^/]+$/, '')))];
@@ -64,16 +73,13 @@ export async function writeRanktables(input: WriteRanktablesInput): Promise<Writ
         written++;
       }
 
-      const listing = await remote.exec(
-        host,
-        ['sh', '-c', '[ ! -d "$1" ] || find "$1" -type f -name "*.json"', 'list', input.root],
-        { signal, timeoutMs: 60_000 },
-      );
+      const listing = await remote.exec(host, listFiles(input.root, 'json'), {
+        signal,
+        timeoutMs: TIMEOUTS.ranktableListing,
+      });
       const wanted = new Set(input.files.map((f) => full(f.path)));
       // Ranktables of an earlier layout that this tool wrote; anything else there is not ours.
-      const stale = await owned.removeOwnedFiles(
-        listing.stdout.split('\n').filter((p) => p !== '' && !wanted.has(p)),
-      );
+      const stale = await owned.removeOwnedFiles(parseFileList(listing.stdout).filter((p) => !wanted.has(p)));
 
       const verified: Record<string, string> = {};
       for (const f of input.files) {

@@ -6,32 +6,13 @@
 
 import type { Owner } from '../remote/ownership';
 import type { HostObservation } from '../shared/observation';
+import type { ContainerCli, HostRef } from '../shared/host';
 
-export type { Owner };
-
-export type HostKeyPolicy = 'strict' | 'accept-new';
-
-export type SshAuthRef =
-  | { method: 'key'; keyFile: string }
-  /** The password is read by the worker from the inventory file (or OMNI_DEPLOY_SSH_PASSWORD_<HOST>). */
-  | { method: 'password'; inventoryFile: string; inventoryHost: string };
-
-export interface SshTarget {
-  /** Inventory host name (p0, d1, c0…), used in every message. */
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  auth: SshAuthRef;
-  knownHostsFile: string;
-  hostKeyPolicy: HostKeyPolicy;
-}
-
-export type ContainerCliName = 'docker' | 'podman';
+export type { ContainerCli, HostRef, Owner };
 
 export interface PreflightInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   image: string;
   /** P/D hosts: the model folder must exist on the host. */
   modelPath?: string;
@@ -52,8 +33,8 @@ export interface PreflightCheck {
 }
 
 export interface ContainerInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   name: string;
   image: string;
   /** Arguments after `docker run`, from the pure generator, ending with image and command. */
@@ -77,12 +58,12 @@ export interface ContainerResult {
 }
 
 export interface SyncCodeInput {
-  target: SshTarget;
+  target: HostRef;
   /** Folder on the executor machine (the activity runs on its task queue). */
   localPath: string;
   remotePath: string;
   /** The in-container install step, run only when the synced content changed. */
-  install?: { cli: ContainerCliName; container: string; command: string };
+  install?: { cli: ContainerCli; container: string; command: string };
 }
 
 export interface SyncCodeResult {
@@ -92,8 +73,8 @@ export interface SyncCodeResult {
 }
 
 export interface CleanupInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   containers: string[];
   /** Stop scripts run_server wrote (they stop exactly the process groups it started); each is
    * run in the container, when present, before the container goes. */
@@ -112,8 +93,8 @@ export interface CleanupResult {
 }
 
 export interface ReadDeviceIpsInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   /** The seed runs hccn_tool inside the host's container (it bind-mounts the tool and its config). */
   container: string;
   devices: number[];
@@ -133,7 +114,7 @@ export interface RanktableFileWrite {
 }
 
 export interface WriteRanktablesInput {
-  target: SshTarget;
+  target: HostRef;
   owner: Owner;
   /** ranktable_save_path on the host. */
   root: string;
@@ -149,8 +130,8 @@ export interface WriteRanktablesResult {
 }
 
 export interface EngineLaunchInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   container: string;
   /** Scripts go to SCRIPTS_PATH on the host, which the container mounts at the same path. */
   launchScriptPath: string;
@@ -181,8 +162,8 @@ export interface EngineLaunchResult {
 }
 
 export interface EngineReadyInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   container: string;
   runDir: string;
   /** Where the API servers answer (the host's inventory address). */
@@ -198,8 +179,8 @@ export interface EngineReadyResult {
 }
 
 export interface ProxyInput {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   container: string;
   confPath: string;
   conf: string;
@@ -228,7 +209,7 @@ export interface ProxyResult {
 }
 
 export interface VerifyInput {
-  target: SshTarget;
+  target: HostRef;
   url: string;
   model: string;
   requestId: string;
@@ -245,8 +226,8 @@ export interface VerifyResult {
 
 /** One host the health watch looks at. */
 export interface ProbeHost {
-  target: SshTarget;
-  cli: ContainerCliName;
+  target: HostRef;
+  cli: ContainerCli;
   container: string;
   /** Where its API servers (and the proxy) answer. */
   address: string;

@@ -1,5 +1,8 @@
+import { parseHttpAnswer, parseUpstreams, postJson, requestLogLines } from '../remote/commands';
+import type { ActivityDeps } from './deps';
+import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
-import { classified, fail, remoteFor } from './remoteContext';
+import { TIMEOUTS } from './timeouts';
 import type { VerifyInput, VerifyResult } from './types';
 
 interface Endpoint {
@@ -20,10 +23,10 @@ interface CompletionAnswer {
  * prefill then decode: the proxy's access log line for our request id names the upstreams (and
  * the simulated engine reports both in its answer).
  */
-export async function verifyCompletion(input: VerifyInput): Promise<VerifyResult> {
+export async function verifyCompletion({ remote }: ActivityDeps, input: VerifyInput): Promise<VerifyResult> {
   return classified(() =>
     withHeartbeat(async (signal) => {
-      const { remote, host } = remoteFor(input.target);
+      const host = input.target;
       const body = JSON.stringify({
         model: input.model,
         prompt: 'omni-deploy verify',
@@ -32,25 +35,13 @@ export async function verifyCompletion(input: VerifyInput): Promise<VerifyResult
       });
       const r = await remote.exec(
         host,
-        [
-          'curl',
-          '-s',
-          '--max-time',
-          '120',
-          '-w',
-          '\n%{http_code}',
-          '-H',
-          'Content-Type: application/json',
-          '-H',
-          `X-Request-Id: ${input.requestId}`,
-          '--data-binary',
-          '@-',
-          `${input.url}/v1/completions`,
-        ],
-        { stdin: body, check: false, signal, timeoutMs: 150_000 },
+        postJson(`${input.url}/v1/completions`, {
+          timeoutMs: TIMEOUTS.verifyRequest,
+          headers: { 'X-Request-Id': input.requestId },
+        }),
+        { stdin: body, check: false, signal, timeoutMs: TIMEOUTS.verifyCommand },
       );
-      const status = r.stdout.slice(r.stdout.lastIndexOf('\n') + 1).trim();
-      const text = r.stdout.slice(0, r.stdout.lastIndexOf('\n'));
+      const { status, body: text } = parseHttpAnswer(r.stdout);
       if (status !== '200') {
         throw fail(
           'VerifyFailed',
@@ -58,13 +49,12 @@ export async function verifyCompletion(input: VerifyInput): Promise<VerifyResult
         );
       }
       const answer = JSON.parse(text) as CompletionAnswer;
-      const log = await remote.exec(host, ['grep', '-F', `request_id=${input.requestId}`, input.accessLog], {
+      const log = await remote.exec(host, requestLogLines(input.accessLog, input.requestId), {
         check: false,
         signal,
+        timeoutMs: TIMEOUTS.quickCommand,
       });
-      const upstreams = [...log.stdout.matchAll(/upstream=([^ ]+(?:, [^ ]+)*)/g)].flatMap((m) =>
-        m[1]!.split(/,\s*/),
-      );
+      const upstreams = parseUpstreams(log.stdout);
       const prefill =
         endpoint(answer.omni_sim?.prefill) ?? upstreams.find((u) => input.prefillUpstreams.includes(u));
       const decode =

@@ -30,7 +30,7 @@ import { GROUPS, readShape, type HostEntry, type InventoryShape, type VarMap } f
 import { didYouMean } from './suggest';
 import { CONTROL_IN_TEXT } from './yamlValue';
 import { resolveTopology } from './topology';
-import type { HostAuth, Inventory, InventoryHost } from './types';
+import type { Inventory, InventoryHost, InventoryLogin } from './types';
 
 const KNOWN_VARS: readonly string[] = [
   ...SETTING_KEYS,
@@ -348,9 +348,9 @@ function readHost(loader: Loader, entry: HostEntry, scope: VarScope): InventoryH
     );
     return undefined;
   }
-  const auth: HostAuth =
+  const login: InventoryLogin =
     rank(keyFile) > rank(password)
-      ? { method: 'key', privateKeyFile: values.get('ansible_ssh_private_key_file') as string }
+      ? { method: 'key', keyFile: values.get('ansible_ssh_private_key_file') as string }
       : { method: 'password' };
   const role = values.get('role');
   return {
@@ -359,7 +359,7 @@ function readHost(loader: Loader, entry: HostEntry, scope: VarScope): InventoryH
     address: values.get('ansible_host') as string,
     sshPort: (values.get('ansible_port') as number | undefined) ?? 22,
     user: values.get('ansible_user') as string,
-    auth,
+    login,
     nodeRank: (values.get('node_rank') as number | undefined) ?? 0,
     nodePort: values.get('node_port') as number,
     kvRank: (values.get('kv_rank') as number | undefined) ?? null,

@@ -1,9 +1,15 @@
-export type HostAuth = { method: 'key'; privateKeyFile: string } | { method: 'password' };
+import type { ContainerCli, HostKeyPolicy } from '../shared/host';
+
+export type { ContainerCli, HostKeyPolicy };
+
+/**
+ * How the inventory says a host logs in (`ansible_ssh_private_key_file` or `ansible_password`).
+ * The password itself is never read here: the Plan turns this into a reference to it.
+ */
+export type InventoryLogin = { method: 'key'; keyFile: string } | { method: 'password' };
 
 /** Which inventory group a host is in: P (prefill), D (decode), C (the proxy). */
 export type Group = 'P' | 'D' | 'C';
-export type ContainerCli = 'docker' | 'podman';
-export type HostKeyPolicy = 'strict' | 'accept-new';
 
 /**
  * Playbook-level settings, by the seed's names so an operator recognises them (the seed's
@@ -75,7 +81,7 @@ export interface InventoryHost {
   sshPort: number;
   /** ansible_user */
   user: string;
-  auth: HostAuth;
+  login: InventoryLogin;
   nodeRank: number;
   nodePort: number;
   /** P only. */

@@ -12,8 +12,8 @@ import type {
   PlanHost,
   PrefillInstance,
   Role,
-  SshAuth,
 } from './types';
+import type { HostAuth } from '../shared/host';
 
 const ROLE = { P: 'prefill', D: 'decode', C: 'proxy' } as const satisfies Record<string, Role>;
 
@@ -24,10 +24,11 @@ function durationMs(text: string): number {
   return ms;
 }
 
-function sshAuth(h: InventoryHost): SshAuth {
-  return h.auth.method === 'key'
-    ? { method: 'key', privateKeyFile: h.auth.privateKeyFile }
-    : { method: 'password', secretRef: { inventoryHost: h.name } };
+/** A password is referred to where the worker re-reads it: this host in this inventory file. */
+function hostAuth(h: InventoryHost, inventoryFile: string): HostAuth {
+  return h.login.method === 'key'
+    ? { method: 'key', keyFile: h.login.keyFile }
+    : { method: 'password', password: { inventoryFile, inventoryHost: h.name } };
 }
 
 interface Membership {
@@ -65,7 +66,7 @@ export function buildPlan(inv: Inventory): Plan {
   const proxyHost = byName.get(inv.proxy)!;
   membership.set(proxyHost.name, { instance: 'proxy', master: proxyHost, dpOffset: 0 });
 
-  const hosts = inv.hosts.map((h) => planHost(h, membership.get(h.name)!, s, cluster));
+  const hosts = inv.hosts.map((h) => planHost(h, membership.get(h.name)!, s, cluster, inv.file));
   const planHostOf = new Map(hosts.map((h) => [h.name, h]));
 
   const kvParallelSize = inv.prefill.length + 1;
@@ -182,7 +183,13 @@ function engineBase(
   };
 }
 
-function planHost(h: InventoryHost, m: Membership, s: DeploySettings, cluster: string): PlanHost {
+function planHost(
+  h: InventoryHost,
+  m: Membership,
+  s: DeploySettings,
+  cluster: string,
+  inventoryFile: string,
+): PlanHost {
   const role = ROLE[h.group];
   const isMaster = m.master === h;
   const apiServers =
@@ -199,7 +206,7 @@ function planHost(h: InventoryHost, m: Membership, s: DeploySettings, cluster: s
     ssh: {
       user: h.user,
       port: h.sshPort,
-      auth: sshAuth(h),
+      auth: hostAuth(h, inventoryFile),
       knownHostsFile: s.known_hosts_file,
       hostKeyPolicy: s.host_key_policy,
     },

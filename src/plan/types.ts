@@ -12,22 +12,11 @@ import type {
   HostKeyPolicy,
   ListeningPort,
 } from '../inventory/types';
+import type { HostLogin } from '../shared/host';
 
 // What the inventory defines (settings, groups, ports), as the Plan carries it.
-export type { ApiServer, ContainerCli, DeploySettings, Group, HostKeyPolicy, ListeningPort };
+export type { ApiServer, ContainerCli, DeploySettings, Group, HostKeyPolicy, HostLogin, ListeningPort };
 export type Role = 'prefill' | 'decode' | 'proxy';
-
-/** How the worker logs in. Passwords stay in the inventory file; the worker re-reads them there. */
-export type SshAuth =
-  { method: 'key'; privateKeyFile: string } | { method: 'password'; secretRef: { inventoryHost: string } };
-
-export interface SshTarget {
-  user: string;
-  port: number;
-  auth: SshAuth;
-  knownHostsFile: string;
-  hostKeyPolicy: HostKeyPolicy;
-}
 
 export interface ContainerMount {
   host: string;
@@ -53,7 +42,11 @@ export interface PlanHost {
   group: Group;
   role: Role;
   address: string;
-  ssh: SshTarget;
+  /**
+   * How the worker logs in: with name and address, the HostRef every activity input names
+   * (src/shared/host.ts). A password stays in the inventory file; the Plan refers to it there.
+   */
+  ssh: HostLogin;
   container: ContainerSpec;
   /** NPU ids from ascend_rt_visible_devices; empty for the proxy. */
   devices: number[];
@@ -204,7 +197,7 @@ export interface SeedFacts {
 export interface Plan {
   planVersion: 1;
   cluster: string;
-  /** Absolute path of the inventory: where workers re-read password references. */
+  /** Absolute path of the inventory the Plan was built from (password references name it too). */
   inventoryFile: string;
   settings: DeploySettings;
   /** Inventory order: P, then D, then C hosts. */

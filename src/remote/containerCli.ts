@@ -1,8 +1,7 @@
 import { CommandFailedError } from './errors';
 import type { ExecOptions, ExecResult } from './exec';
 import type { RemoteHost } from './host';
-
-export type ContainerEngine = 'docker' | 'podman';
+import type { ContainerCli } from '../shared/host';
 
 /**
  * Runs one argv on the host and returns the result whatever the exit code (the pool's exec with
@@ -33,12 +32,13 @@ const MISSING = /no such (container|object)|no container with (name|id)/i;
 const MISSING_IMAGE = /no such image|image not known|failed to find image/i;
 
 /**
- * The docker/podman command line on one host. Both engines take the same argv for everything here,
- * so only the binary name differs. Every call is argv: the executor quotes it on the way out.
+ * The containers of one host, through its docker/podman command line. Both take the same argv for
+ * everything here, so only the binary name differs. Every call is argv: the executor quotes it on
+ * the way out.
  */
-export class ContainerCli {
+export class HostContainers {
   constructor(
-    readonly engine: ContainerEngine,
+    readonly cli: ContainerCli,
     readonly host: RemoteHost,
     private readonly execute: Executor,
     private readonly baseOptions: Pick<ExecOptions, 'sudo'> = {},
@@ -48,7 +48,7 @@ export class ContainerCli {
   async inspect(name: string): Promise<ContainerInfo | undefined> {
     // Plain `inspect` prints a JSON array on both engines (podman 4 pretty-prints even
     // `--format '{{json .}}'`, so that form cannot be read line by line).
-    const r = await this.cli(['container', 'inspect', name], {}, MISSING);
+    const r = await this.invoke(['container', 'inspect', name], {}, MISSING);
     if (!r) return undefined;
     const parsed = JSON.parse(r.stdout) as unknown;
     const raw = (Array.isArray(parsed) ? parsed[0] : parsed) as {
@@ -70,7 +70,7 @@ export class ContainerCli {
     runArgs: readonly string[],
     opts: Pick<ExecOptions, 'signal' | 'timeoutMs'> = {},
   ): Promise<string> {
-    const r = await this.cli(['run', ...runArgs], opts);
+    const r = await this.invoke(['run', ...runArgs], opts);
     return lastLine(r?.stdout ?? '');
   }
 
@@ -80,7 +80,7 @@ export class ContainerCli {
     for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--env', `${k}=${v}`);
     if (opts.user !== undefined) args.push('--user', opts.user);
     if (opts.workdir !== undefined) args.push('--workdir', opts.workdir);
-    return this.execute([this.engine, ...args, name, ...argv], {
+    return this.execute([this.cli, ...args, name, ...argv], {
       ...this.baseOptions,
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
@@ -91,22 +91,22 @@ export class ContainerCli {
 
   /** Starts an existing, stopped container (after a reboot it is `Created`/`Exited`). */
   async start(name: string, opts: Pick<ExecOptions, 'signal' | 'timeoutMs'> = {}): Promise<void> {
-    await this.cli(['start', name], opts);
+    await this.invoke(['start', name], opts);
   }
 
   /** false when there was no such container. */
   async stop(name: string, timeoutSec = 10): Promise<boolean> {
-    return (await this.cli(['stop', '--time', String(timeoutSec), name], {}, MISSING)) !== undefined;
+    return (await this.invoke(['stop', '--time', String(timeoutSec), name], {}, MISSING)) !== undefined;
   }
 
   /** Removes the container, running or not; false when there was none. */
   async remove(name: string): Promise<boolean> {
-    return (await this.cli(['rm', '--force', name], {}, MISSING)) !== undefined;
+    return (await this.invoke(['rm', '--force', name], {}, MISSING)) !== undefined;
   }
 
   async imagePresent(image: string): Promise<boolean> {
     return (
-      (await this.cli(['image', 'inspect', '--format', '{{.Id}}', image], {}, MISSING_IMAGE)) !== undefined
+      (await this.invoke(['image', 'inspect', '--format', '{{.Id}}', image], {}, MISSING_IMAGE)) !== undefined
     );
   }
 
@@ -114,7 +114,7 @@ export class ContainerCli {
     image: string,
     opts: Pick<ExecOptions, 'signal' | 'timeoutMs' | 'onOutput'> = {},
   ): Promise<void> {
-    await this.cli(['pull', image], opts);
+    await this.invoke(['pull', image], opts);
   }
 
   /** stdout and stderr of the container, as `logs` prints them. */
@@ -125,27 +125,27 @@ export class ContainerCli {
     const args = ['logs'];
     if (opts.tail !== undefined) args.push('--tail', String(opts.tail));
     if (opts.since !== undefined) args.push('--since', opts.since);
-    const r = await this.cli([...args, name]);
+    const r = await this.invoke([...args, name]);
     return { stdout: r?.stdout ?? '', stderr: r?.stderr ?? '' };
   }
 
   /** `cp SRC DEST` where one side is `container:path`, as the CLI expects. */
   async cp(src: string, dest: string): Promise<void> {
-    await this.cli(['cp', src, dest]);
+    await this.invoke(['cp', src, dest]);
   }
 
   async version(): Promise<string> {
-    const r = await this.cli(['version', '--format', '{{.Client.Version}}']);
+    const r = await this.invoke(['version', '--format', '{{.Client.Version}}']);
     return (r?.stdout ?? '').trim();
   }
 
-  /** Runs `engine args…`; a failure whose stderr matches `missing` yields undefined, others throw. */
-  private async cli(
+  /** Runs `docker|podman args…`; a failure whose stderr matches `missing` yields undefined, others throw. */
+  private async invoke(
     args: readonly string[],
     opts: ExecOptions = {},
     missing?: RegExp,
   ): Promise<ExecResult | undefined> {
-    const argv = [this.engine, ...args];
+    const argv = [this.cli, ...args];
     const r = await this.execute(argv, { ...this.baseOptions, ...opts, check: false });
     if (r.code === 0) return r;
     if (missing && missing.test(r.stderr)) return undefined;

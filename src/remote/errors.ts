@@ -22,7 +22,7 @@ export abstract class RemoteError extends Error {
 
 /** "p0 (10.231.0.11:2222)" — port only when it is not 22, as an operator would type it. */
 export function describeHost(host: RemoteHost): string {
-  const port = host.port ?? 22;
+  const port = host.port;
   return `${host.name} (${host.address}${port === 22 ? '' : `:${port}`})`;
 }
 
@@ -47,7 +47,7 @@ export class UnknownHostKeyError extends RemoteError {
     super(
       host,
       `host ${describeHost(host)} is not in ${knownHostsPath} (it presented ${presented}); add its key ` +
-        `(\`ssh-keyscan -p ${host.port ?? 22} ${host.address} >> ${knownHostsPath}\` after checking the ` +
+        `(\`ssh-keyscan -p ${host.port} ${host.address} >> ${knownHostsPath}\` after checking the ` +
         `fingerprint) or allow trust-on-first-use with host key policy accept-new`,
     );
   }
@@ -75,7 +75,7 @@ export class ConnectionError extends RemoteError {
     super(
       host,
       `cannot reach ${describeHost(host)} over SSH: ${what}${code ? ` (${code})` : ''}; check that the ` +
-        `host is up, sshd listens on port ${host.port ?? 22} and no firewall is in the way`,
+        `host is up, sshd listens on port ${host.port} and no firewall is in the way`,
       options,
     );
     this.code = code;
@@ -147,6 +147,6 @@ export class TransferError extends RemoteError {
 }
 
 function knownHostsName(host: RemoteHost): string {
-  const port = host.port ?? 22;
+  const port = host.port;
   return port === 22 ? host.address : `'[${host.address}]:${port}'`;
 }

@@ -1,34 +1,28 @@
-/**
- * A target host as the remote layer sees it. It holds no secret: a key is named by its path on
- * the worker's disk and a password by a reference the worker's SecretResolver understands, so a
- * RemoteHost can travel in workflow and activity payloads.
- */
-export interface RemoteHost {
-  /** Inventory name, used in every message (e.g. `p0`). */
-  name: string;
-  address: string;
-  /** Default 22. */
-  port?: number;
-  user: string;
-  auth: HostAuth;
-  /** Overrides the pool's policy for this host (e.g. an inventory that asks for accept-new). */
-  hostKeyPolicy?: HostKeyPolicy;
-}
+import type { HostRef, PasswordRef } from '../shared/host';
+import { workerPath } from './workerPath';
 
-export type HostAuth = { privateKeyPath: string } | { passwordRef: string };
+export type { HostAuth, HostKeyPolicy, PasswordRef } from '../shared/host';
 
 /**
- * `strict`: the host must already be in known_hosts with the key it presents.
- * `accept-new`: an unknown host is trusted and appended to known_hosts; a changed key is still refused.
+ * A target host as the remote layer sees it: the HostRef activity inputs carry (src/shared/host.ts).
+ * It holds no secret, and it says itself which known_hosts file and policy verify it.
  */
-export type HostKeyPolicy = 'strict' | 'accept-new';
+export type RemoteHost = HostRef;
 
 /** Where passwords come from is the worker's business (env, a file, a vault); the layer only asks. */
 export interface SecretResolver {
-  resolve(ref: string): Promise<string>;
+  resolve(ref: PasswordRef): Promise<string>;
 }
 
-/** One SSH connection per distinct user@address:port. */
+/**
+ * One SSH connection per distinct user@address:port and known_hosts file: a connection whose host
+ * key was checked against one file must not serve a host that names another.
+ */
 export function connectionKey(host: RemoteHost): string {
-  return `${host.user}@${host.address}:${host.port ?? 22}`;
+  return `${host.user}@${host.address}:${host.port} ${workerPath(host.knownHostsFile)}`;
+}
+
+/** "the password of p0 in /srv/inventories/2P1D.yml": where it is, never what it is. */
+export function describePasswordRef(ref: PasswordRef): string {
+  return `the password of ${ref.inventoryHost} in ${ref.inventoryFile}`;
 }

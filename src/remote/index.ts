@@ -1,7 +1,7 @@
 /**
  * The remote layer: everything the activities do on a target host goes through here.
  *
- *   const remote = new Remote({ knownHostsPath, secrets });         // one per worker process
+ *   const remote = new Remote({ secrets });                           // one per worker process
  *   await remote.exec(host, ['docker', 'ps'], { signal: cancellationSignal(), onOutput: () => heartbeat() });
  *   await remote.rsync(host, { direction: 'push', localDir, remoteDir });
  *   const docker = remote.containers(host, 'docker');
@@ -11,13 +11,7 @@
  * the workflow's retry policy should try again.
  */
 export { commandString, killableCommandString, type RemoteCommand } from './command';
-export {
-  ContainerCli,
-  type ContainerEngine,
-  type ContainerExecOptions,
-  type ContainerInfo,
-  type Executor,
-} from './containerCli';
+export { HostContainers, type ContainerExecOptions, type ContainerInfo, type Executor } from './containerCli';
 export {
   AuthenticationError,
   CommandFailedError,
@@ -34,8 +28,10 @@ export {
 export type { ExecOptions, ExecResult } from './exec';
 export {
   connectionKey,
+  describePasswordRef,
   type HostAuth,
   type HostKeyPolicy,
+  type PasswordRef,
   type RemoteHost,
   type SecretResolver,
 } from './host';

@@ -10,7 +10,7 @@ import {
   UnknownHostKeyError,
   describeHost,
 } from './errors';
-import { connectionKey, type HostKeyPolicy, type RemoteHost, type SecretResolver } from './host';
+import { connectionKey, describePasswordRef, type RemoteHost, type SecretResolver } from './host';
 import {
   appendKnownHost,
   checkHostKey,
@@ -20,11 +20,10 @@ import {
   readKnownHosts,
 } from './knownHosts';
 import { Limiter } from './limiter';
+import { workerPath } from './workerPath';
 
+/** Known_hosts file and host key policy are each host's own (RemoteHost); these are the worker's. */
 export interface SshPoolOptions {
-  knownHostsPath: string;
-  /** Default `strict`. */
-  hostKeyPolicy?: HostKeyPolicy;
   /** Needed only for hosts with password auth. */
   secrets?: SecretResolver;
   /** Open channels (exec or sftp) per host. sshd's MaxSessions defaults to 10; we stay below it. */
@@ -234,9 +233,9 @@ export class SshPool {
   }
 
   private async connect(host: RemoteHost, key: string, entry: Entry): Promise<Connection> {
-    const port = host.port ?? 22;
-    const knownHostsPath = this.options.knownHostsPath;
-    const policy = host.hostKeyPolicy ?? this.options.hostKeyPolicy ?? 'strict';
+    const port = host.port;
+    const knownHostsPath = workerPath(host.knownHostsFile);
+    const policy = host.hostKeyPolicy;
     const name = knownHostsName(host.address, port);
     let refusal: RemoteError | undefined;
     let knownTypes: string[];
@@ -313,8 +312,8 @@ export class SshPool {
   private async credentials(
     host: RemoteHost,
   ): Promise<Pick<Config, 'privateKey' | 'password' | 'tryKeyboard'>> {
-    if ('privateKeyPath' in host.auth) {
-      const file = host.auth.privateKeyPath;
+    if (host.auth.method === 'key') {
+      const file = workerPath(host.auth.keyFile);
       try {
         return { privateKey: await fs.readFile(file, 'utf8') };
       } catch (err) {
@@ -325,11 +324,12 @@ export class SshPool {
         );
       }
     }
-    const ref = host.auth.passwordRef;
+    const ref = host.auth.password;
     if (!this.options.secrets) {
       throw new RemoteConfigError(
         host,
-        `${describeHost(host)} uses password auth (${ref}) but this worker has no secret resolver configured`,
+        `${describeHost(host)} logs in with ${describePasswordRef(ref)} but this worker has no secret ` +
+          `resolver configured`,
       );
     }
     let password: string;
@@ -339,7 +339,8 @@ export class SshPool {
       // The resolver's own error is left out on purpose: it could echo what it was resolving.
       throw new RemoteConfigError(
         host,
-        `cannot resolve the password ${ref} for ${describeHost(host)} on this worker; check the worker's secrets`,
+        `cannot resolve ${describePasswordRef(ref)} for ${describeHost(host)} on this worker; check that ` +
+          `the inventory is at that path on this machine, or set the worker's OMNI_DEPLOY_SSH_PASSWORD_<HOST>`,
       );
     }
     // keyboard-interactive too: PAM-based sshd setups offer only that for passwords.
@@ -380,9 +381,7 @@ function classifyConnectError(host: RemoteHost, err: unknown): RemoteError {
   const e = err as Error & { level?: string; code?: string };
   if (e.level === 'client-authentication') {
     const how =
-      'privateKeyPath' in host.auth
-        ? `key ${host.auth.privateKeyPath} not accepted`
-        : 'password not accepted';
+      host.auth.method === 'key' ? `key ${host.auth.keyFile} not accepted` : 'password not accepted';
     return new AuthenticationError(host, how);
   }
   if (/privateKey|unsupported key format|encrypted private key/i.test(e.message ?? '')) {

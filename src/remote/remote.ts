@@ -1,18 +1,20 @@
-import { ContainerCli, type ContainerEngine } from './containerCli';
+import { HostContainers } from './containerCli';
 import { exec, type ExecOptions, type ExecResult } from './exec';
+import type { ContainerCli } from '../shared/host';
 import type { RemoteHost } from './host';
 import { SshPool, type SshPoolOptions } from './pool';
 import { rsync, type RsyncOptions, type RsyncResult } from './rsync';
 import { getFile, putFile, sha256, writeFileAtomic } from './sftp';
 
 /**
- * What activities use: one per worker process, holding the pooled connections. Every method takes
- * the target host; nothing here remembers a secret beyond the live connection that used it.
+ * What activities use: one per worker process, holding the pooled connections of every host it
+ * serves. Every method takes the target host, which says how it is verified (its known_hosts file
+ * and policy); nothing here remembers a secret beyond the live connection that used it.
  */
 export class Remote {
   readonly pool: SshPool;
 
-  constructor(readonly options: SshPoolOptions) {
+  constructor(readonly options: SshPoolOptions = {}) {
     this.pool = new SshPool(options);
   }
 
@@ -42,14 +44,11 @@ export class Remote {
   }
 
   rsync(host: RemoteHost, opts: RsyncOptions): Promise<RsyncResult> {
-    return rsync(host, opts, {
-      knownHostsPath: this.options.knownHostsPath,
-      hostKeyPolicy: host.hostKeyPolicy ?? this.options.hostKeyPolicy ?? 'strict',
-    });
+    return rsync(host, opts);
   }
 
-  containers(host: RemoteHost, engine: ContainerEngine, opts: { sudo?: boolean } = {}): ContainerCli {
-    return new ContainerCli(engine, host, (argv, o) => this.exec(host, argv, { ...o, check: false }), opts);
+  containers(host: RemoteHost, cli: ContainerCli, opts: { sudo?: boolean } = {}): HostContainers {
+    return new HostContainers(cli, host, (argv, o) => this.exec(host, argv, { ...o, check: false }), opts);
   }
 
   closeAll(): Promise<void> {

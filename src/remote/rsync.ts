@@ -9,9 +9,10 @@ import {
   UnknownHostKeyError,
   describeHost,
 } from './errors';
-import type { HostKeyPolicy, RemoteHost } from './host';
+import type { RemoteHost } from './host';
 import { shellJoin } from '../shared/shellQuote';
 import { sshConfigPath } from './sshConfigValue';
+import { workerPath } from './workerPath';
 
 export interface RsyncOptions {
   /** push: local → host; pull: host → local. */
@@ -26,9 +27,10 @@ export interface RsyncOptions {
   onOutput?: (line: string) => void;
 }
 
+/** A host that logs in with a key: the only kind rsync's ssh can reach (see rsync()). */
+export type KeyHost = RemoteHost & { auth: { method: 'key'; keyFile: string } };
+
 export interface RsyncSettings {
-  knownHostsPath: string;
-  hostKeyPolicy: HostKeyPolicy;
   connectTimeoutSec?: number;
 }
 
@@ -44,16 +46,16 @@ export interface RsyncResult {
 const OK_CODES = new Set([0, 24]);
 
 /**
- * Directory sync with the local rsync over the system ssh, with the same identity and known_hosts as
- * the pool (a second, unpooled connection: rsync needs its own). Password hosts are refused, because
- * ssh in BatchMode cannot take a password and sshpass is not available.
+ * Directory sync with the local rsync over the system ssh, with the host's own identity, known_hosts
+ * and policy, as the pool uses them (a second, unpooled connection: rsync needs its own). Password
+ * hosts are refused, because ssh in BatchMode cannot take a password and sshpass is not available.
  */
 export async function rsync(
   host: RemoteHost,
   opts: RsyncOptions,
-  settings: RsyncSettings,
+  settings: RsyncSettings = {},
 ): Promise<RsyncResult> {
-  if (!('privateKeyPath' in host.auth)) {
+  if (!isKeyHost(host)) {
     throw new RemoteConfigError(
       host,
       `directory sync to ${describeHost(host)} needs key authentication (rsync runs ssh in batch mode, which ` +
@@ -61,7 +63,7 @@ export async function rsync(
     );
   }
   opts.signal?.throwIfAborted();
-  const args = rsyncArgs(host, host.auth.privateKeyPath, opts, settings);
+  const args = rsyncArgs(host, opts, settings);
   const child = spawn('rsync', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
@@ -86,34 +88,28 @@ export async function rsync(
   }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
 
   if (opts.signal?.aborted) throw opts.signal.reason;
-  if (code === null || !OK_CODES.has(code))
-    throw classifyRsyncFailure(host, code, stderr, settings.knownHostsPath);
+  if (code === null || !OK_CODES.has(code)) throw classifyRsyncFailure(host, code, stderr);
   return parseStats(stdout);
 }
 
 /** The argv of the local rsync; exported for tests and `--dry-run`-style displays. */
-export function rsyncArgs(
-  host: RemoteHost,
-  keyPath: string,
-  opts: RsyncOptions,
-  settings: RsyncSettings,
-): string[] {
+export function rsyncArgs(host: KeyHost, opts: RsyncOptions, settings: RsyncSettings = {}): string[] {
   const ssh = [
     'ssh',
     '-F',
     '/dev/null',
     '-i',
-    keyPath,
+    workerPath(host.auth.keyFile),
     '-p',
-    String(host.port ?? 22),
+    String(host.port),
     '-l',
     host.user,
     '-o',
-    `UserKnownHostsFile=${sshConfigPath(settings.knownHostsPath)}`,
+    `UserKnownHostsFile=${sshConfigPath(workerPath(host.knownHostsFile))}`,
     '-o',
     'GlobalKnownHostsFile=/dev/null',
     '-o',
-    `StrictHostKeyChecking=${settings.hostKeyPolicy === 'accept-new' ? 'accept-new' : 'yes'}`,
+    `StrictHostKeyChecking=${host.hostKeyPolicy === 'accept-new' ? 'accept-new' : 'yes'}`,
     '-o',
     'IdentitiesOnly=yes',
     '-o',
@@ -155,16 +151,16 @@ export function parseStats(stdout: string): RsyncResult {
   };
 }
 
+function isKeyHost(host: RemoteHost): host is KeyHost {
+  return host.auth.method === 'key';
+}
+
 function withSlash(dir: string): string {
   return dir.endsWith('/') ? dir : `${dir}/`;
 }
 
-function classifyRsyncFailure(
-  host: RemoteHost,
-  code: number | null,
-  stderr: string,
-  knownHosts: string,
-): RemoteError {
+function classifyRsyncFailure(host: RemoteHost, code: number | null, stderr: string): RemoteError {
+  const knownHosts = workerPath(host.knownHostsFile);
   const tail = stderr.trim().split('\n').slice(-5).join(' | ');
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr))
     return new HostKeyMismatchError(host, knownHosts, 'a different key (seen by ssh)');

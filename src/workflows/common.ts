@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, type RetryPolicy } from '@temporalio/workflow';
-import type { SshTarget } from '../activities/types';
 import type { Plan, PlanHost } from '../plan/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errorTypes';
+import type { HostAuth, HostRef } from '../shared/host';
 
 /**
  * What the cluster workflow and the log-fetch workflow share about working on hosts: how a host is
@@ -63,21 +63,31 @@ export async function settleBounded<T, R>(
 }
 
 /** How the activities reach a host over SSH; secrets travel as references, never as values. */
-export function sshTarget(plan: Plan, host: PlanHost): SshTarget {
+export function hostRef(plan: Plan, host: PlanHost): HostRef {
   return {
     name: host.name,
     address: host.address,
-    port: host.ssh.port,
-    user: host.ssh.user,
-    auth:
-      host.ssh.auth.method === 'key'
-        ? { method: 'key', keyFile: host.ssh.auth.privateKeyFile }
-        : {
-            method: 'password',
-            inventoryFile: plan.inventoryFile,
-            inventoryHost: host.ssh.auth.secretRef.inventoryHost,
-          },
-    knownHostsFile: host.ssh.knownHostsFile,
-    hostKeyPolicy: host.ssh.hostKeyPolicy,
+    ...host.ssh,
+    auth: currentAuth(plan, host.ssh.auth as HostAuth | LegacyAuth),
   };
+}
+
+/**
+ * Plans recorded before the shared host type named a key `privateKeyFile` and a password by
+ * `secretRef` (its inventory file was the Plan's). A cluster workflow keeps its Plan for life, so
+ * one started then still hands those to this code.
+ */
+type LegacyAuth =
+  { method: 'key'; privateKeyFile: string } | { method: 'password'; secretRef: { inventoryHost: string } };
+
+function currentAuth(plan: Plan, auth: HostAuth | LegacyAuth): HostAuth {
+  if (auth.method === 'key') {
+    return 'keyFile' in auth ? auth : { method: 'key', keyFile: auth.privateKeyFile };
+  }
+  return 'password' in auth
+    ? auth
+    : {
+        method: 'password',
+        password: { inventoryFile: plan.inventoryFile, inventoryHost: auth.secretRef.inventoryHost },
+      };
 }

@@ -1,5 +1,5 @@
 import { isCancellation, proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities';
+import type { Activities } from '../activities';
 import { hostError, hostStepRetry, settleBounded, type HostError } from './common';
 import type { FetchLogsInput } from './logSources';
 
@@ -27,7 +27,7 @@ export interface FetchLogsResult {
  */
 export async function fetchLogsWorkflow(input: FetchLogsInput): Promise<FetchLogsResult> {
   const settled = await settleBounded(input.sources, input.parallelism ?? 8, (source) => {
-    const { fetchHostLogs } = proxyActivities<typeof activities>({
+    const { fetchHostLogs } = proxyActivities<Activities>({
       taskQueue: input.executorTaskQueue,
       startToCloseTimeout: '30 minutes',
       heartbeatTimeout: '20 seconds',

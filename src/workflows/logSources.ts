@@ -1,6 +1,6 @@
 import type { FetchHostLogsInput } from '../activities/logs';
 import type { Plan } from '../plan/types';
-import { sshTarget } from './common';
+import { hostRef } from './common';
 
 /*
  * What a log fetch reads: pure functions of a Plan, apart from the workflow (fetchLogs.ts) so the
@@ -40,7 +40,7 @@ export function logSources(plan: Plan): LogSource[] {
     byAddress.set(host.address, {
       host: host.name,
       sharedWith: [],
-      fetch: { target: sshTarget(plan, host), remoteDir: host.logDir, localDir: host.executorLogDir },
+      fetch: { target: hostRef(plan, host), remoteDir: host.logDir, localDir: host.executorLogDir },
     });
   }
   return [...byAddress.values()];

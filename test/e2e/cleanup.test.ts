@@ -1,7 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { preflight } from '../../src/activities/preflight';
+import {
+  closeActivityDeps,
+  createActivities,
+  createActivityDeps,
+  type ActivityDeps,
+} from '../../src/activities';
 import { preflightInput } from '../../src/workflows/cluster/steps';
 import type { PreflightCheck } from '../../src/activities/types';
 import type { Plan } from '../../src/plan/types';
@@ -43,6 +48,8 @@ describe('cleanup removes exactly what the tool made', () => {
   let cluster: TestCluster;
   let deploy: DeployEnv;
   let plan: Plan;
+  /** For the activity this test calls itself, outside any worker. */
+  let deps: ActivityDeps;
   const addr = (host: string) => plan.hosts.find((h) => h.name === host)!.address;
   const on = (host: string, script: string) => ssh(cluster.ctx, addr(host), script);
   /** `find` listing of the managed folders and the tool's state folder on a host, sorted. */
@@ -57,15 +64,17 @@ describe('cleanup removes exactly what the tool made', () => {
     // LOG_PATH in a folder that does not exist yet: preflight measures its nearest parent.
     plan = cluster.plan({ LOG_PATH: '/data/fresh/omni/log_path' });
     deploy = await startDeployEnv();
+    deps = createActivityDeps();
   });
   after(async () => {
+    if (deps) await closeActivityDeps(deps);
     await deploy?.stop();
     await cluster?.down();
   });
 
   it('preflight measures free space where a missing LOG_PATH will be created', async () => {
     const checks: PreflightCheck[] = await new MockActivityEnvironment().run(
-      preflight,
+      createActivities(deps).preflight,
       preflightInput(plan, 'd0'),
     );
     const disk = checks.find((c) => c.check === 'disk')!;

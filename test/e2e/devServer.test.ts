@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import * as activities from '../../src/activities';
+import { ping } from '../../src/activities/ping';
 import { roundTrip } from '../../src/workflows';
 import { runDeploy } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
@@ -81,7 +81,7 @@ describe('deploy server', () => {
         connection: native,
         taskQueue,
         workflowBundle: await workflowBundle(),
-        activities,
+        activities: { ping },
       });
       const client = new Client({ connection });
       await worker.runUntil(client.workflow.execute(roundTrip, { workflowId, taskQueue, args: ['kept'] }));

@@ -29,7 +29,7 @@ describe('remote layer over a real sshd', () => {
   const others: Remote[] = [];
 
   const newRemote = (opts: Partial<ConstructorParameters<typeof Remote>[0]> = {}) => {
-    const r = new Remote({ knownHostsPath: sshd.knownHostsPath, ...opts });
+    const r = new Remote(opts);
     others.push(r);
     return r;
   };
@@ -52,9 +52,11 @@ describe('remote layer over a real sshd', () => {
       address: sshd.host,
       port: sshd.port,
       user: 'root',
-      auth: { privateKeyPath: sshd.keyPath },
+      auth: { method: 'key', keyFile: sshd.keyPath },
+      knownHostsFile: sshd.knownHostsPath,
+      hostKeyPolicy: 'strict',
     };
-    remote = new Remote({ knownHostsPath: sshd.knownHostsPath });
+    remote = new Remote();
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-remote-e2e-'));
   });
 
@@ -295,8 +297,8 @@ describe('remote layer over a real sshd', () => {
     it('strict: an unknown host is refused with UnknownHostKeyError', async () => {
       const kh = path.join(work, 'empty_known_hosts');
       fs.writeFileSync(kh, '');
-      const err = await newRemote({ knownHostsPath: kh })
-        .exec(host, ['true'])
+      const err = await newRemote()
+        .exec({ ...host, knownHostsFile: kh }, ['true'])
         .catch((e: unknown) => e);
       assert.ok(err instanceof UnknownHostKeyError, String(err));
       assert.equal(err.retryable, false);
@@ -311,8 +313,8 @@ describe('remote layer over a real sshd', () => {
       const kh = path.join(work, 'wrong_known_hosts');
       fs.writeFileSync(kh, `[${sshd.host}]:${sshd.port} ${type} ${b64}\n`);
       for (const policy of ['strict', 'accept-new'] as const) {
-        const err = await newRemote({ knownHostsPath: kh, hostKeyPolicy: policy })
-          .exec(host, ['true'])
+        const err = await newRemote()
+          .exec({ ...host, knownHostsFile: kh, hostKeyPolicy: policy }, ['true'])
           .catch((e: unknown) => e);
         assert.ok(err instanceof HostKeyMismatchError, `${policy}: ${String(err)}`);
         assert.equal(err.retryable, false);
@@ -331,27 +333,56 @@ describe('remote layer over a real sshd', () => {
       fs.writeFileSync(kh, `${sshd.knownHostsLine}\n`);
       execFileSync('ssh-keygen', ['-H', '-f', kh], { stdio: 'ignore' });
       assert.match(fs.readFileSync(kh, 'utf8'), /^\|1\|/);
-      assert.equal((await newRemote({ knownHostsPath: kh }).exec(host, ['echo', 'ok'])).stdout, 'ok\n');
+      const r = await newRemote().exec({ ...host, knownHostsFile: kh }, ['echo', 'ok']);
+      assert.equal(r.stdout, 'ok\n');
     });
 
     it('accept-new appends an unknown host, then strict accepts it', async () => {
       const kh = path.join(work, 'new_known_hosts');
-      await newRemote({ knownHostsPath: kh, hostKeyPolicy: 'accept-new' }).exec(host, ['true']);
+      await newRemote().exec({ ...host, knownHostsFile: kh, hostKeyPolicy: 'accept-new' }, ['true']);
       assert.equal(fs.readFileSync(kh, 'utf8'), `${sshd.knownHostsLine}\n`);
-      assert.equal((await newRemote({ knownHostsPath: kh }).exec(host, ['echo', 'ok'])).stdout, 'ok\n');
+      const r = await newRemote().exec({ ...host, knownHostsFile: kh }, ['echo', 'ok']);
+      assert.equal(r.stdout, 'ok\n');
     });
 
-    it('the per-host policy overrides the pool default', async () => {
+    it('one pool verifies each host against its own known_hosts file, never reusing another’s connection', async () => {
       const kh = path.join(work, 'per_host_known_hosts');
-      await newRemote({ knownHostsPath: kh }).exec({ ...host, hostKeyPolicy: 'accept-new' }, ['true']);
-      assert.match(fs.readFileSync(kh, 'utf8'), /ssh-ed25519/);
+      fs.writeFileSync(kh, '');
+      const r = newRemote();
+      assert.equal((await r.exec(host, ['echo', 'ok'])).stdout, 'ok\n');
+      // Same user@address:port, but a file that does not know the host: refused, not served by
+      // the connection the first file verified.
+      const err = await r.exec({ ...host, knownHostsFile: kh }, ['true']).catch((e: unknown) => e);
+      assert.ok(err instanceof UnknownHostKeyError, String(err));
+      assert.equal(r.pool.connectionsOpened, 1);
+    });
+
+    it('~/ in the key and known_hosts paths is the worker’s home', async () => {
+      const home = path.join(work, 'home');
+      fs.mkdirSync(path.join(home, '.ssh'), { recursive: true });
+      fs.copyFileSync(sshd.knownHostsPath, path.join(home, '.ssh', 'known_hosts'));
+      fs.copyFileSync(sshd.keyPath, path.join(home, '.ssh', 'id'));
+      const saved = process.env.HOME;
+      process.env.HOME = home;
+      try {
+        const r = await newRemote().exec(
+          { ...host, auth: { method: 'key', keyFile: '~/.ssh/id' }, knownHostsFile: '~/.ssh/known_hosts' },
+          ['echo', 'ok'],
+        );
+        assert.equal(r.stdout, 'ok\n');
+      } finally {
+        process.env.HOME = saved;
+      }
     });
 
     it('rsync uses the same known_hosts: an unknown host is refused', async () => {
       const kh = path.join(work, 'rsync_empty_known_hosts');
       fs.writeFileSync(kh, '');
-      const err = await newRemote({ knownHostsPath: kh })
-        .rsync(host, { direction: 'push', localDir: work, remoteDir: path.join(work, 'never') })
+      const err = await newRemote()
+        .rsync(
+          { ...host, knownHostsFile: kh },
+          { direction: 'push', localDir: work, remoteDir: path.join(work, 'never') },
+        )
         .catch((e: unknown) => e);
       assert.ok(err instanceof UnknownHostKeyError, String(err));
     });
@@ -362,7 +393,7 @@ describe('remote layer over a real sshd', () => {
       const stranger = path.join(work, 'stranger_key');
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
       const err = await newRemote()
-        .exec({ ...host, auth: { privateKeyPath: stranger } }, ['true'])
+        .exec({ ...host, auth: { method: 'key', keyFile: stranger } }, ['true'])
         .catch((e: unknown) => e);
       assert.ok(err instanceof AuthenticationError, String(err));
       assert.equal(err.retryable, false);
@@ -371,7 +402,7 @@ describe('remote layer over a real sshd', () => {
 
       const rsyncErr = await newRemote()
         .rsync(
-          { ...host, auth: { privateKeyPath: stranger } },
+          { ...host, auth: { method: 'key', keyFile: stranger } },
           { direction: 'push', localDir: work, remoteDir: '/x' },
         )
         .catch((e: unknown) => e);
@@ -391,7 +422,7 @@ describe('remote layer over a real sshd', () => {
 
     it('a missing key file is a non-retryable ConfigError', async () => {
       const err = await newRemote()
-        .exec({ ...host, auth: { privateKeyPath: path.join(work, 'nope') } }, ['true'])
+        .exec({ ...host, auth: { method: 'key', keyFile: path.join(work, 'nope') } }, ['true'])
         .catch((e: unknown) => e);
       assert.ok(err instanceof RemoteConfigError, String(err));
       assert.equal(err.type, 'ConfigError');

@@ -34,9 +34,11 @@ describe('remote exec of a command that finishes immediately', () => {
       address: '127.0.0.1',
       port: server.port,
       user: 'root',
-      auth: { privateKeyPath: server.clientKeyPath },
+      auth: { method: 'key', keyFile: server.clientKeyPath },
+      knownHostsFile: server.knownHostsPath,
+      hostKeyPolicy: 'strict',
     };
-    remote = new Remote({ knownHostsPath: server.knownHostsPath });
+    remote = new Remote();
   });
 
   after(async () => {

@@ -6,6 +6,7 @@ import {
   AuthenticationError,
   Remote,
   RemoteConfigError,
+  type PasswordRef,
   type RemoteHost,
   type SecretResolver,
 } from '../../src/remote';
@@ -19,20 +20,20 @@ describe('password auth (ssh2 test server)', () => {
   const password = 'S3cret-pa$$word-for-test';
   let server: Ssh2TestServer;
   let host: RemoteHost;
-  let knownHostsPath: string;
   const remotes: Remote[] = [];
-  const asked: string[] = [];
+  const asked: PasswordRef[] = [];
+  const ref = (inventoryHost: string): PasswordRef => ({ inventoryFile: '/srv/inv.yml', inventoryHost });
 
   const secrets: SecretResolver = {
-    resolve: async (ref) => {
-      asked.push(ref);
-      if (ref === 'vault:p0') return password;
-      if (ref === 'vault:wrong') return 'not-the-password';
-      throw new Error(`lookup of ${ref} failed near "${password}"`);
+    resolve: async (r) => {
+      asked.push(r);
+      if (r.inventoryHost === 'p0') return password;
+      if (r.inventoryHost === 'wrong') return 'not-the-password';
+      throw new Error(`lookup of ${r.inventoryHost} failed near "${password}"`);
     },
   };
   const newRemote = (withSecrets = true) => {
-    const r = new Remote({ knownHostsPath, ...(withSecrets && { secrets }) });
+    const r = new Remote(withSecrets ? { secrets } : {});
     remotes.push(r);
     return r;
   };
@@ -57,13 +58,14 @@ describe('password auth (ssh2 test server)', () => {
         });
       });
     });
-    knownHostsPath = server.knownHostsPath;
     host = {
       name: 'p0',
       address: '127.0.0.1',
       port: server.port,
       user: 'deploy',
-      auth: { passwordRef: 'vault:p0' },
+      auth: { method: 'password', password: ref('p0') },
+      knownHostsFile: server.knownHostsPath,
+      hostKeyPolicy: 'strict',
     };
   });
 
@@ -81,13 +83,13 @@ describe('password auth (ssh2 test server)', () => {
   it('connects with the password the worker resolves from a reference', async () => {
     const r = await newRemote().exec(host, ['sh', '-c', 'echo "$1"', 'sh', "it's ok"]);
     assert.equal(r.stdout, "it's ok\n");
-    assert.deepEqual(asked, ['vault:p0']);
+    assert.deepEqual(asked, [ref('p0')]);
     assert.ok(!JSON.stringify(r).includes(password));
   });
 
   it('a wrong password is AuthenticationError without the password anywhere in it', async () => {
     const err = await newRemote()
-      .exec({ ...host, auth: { passwordRef: 'vault:wrong' } }, ['true'])
+      .exec({ ...host, auth: { method: 'password', password: ref('wrong') } }, ['true'])
       .catch((e: unknown) => e);
     assert.ok(err instanceof AuthenticationError, String(err));
     assert.equal(err.retryable, false);
@@ -98,12 +100,12 @@ describe('password auth (ssh2 test server)', () => {
 
   it('a resolver failure is a ConfigError that does not repeat what the resolver said', async () => {
     const err = await newRemote()
-      .exec({ ...host, auth: { passwordRef: 'vault:missing' } }, ['true'])
+      .exec({ ...host, auth: { method: 'password', password: ref('missing') } }, ['true'])
       .catch((e: unknown) => e);
     assert.ok(err instanceof RemoteConfigError, String(err));
     assert.equal(err.type, 'ConfigError');
     assert.equal(err.retryable, false);
-    assert.match(err.message, /cannot resolve the password vault:missing for p0/);
+    assert.match(err.message, /cannot resolve the password of missing in \/srv\/inv\.yml for p0/);
     assert.ok(!mentionsPassword(err));
   });
 

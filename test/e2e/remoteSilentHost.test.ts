@@ -27,9 +27,11 @@ describe('remote exec on a host that stops answering', () => {
       address: '127.0.0.1',
       port: server.port,
       user: 'root',
-      auth: { privateKeyPath: server.clientKeyPath },
+      auth: { method: 'key', keyFile: server.clientKeyPath },
+      knownHostsFile: server.knownHostsPath,
+      hostKeyPolicy: 'strict',
     };
-    remote = new Remote({ knownHostsPath: server.knownHostsPath, channelOpenTimeoutMs: 400 });
+    remote = new Remote({ channelOpenTimeoutMs: 400 });
   });
 
   after(async () => {

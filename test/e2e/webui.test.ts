@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
-import type * as realActivities from '../../src/activities';
+import type { Activities } from '../../src/activities';
 import { planSummary } from '../../src/client/actions/planInput';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import { temporalCliPath } from '../../src/shared/paths';
@@ -38,7 +38,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-const fakeActivities: Partial<typeof realActivities> = {
+const fakeActivities: Partial<Activities> = {
   preflight: async () => [],
   ensureContainer: async (i) => ({ action: 'created', id: `${i.name}-0123456789ab` }),
   syncCode: async () => ({ changed: true, bytesSent: 4096, installed: false }),

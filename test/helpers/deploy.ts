@@ -7,7 +7,6 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { sshOptions, type SimContext } from '../../sim';
-import { closeRemotes } from '../../src/activities/remoteContext';
 import type { Plan } from '../../src/plan/types';
 import type { Phase } from '../../src/shared/phases';
 import { clusterWorkflowId } from '../../src/shared/ids';
@@ -58,7 +57,7 @@ export interface DeployEnv {
   env: TestWorkflowEnvironment;
   client: Client;
   address: string;
-  /** Stops the in-process workers (if any), closes SSH connections, tears the server down. */
+  /** Stops the in-process workers (if any) and so their SSH connections, tears the server down. */
   stop: () => Promise<void>;
 }
 
@@ -73,19 +72,20 @@ export async function startDeployEnv(opts: { workers?: boolean } = {}): Promise<
   let running: Promise<unknown> = Promise.resolve();
   const stop = async () => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    // The worker set closes its SSH connections once its workers have stopped.
     await running.catch(() => undefined);
-    await closeRemotes();
     await env.teardown();
   };
   if (opts.workers !== false) {
     try {
-      workers = await createWorkers({
+      const set = await createWorkers({
         connection: env.nativeConnection,
         namespace: 'default',
         executor: TEST_EXECUTOR,
         workflowBundle: await workflowBundle(),
       });
-      running = Promise.all(workers.map((w) => w.run()));
+      workers = set.workers;
+      running = set.run();
     } catch (err) {
       await stop();
       throw err;

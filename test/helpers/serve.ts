@@ -63,13 +63,13 @@ export async function startInProcessWorker(
   env: TestWorkflowEnvironment,
   executor: string,
 ): Promise<{ stop: () => Promise<void> }> {
-  const workers = await createWorkers({
+  const { workers, run } = await createWorkers({
     connection: env.nativeConnection,
     namespace: 'default',
     executor,
     workflowBundle: await workflowBundle(),
   });
-  const running = Promise.all(workers.map((w) => w.run()));
+  const running = run();
   return {
     stop: async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

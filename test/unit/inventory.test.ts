@@ -94,12 +94,12 @@ describe('inventory variables', () => {
     const p = planFromFile(PRECEDENCE);
     assert.deepEqual(p.hosts.find((h) => h.name === 'p0')!.ssh.auth, {
       method: 'password',
-      secretRef: { inventoryHost: 'p0' },
+      password: { inventoryFile: PRECEDENCE, inventoryHost: 'p0' },
     });
     // p1's own key file outranks the all-level password.
     assert.deepEqual(p.hosts.find((h) => h.name === 'p1')!.ssh.auth, {
       method: 'key',
-      privateKeyFile: '~/.ssh/p1',
+      keyFile: '~/.ssh/p1',
     });
     assert.ok(!JSON.stringify(p).includes('from-all'));
   });

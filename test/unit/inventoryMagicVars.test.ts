@@ -27,7 +27,7 @@ describe('inventory magic variables and secrets', () => {
     const auth = plan.hosts[0]!.ssh.auth;
     assert.deepEqual(auth, {
       method: 'key',
-      privateKeyFile: path.join(path.dirname(file), 'keys/id_ed25519'),
+      keyFile: path.join(path.dirname(file), 'keys/id_ed25519'),
     });
   });
 
@@ -40,7 +40,7 @@ describe('inventory magic variables and secrets', () => {
     const plan = planFromFile(file);
     assert.deepEqual(plan.hosts.find((h) => h.name === 'p1')!.ssh.auth, {
       method: 'password',
-      secretRef: { inventoryHost: 'p1' },
+      password: { inventoryFile: file, inventoryHost: 'p1' },
     });
     assert.ok(!JSON.stringify(plan).includes('hunter2'), 'no password in the plan');
     assert.equal(inventoryPassword(file, 'p0'), 'hunter2-all');

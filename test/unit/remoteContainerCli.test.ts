@@ -2,13 +2,21 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
   CommandFailedError,
-  ContainerCli,
+  HostContainers,
   type ExecOptions,
   type ExecResult,
   type RemoteHost,
 } from '../../src/remote';
 
-const host: RemoteHost = { name: 'p0', address: '10.231.0.11', user: 'root', auth: { privateKeyPath: '/k' } };
+const host: RemoteHost = {
+  name: 'p0',
+  address: '10.231.0.11',
+  port: 22,
+  user: 'root',
+  auth: { method: 'key', keyFile: '/k' },
+  knownHostsFile: '/kh',
+  hostKeyPolicy: 'strict',
+};
 
 /** A fake host: records every argv and answers with the next canned result. */
 function fake(...answers: Partial<ExecResult>[]) {
@@ -28,10 +36,10 @@ const inspectJson = JSON.stringify({
 });
 
 for (const engine of ['docker', 'podman'] as const) {
-  describe(`ContainerCli (${engine})`, () => {
+  describe(`HostContainers (${engine})`, () => {
     it('inspect parses id, state, labels and image from the pretty-printed array both engines print', async () => {
       const f = fake({ stdout: `${JSON.stringify([JSON.parse(inspectJson)], null, 5)}\n` });
-      const info = await new ContainerCli(engine, host, f.exec).inspect('p0-engine');
+      const info = await new HostContainers(engine, host, f.exec).inspect('p0-engine');
       assert.deepEqual(info, {
         id: 'abc123',
         running: true,
@@ -48,7 +56,7 @@ for (const engine of ['docker', 'podman'] as const) {
           ? 'Error: No such container: x\n'
           : 'Error: no container with name or ID "x" found\n';
       const f = fake({ code: 1, stderr }, { code: 1, stderr }, { code: 1, stderr });
-      const cli = new ContainerCli(engine, host, f.exec);
+      const cli = new HostContainers(engine, host, f.exec);
       assert.equal(await cli.inspect('x'), undefined);
       assert.equal(await cli.stop('x'), false);
       assert.equal(await cli.remove('x'), false);
@@ -64,7 +72,7 @@ for (const engine of ['docker', 'podman'] as const) {
 
     it('other failures throw CommandFailedError naming host, argv and stderr', async () => {
       const f = fake({ code: 125, stderr: 'Error: cannot connect to the engine\n' });
-      const err = await new ContainerCli(engine, host, f.exec).inspect('x').catch((e: unknown) => e);
+      const err = await new HostContainers(engine, host, f.exec).inspect('x').catch((e: unknown) => e);
       assert.ok(err instanceof CommandFailedError);
       assert.equal(err.exitCode, 125);
       assert.deepEqual(err.argv, [engine, 'container', 'inspect', 'x']);
@@ -75,14 +83,14 @@ for (const engine of ['docker', 'podman'] as const) {
     it('run passes the plan argv through and returns the id', async () => {
       const f = fake({ stdout: 'Trying to pull…\ndeadbeef\n' });
       const runArgs = ['-d', '--name', 'p0-engine', '--env', 'A=$(x)', 'localhost/engine:1', 'sleep', 'inf'];
-      const id = await new ContainerCli(engine, host, f.exec).run(runArgs);
+      const id = await new HostContainers(engine, host, f.exec).run(runArgs);
       assert.equal(id, 'deadbeef');
       assert.deepEqual(f.calls[0]?.argv, [engine, 'run', ...runArgs]);
     });
 
     it('exec builds detach, env, user and workdir flags before the name', async () => {
       const f = fake({ stdout: 'ok' });
-      const r = await new ContainerCli(engine, host, f.exec).exec('c1', ['sh', '-c', 'echo "$A"'], {
+      const r = await new HostContainers(engine, host, f.exec).exec('c1', ['sh', '-c', 'echo "$A"'], {
         detach: true,
         env: { A: 'x y', B: '1' },
         user: 'nobody',
@@ -117,7 +125,7 @@ for (const engine of ['docker', 'podman'] as const) {
         {},
         { stdout: '4.3.1\n' },
       );
-      const cli = new ContainerCli(engine, host, f.exec, { sudo: true });
+      const cli = new HostContainers(engine, host, f.exec, { sudo: true });
       assert.equal(await cli.imagePresent('img:1'), true);
       assert.equal(await cli.imagePresent('x'), false);
       await cli.pull('img:2');

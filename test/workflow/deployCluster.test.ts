@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type LogEntry } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
-import type * as realActivities from '../../src/activities';
+import type { Activities } from '../../src/activities';
 import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
 import {
@@ -20,8 +20,6 @@ import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
 import { planFromFile } from '../../src/client/planFile';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
-
-type Activities = typeof realActivities;
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'inventories');
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type * as realActivities from '../../src/activities';
+import type { Activities } from '../../src/activities';
 import type { FetchHostLogsInput } from '../../src/activities/logs';
 import { deployCluster, fetchLogsWorkflow } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/cluster/messages';
@@ -52,7 +52,7 @@ describe('fetchLogsWorkflow and the fetch_log phase', () => {
     const executorWorker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: executor,
-      activities: { fetchHostLogs } satisfies Partial<typeof realActivities>,
+      activities: { fetchHostLogs } satisfies Partial<Activities>,
     });
     return executorWorker.runUntil(workflowWorker.runUntil(fn({ shared, executor }, fetched)));
   }

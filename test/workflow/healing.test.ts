@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type * as realActivities from '../../src/activities';
+import type { Activities } from '../../src/activities';
 import type { WatchHealthInput } from '../../src/activities/types';
 import { observationSignature, type HostObservation } from '../../src/shared/observation';
 import { deployCluster } from '../../src/workflows';
@@ -23,7 +23,6 @@ import { recordHistory, waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
-type Activities = typeof realActivities;
 
 /**
  * A pretend cluster behind mocked activities: the watch reports what `hosts` say, and a repair

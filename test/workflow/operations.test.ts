@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type * as realActivities from '../../src/activities';
+import type { Activities } from '../../src/activities';
 import { stepAttempts } from '../../src/client/stepAttempts';
 import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
@@ -15,8 +15,6 @@ import { runDeploy } from '../helpers/cli';
 import { waitForStatus } from '../helpers/deploy';
 import { SEED_EXTRA_VARS, SEED_INVENTORY, seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
-
-type Activities = typeof realActivities;
 
 /**
  * Honest operations: what the cluster workflow does with requests while it is busy, what it

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import * as activities from '../../src/activities';
+import { ping } from '../../src/activities/ping';
 import * as workflows from '../../src/workflows';
 import { roundTrip } from '../../src/workflows';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
@@ -24,7 +24,7 @@ describe('round trip on the real Temporal dev server', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),
-      activities,
+      activities: { ping },
     });
     const result = await worker.runUntil(
       env.client.workflow.execute(roundTrip, { workflowId: randomUUID(), taskQueue, args: ['hi'] }),

@@ -22,7 +22,7 @@ function table(head: string[]): Table.Table {
 }
 
 function sshCell(h: PlanHost): string {
-  const auth = h.ssh.auth.method === 'key' ? `key ${h.ssh.auth.privateKeyFile}` : 'password (from inventory)';
+  const auth = h.ssh.auth.method === 'key' ? `key ${h.ssh.auth.keyFile}` : 'password (from inventory)';
   return `${h.ssh.user}, port ${h.ssh.port}, ${auth}`;
 }
 

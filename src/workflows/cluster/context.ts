@@ -5,7 +5,7 @@ import {
   proxyActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type * as activities from '../../activities';
+import type { Activities } from '../../activities';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import { hostError, hostStepRetry, settleBounded } from '../common';
@@ -18,8 +18,6 @@ export class PhaseFailed extends Error {
     super(`phase ${phase} failed on some hosts`);
   }
 }
-
-type Activities = typeof activities;
 
 /**
  * What a phase implementation gets: the plan, the state table, and `fanOut`, which runs one step

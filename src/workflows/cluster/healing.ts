@@ -1,9 +1,9 @@
 import { ActivityCancellationType, patched, proxyActivities, sleep } from '@temporalio/workflow';
-import type * as activities from '../../activities';
+import type { Activities } from '../../activities';
 import type { ProbeHost, WatchHealthInput, WatchHealthResult } from '../../activities/types';
 import type { Plan } from '../../plan/types';
 import type { HostObservation } from '../../shared/observation';
-import { hostStepRetry, sshTarget } from '../common';
+import { hostRef, hostStepRetry } from '../common';
 import { PhaseFailed, type PhaseContext } from './context';
 import type { ClusterHealth, Unit } from './health';
 import { distributeRanktables, keptRanktables } from './ranktablePhase';
@@ -15,7 +15,7 @@ import type { HealthOptions } from './types';
 /** What the health watch probes on every host: its container, its API servers, the proxy. */
 export function probeHosts(plan: Plan): ProbeHost[] {
   return plan.hosts.map((h) => ({
-    target: sshTarget(plan, h),
+    target: hostRef(plan, h),
     cli: h.container.cli,
     container: h.container.name,
     address: h.address,
@@ -32,7 +32,7 @@ export function watchHealth(
   heartbeatTimeout: string,
   seq: number,
 ): Promise<WatchHealthResult> {
-  const { watchHealth: watch } = proxyActivities<typeof activities>({
+  const { watchHealth: watch } = proxyActivities<Activities>({
     activityId: `watch/health/${seq}`,
     summary: `${plan.cluster} · health watch`,
     // A round probes every host (each bounded); the activity lives up to maxWatchMs.

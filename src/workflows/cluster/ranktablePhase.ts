@@ -2,7 +2,7 @@ import { buildRanktables, RanktableError, type HccnProbe } from '../../plan/rank
 import type { Plan } from '../../plan/types';
 import type { DeviceIpOutput, RanktableFileWrite } from '../../activities/types';
 import { PhaseFailed, type PhaseContext } from './context';
-import { sshTarget } from '../common';
+import { hostRef } from '../common';
 import { owner, planHost } from './steps';
 
 /** Generated ranktables as kept in workflow state: each path's bytes once, and who gets what. */
@@ -31,7 +31,7 @@ export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
   await ctx.fanOut(READ, 'ranktable', hosts, async (name) => {
     const host = planHost(plan, name);
     const outputs = await ctx.activities(name, 'ranktable').readDeviceIps({
-      target: sshTarget(plan, host),
+      target: hostRef(plan, host),
       cli: host.container.cli,
       container: host.container.name,
       devices: host.devices,
@@ -76,7 +76,7 @@ export async function distributeRanktables(
     hosts.filter((h) => set.hosts[h] !== undefined),
     (name) =>
       ctx.activities(name, 'ranktable').writeRanktables({
-        target: sshTarget(plan, planHost(plan, name)),
+        target: hostRef(plan, planHost(plan, name)),
         owner: owner(plan, planHost(plan, name)),
         root: plan.settings.ranktable_save_path,
         files: set.hosts[name]!.map((path): RanktableFileWrite => ({

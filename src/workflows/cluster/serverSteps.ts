@@ -16,7 +16,7 @@ import {
   renderSeedProxyScript,
 } from '../../plan/proxy';
 import type { Plan, PlanHost } from '../../plan/types';
-import { sshTarget } from '../common';
+import { hostRef } from '../common';
 import { launchScriptPath, owner, planHost, runDir, stopScriptPath } from './steps';
 
 /**
@@ -111,7 +111,7 @@ export function engineLaunchInput(plan: Plan, name: string, force: boolean): Eng
   const host = planHost(plan, name);
   const spec = engineLaunchSpec(plan, name);
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     cli: host.container.cli,
     container: host.container.name,
     launchScriptPath: launchScriptPath(plan, host),
@@ -131,7 +131,7 @@ export function engineReadyInput(plan: Plan, name: string): EngineReadyInput {
   const inst = instanceOf(plan, host);
   const engine = inst.kind === 'prefill' ? inst.p.engine : inst.d.engine;
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     cli: host.container.cli,
     container: host.container.name,
     runDir: runDir(plan, host),
@@ -196,7 +196,7 @@ export function proxyInput(plan: Plan, drained: readonly string[] = []): ProxyIn
   };
   const config = renderProxyConfig(spec);
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     cli: host.container.cli,
     container: host.container.name,
     confPath: `${dir}/nginx.conf`,
@@ -239,7 +239,7 @@ export function verifyInput(plan: Plan, requestId: string): VerifyInput {
   const host = planHost(plan, plan.proxy.host);
   const model = plan.prefill[0]?.engine.servedModelName ?? plan.settings.served_model_name;
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     url: `http://${host.address}:${plan.proxy.listenPort}`,
     model,
     requestId,

@@ -7,7 +7,7 @@ import type {
 } from '../../activities/types';
 import { containerSpecHash, dockerRunArgv } from '../../plan/dockerRun';
 import type { Plan, PlanHost } from '../../plan/types';
-import { sshTarget } from '../common';
+import { hostRef } from '../common';
 
 /**
  * Plan → activity inputs: pure functions, so a reader follows an inventory field from the Plan
@@ -35,7 +35,7 @@ export function preflightInput(plan: Plan, name: string): PreflightInput {
   const s = plan.settings;
   const engineHost = host.role !== 'proxy';
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     cli: host.container.cli,
     image: host.container.image,
     modelPath: engineHost ? s.MODEL_PATH : undefined,
@@ -56,7 +56,7 @@ export function containerInput(plan: Plan, name: string): ContainerInput {
   const s = plan.settings;
   const argv = dockerRunArgv(host.container);
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     cli: host.container.cli,
     name: host.container.name,
     image: host.container.image,
@@ -85,7 +85,7 @@ export function syncCodeInput(plan: Plan, name: string): SyncCodeInput {
   const host = planHost(plan, name);
   const s = plan.settings;
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     localPath: `${s.LOCAL_CODE_PATH}/omniinfer`,
     remotePath: `${s.CODE_PATH}/omniinfer`,
     install:
@@ -98,7 +98,7 @@ export function syncCodeInput(plan: Plan, name: string): SyncCodeInput {
 export function cleanupInput(plan: Plan, name: string): CleanupInput {
   const host = planHost(plan, name);
   return {
-    target: sshTarget(plan, host),
+    target: hostRef(plan, host),
     cli: host.container.cli,
     containers: [host.container.name],
     stopScripts: host.role === 'proxy' ? [] : [stopScriptPath(plan, host)],
