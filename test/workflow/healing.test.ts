@@ -23,7 +23,6 @@ import { recordHistory, waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
-
 /**
  * A pretend cluster behind mocked activities: the watch reports what `hosts` say, and a repair
  * (launching the engines of a unit again) makes that unit's hosts healthy — unless a host is
