@@ -71,6 +71,9 @@ describe('rollouts on the simulated cluster', () => {
       pauseMs: 50,
       timeoutMs: 20_000,
       signal: stop.signal,
+      // As OpenAI's clients do: a request whose pooled connection the proxy closed on a reload
+      // (before any answer) goes out once more. Counted and printed, never hidden.
+      retryBrokenConnections: true,
       onSample: (s) => samples.push(s),
     });
     try {
@@ -89,9 +92,12 @@ describe('rollouts on the simulated cluster', () => {
   const summary = (what: string, load: LoadReport, samples: Sample[], extra = '') => {
     const w = failureWindow(samples);
     const line =
-      `${what.padEnd(34)} ${w.failures}/${load.sent} failed` +
+      `${what.padEnd(34)} ${w.failures}/${load.sent} failed (${load.retried} resent after a broken connection)` +
       `${w.failures ? ` over ${(w.spanMs / 1000).toFixed(1)} s` : ''}; latency p50 ${load.latencyMs.p50.toFixed(0)} ms, ` +
-      `p90 ${load.latencyMs.p90.toFixed(0)} ms, p99 ${load.latencyMs.p99.toFixed(0)} ms${extra}`;
+      `p90 ${load.latencyMs.p90.toFixed(0)} ms, p99 ${load.latencyMs.p99.toFixed(0)} ms${extra}` +
+      (w.failures
+        ? ` (statuses ${JSON.stringify(load.byStatus)}, errors ${JSON.stringify(load.errors)})`
+        : '');
     report.push(line);
     return w;
   };
