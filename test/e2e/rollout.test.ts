@@ -212,7 +212,20 @@ describe('rollouts on the simulated cluster', () => {
 
     const added = await underLoad(() => cli(['start', '-i', threeFile, ...extra]));
     assert.equal(added.result.code, 0, `${added.result.stdout}\n${added.result.stderr}`);
-    summary('add a prefill instance', added.load, added.samples);
+    const addOutage = Number(/decode outage ([\d.]+) s/.exec(added.result.stdout)?.[1]);
+    const addWindow = summary(
+      'add a prefill instance',
+      added.load,
+      added.samples,
+      `; outage ${addOutage.toFixed(1)} s`,
+    );
+    // The engines switch layouts together: requests fail (502, drained) only in that window, and
+    // no old engine meets a new one (a decode refusing a KV transfer would answer 400).
+    assert.equal(added.load.byStatus['400'], undefined, JSON.stringify(added.load.byStatus));
+    assert.ok(
+      addWindow.spanMs <= addOutage * 1000 + 3000,
+      `failures spanned ${addWindow.spanMs} ms, the outage ${addOutage} s`,
+    );
     plan = cluster.plan({ prefill_extra_args: args });
     const three = JSON.parse((await cli(['plan', '-i', threeFile, ...extra, '--json'])).stdout) as Plan;
     const p2 = three.hosts.find((h) => h.name === 'p2')!;
@@ -236,6 +249,7 @@ describe('rollouts on the simulated cluster', () => {
     const removed = await underLoad(() => cli(['start', '-i', cluster.inventoryFile, ...extra]));
     assert.equal(removed.result.code, 0, `${removed.result.stdout}\n${removed.result.stderr}`);
     summary('remove it again', removed.load, removed.samples);
+    assert.equal(removed.load.byStatus['400'], undefined, JSON.stringify(removed.load.byStatus));
     assert.deepEqual(await containersOn(cluster.ctx, p2.address), [], 'no container left on p2');
     const left = await ssh(
       cluster.ctx,

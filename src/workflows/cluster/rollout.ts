@@ -77,7 +77,24 @@ export async function rollOut(
   // The new layout's upstreams; instances that are new (or removed) are out of it from now on.
   await reload('proxy.layout', true);
 
-  const prefill = changed.filter((u) => u.kind === 'prefill');
+  if (diff.globalRanktable) {
+    // A changed layout (an instance added or removed): every engine must agree on the global
+    // ranktable and on kv_parallel_size, so a mix of old and new engines refuses each other's KV
+    // transfers. They restart together, drained, and that window is the outage.
+    const engines = changed.filter((u) => u.kind !== 'proxy');
+    progress(`new layout: ${engines.map((u) => u.unit).join(', ')} drained and restarted together`);
+    const upstreams = engines.flatMap((u) => unitUpstreams(next, u.unit));
+    for (const x of upstreams) drained.add(x);
+    await reload('layout.drain', true);
+    const outageFrom = Date.now();
+    await rollUnits(ctx, `${prefix}.layout`, engines);
+    for (const x of upstreams) drained.delete(x);
+    await reload('layout.back', false);
+    report.decodeOutageMs = Date.now() - outageFrom;
+    progress(`new layout serving after ${(report.decodeOutageMs / 1000).toFixed(1)} s`);
+  }
+
+  const prefill = diff.globalRanktable ? [] : changed.filter((u) => u.kind === 'prefill');
   for (const [i, u] of prefill.entries()) {
     progress(`prefill ${i + 1} of ${prefill.length}: ${u.unit} drained, restarting`);
     const upstreams = unitUpstreams(next, u.unit);
@@ -89,7 +106,7 @@ export async function rollOut(
     await reload(`${u.unit}.back`, false);
   }
 
-  for (const u of changed.filter((x) => x.kind === 'decode')) {
+  for (const u of diff.globalRanktable ? [] : changed.filter((x) => x.kind === 'decode')) {
     progress(`${u.unit}: drained, restarting (the decode outage starts)`);
     const upstreams = unitUpstreams(next, u.unit);
     for (const x of upstreams) drained.add(x);
@@ -128,21 +145,28 @@ export async function rollOut(
 }
 
 /** One unit: its changed containers replaced (code installed into them), its engines relaunched. */
-async function rollUnit(ctx: PhaseContext, prefix: string, u: UnitChange): Promise<void> {
+function rollUnit(ctx: PhaseContext, prefix: string, u: UnitChange): Promise<void> {
+  return rollUnits(ctx, `${prefix}.${u.unit}`, [u]);
+}
+
+/** Units together: containers, code, then every engine in the readiness-gated order. */
+async function rollUnits(ctx: PhaseContext, prefix: string, units: UnitChange[]): Promise<void> {
   const next = ctx.plan;
-  const unit = clusterUnits(next).find((x) => x.unit === u.unit)!;
-  const recreate = u.hosts.filter((h) => h.actions.includes('recreate-container')).map((h) => h.host);
-  await ctx.fanOut(`${prefix}.${u.unit}.container`, 'run_docker', recreate, (h) =>
+  const hosts = units.flatMap((u) => clusterUnits(next).find((x) => x.unit === u.unit)!.hosts);
+  const recreate = units.flatMap((u) =>
+    u.hosts.filter((h) => h.actions.includes('recreate-container')).map((h) => h.host),
+  );
+  await ctx.fanOut(`${prefix}.container`, 'run_docker', recreate, (h) =>
     ctx.activities(h, 'run_docker').ensureContainer(containerInput(next, h)),
   );
   await ctx.fanOut(
-    `${prefix}.${u.unit}.code`,
+    `${prefix}.code`,
     'sync_code',
     syncCodeTargets(next).filter((h) => recreate.includes(h)),
     (h) => ctx.executorActivities(h, 'sync_code').syncCode(syncCodeInput(next, h)),
   );
-  // The whole unit: a Ray group or a data-parallel group starts again together.
-  await startServers(ctx, `${prefix}.${u.unit}`, new Set(unit.hosts), true);
+  // Whole units: a Ray group or a data-parallel group starts again together.
+  await startServers(ctx, prefix, new Set(hosts), true);
 }
 
 /** The API servers of some hosts, as the proxy names its upstreams. */
