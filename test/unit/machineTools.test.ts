@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { POSTGRES_MAJOR } from '../../src/temporal/production/topology';
 
 /**
  * Every external program the product, the simulated cluster and the tests run, with the Debian
@@ -57,6 +58,18 @@ const TOOLS: Tool[] = [
   { program: 'curl', package: 'curl', usedBy: 'readiness probes and verify on hosts, engine image' },
   { program: 'chromium', package: 'chromium', usedBy: 'the Web UI browser test' },
   { program: 'docker-compose', package: 'docker-compose', usedBy: 'validating docker-compose.temporal.yml' },
+  {
+    program: `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin/postgres`,
+    package: 'postgresql',
+    usedBy: 'the production Temporal (deploy server start --backend postgres)',
+  },
+  {
+    program: `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin/psql`,
+    package: 'postgresql',
+    usedBy: 'schema versions of the production Temporal',
+  },
+  { program: 'runuser', package: 'util-linux', usedBy: 'PostgreSQL run as its own user when deploy is root' },
+  { program: 'openssl', package: 'openssl', usedBy: 'deploy certs: the mTLS certificates' },
 ];
 
 const SETUP = fs.readFileSync(path.join(__dirname, '..', '..', 'scripts', 'setup.sh'), 'utf8');
