@@ -3,7 +3,10 @@ import type { Plan } from '../../plan/types';
 import { ClusterEntity } from './clusterEntity';
 import { deployInputProblems } from './inputChecks';
 import {
+  applyPlanUpdate,
   eventsQuery,
+  planQuery,
+  rollbackUpdate,
   restartServersSignal,
   setHealingUpdate,
   restartServersUpdate,
@@ -48,6 +51,11 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
     validator: (request) => cluster.validateRestart(request),
   });
   setHandler(eventsQuery, () => [...cluster.events]);
+  setHandler(planQuery, () => cluster.plan);
+  setHandler(applyPlanUpdate, (request) => cluster.applyPlan(request), {
+    validator: (request) => cluster.validateApplyPlan(request),
+  });
+  setHandler(rollbackUpdate, () => cluster.rollback(), { validator: () => cluster.validateRollback() });
   setHandler(setHealingUpdate, ({ enabled }) => cluster.setHealing(enabled), {
     validator: (request) => cluster.validateSetHealing(request),
   });

@@ -28,7 +28,27 @@ export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
   const plan = ctx.plan;
   const hosts = engineHosts(plan);
   ctx.state.markSkipped(plan.proxy.host, 'ranktable', 'nginx reads no ranktable');
-  await ctx.fanOut(READ, 'ranktable', hosts, async (name) => {
+  await readDeviceIps(ctx, READ, hosts);
+  const set = ctx.state.stepData<RanktableSet>(SET_KEY) ?? buildSet(ctx, hosts);
+  await distributeRanktables(ctx, WRITE, set, Object.keys(set.hosts));
+}
+
+/**
+ * The ranktables of a changed cluster (a rollout that adds or removes an instance): device IPs
+ * are read only where none were read before (new hosts), every ranktable is built again from the
+ * current Plan, and each engine host gets its files (unchanged ones are left alone).
+ */
+export async function rebuildRanktables(ctx: PhaseContext, prefix: string): Promise<void> {
+  const hosts = engineHosts(ctx.plan);
+  const unread = hosts.filter((h) => ctx.state.stepData(probeKey(h)) === undefined);
+  await readDeviceIps(ctx, `${prefix}.read`, unread);
+  const set = buildSet(ctx, hosts);
+  await distributeRanktables(ctx, `${prefix}.write`, set, Object.keys(set.hosts));
+}
+
+async function readDeviceIps(ctx: PhaseContext, step: string, hosts: string[]): Promise<void> {
+  const plan = ctx.plan;
+  await ctx.fanOut(step, 'ranktable', hosts, async (name) => {
     const host = planHost(plan, name);
     const outputs = await ctx.activities(name, 'ranktable').readDeviceIps({
       target: hostRef(plan, host),
@@ -38,23 +58,23 @@ export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
     });
     ctx.state.setStepData(probeKey(name), outputs);
   });
+}
 
-  let set = ctx.state.stepData<RanktableSet>(SET_KEY);
-  if (!set) {
-    const hccn: HccnProbe[] = hosts.flatMap((name) =>
-      (ctx.state.stepData<DeviceIpOutput[]>(probeKey(name)) ?? []).map((o) => ({ host: name, ...o })),
-    );
-    try {
-      set = dedupe(buildRanktables({ layout: plan.ranktable, hccn }).files);
-    } catch (err) {
-      if (!(err instanceof RanktableError)) throw err;
-      reportInvalid(ctx, hosts, err);
-      throw new PhaseFailed('ranktable');
-    }
-    ctx.state.setStepData(SET_KEY, set);
+/** Build, validate and keep the ranktable set; nothing is written when the device IPs do not fit. */
+function buildSet(ctx: PhaseContext, hosts: string[]): RanktableSet {
+  const hccn: HccnProbe[] = hosts.flatMap((name) =>
+    (ctx.state.stepData<DeviceIpOutput[]>(probeKey(name)) ?? []).map((o) => ({ host: name, ...o })),
+  );
+  let set: RanktableSet;
+  try {
+    set = dedupe(buildRanktables({ layout: ctx.plan.ranktable, hccn }).files);
+  } catch (err) {
+    if (!(err instanceof RanktableError)) throw err;
+    reportInvalid(ctx, hosts, err);
+    throw new PhaseFailed('ranktable');
   }
-
-  await distributeRanktables(ctx, WRITE, set, Object.keys(set.hosts));
+  ctx.state.setStepData(SET_KEY, set);
+  return set;
 }
 
 /** The ranktables the last ranktable phase built, if it ran (a repair puts them back). */
@@ -109,6 +129,7 @@ function reportInvalid(ctx: PhaseContext, hosts: string[], err: RanktableError):
   for (const h of blamed) {
     const own = err.problems.filter((p) => named.length === 0 || new RegExp(`\\b${h}\\b`).test(p));
     ctx.state.forgetStep(READ, h);
+    ctx.state.setStepData(probeKey(h), undefined);
     ctx.state.markFailed(h, 'ranktable', Date.now(), {
       type: 'RanktableError',
       message: own.join('; '),
