@@ -31,8 +31,8 @@ import { browseCluster } from '../helpers/webui';
 
 /**
  * omni-deploy on the production topology with workers on several machines (issue 18), on its own
- * simulated cluster (instance 90): the native production Temporal (PostgreSQL, temporal-server with
- * mTLS, the Web UI server) listens on the sim bridge 10.231.90.1; two shared-queue workers run
+ * simulated cluster (instance 62): the native production Temporal (PostgreSQL, temporal-server with
+ * mTLS, the Web UI server) listens on the sim bridge 10.231.62.1; two shared-queue workers run
  * `deploy worker` inside the simulated machines w1 and w2, the executor-queue worker inside ex,
  * which holds the code to sync; each started over SSH from this checkout (the hosts see the
  * machine's /usr and /work), each with its own client certificate. sim-2P1D is deployed three
@@ -41,7 +41,7 @@ import { browseCluster } from '../helpers/webui';
  * PostgreSQL is killed and started again 20 s later. Each deploy must finish with every step done
  * exactly once (or retried only where the fault hit), and times are printed.
  */
-const INSTANCE = Number(process.env.PROD_WORKERS_TEST_INSTANCE ?? 90);
+const INSTANCE = Number(process.env.PROD_WORKERS_TEST_INSTANCE ?? 62);
 const ctx = simContext(INSTANCE);
 const BRIDGE = `${ctx.subnet}.1`;
 const CHECKOUT = path.join(__dirname, '..', '..');

@@ -3,7 +3,12 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ConnectionOptions } from '@temporalio/client';
-import { frontendConnection, productionLayout, type ProductionLayout } from '../../src/temporal/production';
+import {
+  frontendConnection,
+  productionLayout,
+  stopProduction,
+  type ProductionLayout,
+} from '../../src/temporal/production';
 import { readSettings } from '../../src/temporal/production/settings';
 import { MAX_SERVER_PORT, serverPorts } from '../../src/temporal/production/topology';
 import { runDeploy, type CliResult } from './cli';
@@ -99,7 +104,11 @@ export async function productionTemporal(
     connection: () => frontendConnection(layout, readSettings(layout)!),
     stop,
     remove: async () => {
-      await stop();
+      const r = await stop();
+      // The CLI may fail (a broken build, a killed process): stop by the records in-process too,
+      // before the records go with the folder, so nothing is left running.
+      if (r.code !== 0) console.log(`deploy server stop failed (${r.code}): ${r.stdout}${r.stderr}`);
+      await stopProduction(layout);
       fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
