@@ -69,6 +69,23 @@ function inventoryText(): string {
     .replace(/(cluster_name:).*/, `$1 ${CLUSTER}`);
 }
 
+/** The processes whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        // comm may hold spaces and parentheses: the fields after its closing one.
+        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** A script on a simulated machine over ssh (optionally with stdin); rejects on failure. */
 function ssh(address: string, script: string, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -375,19 +392,25 @@ describe('workers on several machines, on the production Temporal', { timeout: 1
     const serverPid = readPidFile(t!.layout.server.pid)!.pid;
     const pg = (await postgresPid(t!.layout))!;
     const before = (await handle().fetchHistory()).events?.length ?? 0;
+    // The whole database dies at once, as in a crash of its machine: the postmaster and every
+    // backend serving the server's open connections (a lone postmaster's backends answer on).
+    const processes = [pg, ...childrenOf(pg)];
     const t0 = Date.now();
-    process.kill(pg, 'SIGKILL');
+    for (const pid of processes) process.kill(pid, 'SIGKILL');
 
-    // Detected: the first call that needs the database fails.
+    // Detected: a call that needs the database fails or gets no answer within 2 s (the server
+    // retries the database for a while before it gives up on a call). A visibility count always
+    // reads the database; histories may come from the server's cache.
     let detected: number | undefined;
     while (detected === undefined && Date.now() - t0 < 20_000) {
-      const ok = await handle()
-        .fetchHistory()
+      const ok = await connection!
+        .withDeadline(Date.now() + 2000, () => client.workflow.count(`DeployCluster = "${CLUSTER}"`))
         .then(() => true)
         .catch(() => false);
       if (!ok) detected = Date.now();
       else await sleep(250);
     }
+    assert.ok(detected, 'a call that reads the database failed while it was down');
     await sleep(Math.max(0, t0 + 20_000 - Date.now()));
     const restart = await runDeploy(
       [

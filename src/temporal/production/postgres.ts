@@ -225,4 +225,3 @@ export async function sql(
   );
   return r.stdout.trim();
 }
-
