@@ -22,6 +22,9 @@ APT_PACKAGES=(
   chromium fonts-noto-color-emoji
   # validates docker-compose.temporal.yml with a real compose client (`docker-compose config`)
   docker-compose
+  # the production Temporal natively (`deploy server start --backend postgres`): its PostgreSQL
+  # (the `postgres` user it runs as comes with it), and openssl for the mTLS certificates
+  postgresql openssl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -5,8 +5,12 @@ import { resolveTemporalTarget } from '../shared/temporalConnection';
 export async function connectClient(): Promise<{ client: Client; connection: Connection; address: string }> {
   const target = resolveTemporalTarget();
   const connection = await Connection.connect(target.connectionOptions).catch((err: Error) => {
+    // A server that wants mTLS drops a client without a certificate just like an absent one.
+    const tls = target.connectionOptions.tls
+      ? ''
+      : ' If it requires client certificates, set TEMPORAL_TLS_* or TEMPORAL_CONFIG_FILE (`deploy server start --backend postgres` prints its profile).';
     throw new Error(
-      `cannot reach Temporal at ${target.address} (${err.message}). Start one with \`deploy server start --detach\` or set TEMPORAL_ADDRESS.`,
+      `cannot reach Temporal at ${target.address} (${err.message}). Start one with \`deploy server start --detach\` or set TEMPORAL_ADDRESS.${tls}`,
     );
   });
   return {

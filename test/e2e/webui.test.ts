@@ -1,11 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Activities } from '../../src/activities';
 import { planSummary } from '../../src/client/actions/planInput';
 import { clusterWorkflowId } from '../../src/shared/ids';
@@ -18,6 +16,7 @@ import { runDeploy } from '../helpers/cli';
 import { seedPlan } from '../helpers/plans';
 import { freePort } from '../helpers/ports';
 import { workflowBundle } from '../helpers/temporal';
+import { ARTIFACTS, frameWithText, openUiBrowser, type UiBrowser } from '../helpers/webui';
 
 /**
  * What an operator sees in the Temporal Web UI, checked in a real browser (Debian's Chromium driven
@@ -25,52 +24,22 @@ import { workflowBundle } from '../helpers/temporal';
  * search attribute, its summary and the host × phase table of its current details, and the
  * cluster's log Schedule. Screenshots land in test-artifacts/.
  */
-const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const PHASES = ['preflight', 'run_docker', 'sync_code'] as const;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 const fakeActivities: Partial<Activities> = {
   preflight: async () => [],
   ensureContainer: async (i) => ({ action: 'created', id: `${i.name}-0123456789ab` }),
   syncCode: async () => ({ changed: true, bytesSent: 4096, installed: false }),
 };
 
-/** The UI renders summaries and details as markdown in sandboxed iframes. */
-async function frameWithText(page: Page, text: string, timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const frame of page.frames()) {
-      const body = await frame
-        .locator('body')
-        .innerText({ timeout: 1000 })
-        .catch(() => '');
-      if (body.includes(text)) return frame;
-    }
-    if (Date.now() > deadline) throw new Error(`no frame of ${page.url()} shows "${text}"`);
-    await page.waitForTimeout(250);
-  }
-}
-
 describe('Temporal Web UI in a browser', { timeout: 300_000 }, () => {
   const plan = seedPlan('2P1D', { cluster_name: 'webui-2p1d' });
   const hosts = plan.hosts.map((h) => h.name);
   let env: TestWorkflowEnvironment | undefined;
   let uiPort: number;
-  let browser: BrowserContext | undefined;
-  let profileDir: string | undefined;
+  let browser: UiBrowser | undefined;
   let worker: Worker | undefined;
   let workerDone: Promise<void> | undefined;
   let page: Page;
-  const offLoopback: string[] = [];
 
   before(async () => {
     uiPort = await freePort();
@@ -110,27 +79,12 @@ describe('Temporal Web UI in a browser', { timeout: 300_000 }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
 
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-chromium-'));
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1400, height: 1000 },
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    // The UI is served from loopback; anything else it might ask for (news, fonts) stays unasked.
-    await page.route('**/*', (route) => {
-      const { hostname, href } = new URL(route.request().url());
-      if (hostname === '127.0.0.1' || hostname === 'localhost') return route.continue();
-      offLoopback.push(href);
-      return route.abort();
-    });
+    browser = await openUiBrowser();
+    page = browser.page;
   });
 
   after(async () => {
     await browser?.close();
-    if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
     worker?.shutdown();
     await workerDone;
     await env?.teardown();
@@ -166,6 +120,6 @@ describe('Temporal Web UI in a browser', { timeout: 300_000 }, () => {
     await page.getByText(`logs/${plan.cluster}`).first().waitFor({ timeout: 30_000 });
     await page.getByText('fetchLogsWorkflow').first().waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'webui-schedule.png') });
-    console.log(`screenshots in ${ARTIFACTS}; requests off loopback blocked: ${offLoopback.length}`);
+    console.log(`screenshots in ${ARTIFACTS}; requests off loopback blocked: ${browser!.offLoopback.length}`);
   });
 });

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { POSTGRES_MAJOR } from '../../src/temporal/production/topology';
 
 /**
  * Every external program the product, the simulated cluster and the tests run, with the Debian
@@ -57,6 +58,23 @@ const TOOLS: Tool[] = [
   { program: 'curl', package: 'curl', usedBy: 'readiness probes and verify on hosts, engine image' },
   { program: 'chromium', package: 'chromium', usedBy: 'the Web UI browser test' },
   { program: 'docker-compose', package: 'docker-compose', usedBy: 'validating docker-compose.temporal.yml' },
+  {
+    program: `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin/postgres`,
+    package: 'postgresql',
+    usedBy: 'the production Temporal (deploy server start --backend postgres)',
+  },
+  {
+    program: `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin/psql`,
+    package: 'postgresql',
+    usedBy: 'schema versions of the production Temporal',
+  },
+  ...['initdb', 'pg_ctl', 'pg_isready'].map((p) => ({
+    program: `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin/${p}`,
+    package: 'postgresql',
+    usedBy: 'creating, starting, stopping and probing the PostgreSQL of the production Temporal',
+  })),
+  { program: 'runuser', package: 'util-linux', usedBy: 'PostgreSQL run as its own user when deploy is root' },
+  { program: 'openssl', package: 'openssl', usedBy: 'deploy certs: the mTLS certificates' },
 ];
 
 const SETUP = fs.readFileSync(path.join(__dirname, '..', '..', 'scripts', 'setup.sh'), 'utf8');
@@ -95,6 +113,17 @@ describe('machine tools: every program the tests and the product run is installe
       );
     });
   }
+
+  it('the Temporal binaries scripts/build-temporal.sh builds (setup runs it)', () => {
+    assert.match(SETUP, /^scripts\/build-temporal\.sh$/m, 'setup.sh runs scripts/build-temporal.sh');
+    const bin = path.join(__dirname, '..', '..', '.tools', 'bin');
+    for (const b of ['temporal', 'temporal-server', 'temporal-sql-tool', 'temporal-ui-server']) {
+      assert.ok(
+        fs.existsSync(path.join(bin, b)),
+        `${b} is missing from .tools/bin: run scripts/build-temporal.sh`,
+      );
+    }
+  });
 
   it('go for the engine simulator and the Temporal CLI build', () => {
     // Not a Debian package: machines of this kind come with Go in /usr/local/go.

@@ -13,12 +13,19 @@ import {
 } from '../../temporal/devServer';
 import { ensureSearchAttributes } from '../../temporal/searchAttributeSetup';
 import { resolveTemporalTarget } from '../../shared/temporalConnection';
+import { productionServerStatus, startProductionServer, stopProductionServer } from './productionServer';
 
 export interface ServerFlags {
+  backend: 'dev' | 'postgres';
   ip: string;
   port: number;
-  uiPort: number;
+  /** Default: the dev server's 8233, or the production topology's 8080. */
+  uiPort?: number;
   dbFilename: string;
+  /** postgres only. */
+  uiIp?: string;
+  dbPort: number;
+  tls: boolean;
   detach?: boolean;
 }
 
@@ -40,11 +47,12 @@ export function statusTarget(flags: Partial<Pick<ServerFlags, 'ip' | 'port' | 'u
 }
 
 function optionsFrom(flags: ServerFlags): DevServerOptions {
+  const d = defaultDevServerOptions();
   return {
-    ...defaultDevServerOptions(),
+    ...d,
     ip: flags.ip,
     port: flags.port,
-    uiPort: flags.uiPort,
+    uiPort: flags.uiPort ?? d.uiPort,
     dbFilename: flags.dbFilename,
   };
 }
@@ -72,6 +80,7 @@ export async function ensureDevServer(o: DevServerOptions, log = console.log): P
 
 /** `deploy server start`: in the foreground until Ctrl-C, or detached; reuses a server that answers. */
 export async function startServer(flags: ServerFlags): Promise<void> {
+  if (flags.backend === 'postgres') return startProductionServer(flags);
   const o = optionsFrom(flags);
   if (flags.detach) {
     await ensureDevServer(o);
@@ -90,17 +99,22 @@ export async function startServer(flags: ServerFlags): Promise<void> {
   );
 }
 
+/** Stops the dev server and the production topology, whichever this checkout started. */
 export async function stopServer(): Promise<void> {
   const pid = await stopDevServer();
-  console.log(pid === undefined ? 'no dev server started by omni-deploy is running' : `stopped pid ${pid}`);
+  const stoppedProduction = await stopProductionServer();
+  if (pid !== undefined) console.log(`stopped pid ${pid}`);
+  else if (!stoppedProduction) console.log('no Temporal server started by omni-deploy is running');
 }
 
 /** `deploy server status`: exit code 3 when no Temporal server answers. */
 export async function serverStatus(flags: Partial<ServerFlags>): Promise<number> {
+  const recorded = await productionServerStatus();
+  if (recorded !== undefined) return recorded;
   const o = { ...defaultDevServerOptions(), ...statusTarget(flags) };
   const state = await checkPorts(o).catch((e: Error) => e.message);
-  const recorded = recordedServerOptions();
-  const ours = recorded?.ip === o.ip && recorded.port === o.port ? recordedServerPid() : undefined;
+  const started = recordedServerOptions();
+  const ours = started?.ip === o.ip && started.port === o.port ? recordedServerPid() : undefined;
   console.log(
     state === 'temporal'
       ? `running${ours ? ` (pid ${ours})` : ' (not started by this checkout)'}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`
