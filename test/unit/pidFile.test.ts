@@ -75,16 +75,17 @@ describe('pid files', () => {
   });
 
   it('counts a zombie as gone', async () => {
-    // sh starts `sleep 0` in the background, prints its PID and becomes `sleep 30`, which never
-    // reaps: the exited `sleep 0` stays a zombie with its PID and start time.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], {
+    // sh starts `sleep 1` in the background, prints its PID and becomes `sleep 30`, which never
+    // reaps: the exited `sleep 1` stays a zombie with its PID and start time. (With `sleep 0` the
+    // child could exit before the exec on a loaded machine, and sh reaped it.)
+    const parent = spawn('sh', ['-c', 'sleep 1 & echo $!; exec sleep 30'], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     children.push(parent);
     const zombie = Number(
       await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(String(d)))),
     );
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 10_000;
     const state = () => fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]![0];
     while (state() !== 'Z' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(state(), 'Z');
