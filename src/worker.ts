@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { closeActivityDeps, createActivities, createActivityDeps, type ActivityDeps } from './activities';
 import { PROJECT_ROOT } from './shared/paths';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from './shared/taskQueues';
-import { resolveTemporalTarget } from './shared/temporalConnection';
+import { resolveTemporalTarget, unreachableMessage } from './shared/temporalConnection';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -108,7 +108,9 @@ export function installQuietRuntime(level: 'WARN' | 'INFO' = 'WARN', metricsAddr
  */
 export async function runWorkers(opts: { shared?: boolean; executor?: string | false } = {}): Promise<void> {
   const target = resolveTemporalTarget();
-  const connection = await NativeConnection.connect(target.connectionOptions);
+  const connection = await NativeConnection.connect(target.connectionOptions).catch((err: unknown) => {
+    throw new Error(unreachableMessage(target, err));
+  });
   try {
     const set = await createWorkers({
       connection,

@@ -1,4 +1,3 @@
-import { inventoryPassword } from '../inventory/password';
 import type { PasswordRef, SecretResolver } from '../remote';
 
 /**
@@ -10,6 +9,9 @@ import type { PasswordRef, SecretResolver } from '../remote';
 export async function resolveInventoryPassword(ref: PasswordRef): Promise<string> {
   const fromEnv = process.env[passwordVariable(ref.inventoryHost)];
   if (fromEnv !== undefined) return fromEnv;
+  // The inventory loader (yaml, nunjucks, zod: a fifth of a worker's start-up) only for a worker
+  // that logs in with a password; key hosts never need it.
+  const { inventoryPassword } = require('../inventory/password') as typeof import('../inventory/password');
   return inventoryPassword(ref.inventoryFile, ref.inventoryHost);
 }
 

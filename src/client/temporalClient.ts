@@ -1,17 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
-import { resolveTemporalTarget } from '../shared/temporalConnection';
+import { resolveTemporalTarget, unreachableMessage } from '../shared/temporalConnection';
 
 /** Open a client for the configured Temporal cluster; the caller closes the connection. */
 export async function connectClient(): Promise<{ client: Client; connection: Connection; address: string }> {
   const target = resolveTemporalTarget();
-  const connection = await Connection.connect(target.connectionOptions).catch((err: Error) => {
-    // A server that wants mTLS drops a client without a certificate just like an absent one.
-    const tls = target.connectionOptions.tls
-      ? ''
-      : ' If it requires client certificates, set TEMPORAL_TLS_* or TEMPORAL_CONFIG_FILE (`deploy server start --backend postgres` prints its profile).';
-    throw new Error(
-      `cannot reach Temporal at ${target.address} (${err.message}). Start one with \`deploy server start --detach\` or set TEMPORAL_ADDRESS.${tls}`,
-    );
+  const connection = await Connection.connect(target.connectionOptions).catch((err: unknown) => {
+    throw new Error(unreachableMessage(target, err));
   });
   return {
     client: new Client({ connection, namespace: target.namespace }),

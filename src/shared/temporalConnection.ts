@@ -24,3 +24,16 @@ export function resolveTemporalTarget(profile?: string): TemporalTarget {
     connectionOptions: { ...config.connectionOptions, address },
   };
 }
+
+/**
+ * Why a client or worker could not connect, and what to do: said the same way by every command
+ * (the SDK's own text, e.g. a tonic transport error, is kept in parentheses).
+ */
+export function unreachableMessage(target: TemporalTarget, err: unknown): string {
+  const reason = err instanceof Error ? err.message : String(err);
+  // A server that wants mTLS drops a client without a certificate just like an absent one.
+  const tls = target.connectionOptions.tls
+    ? ''
+    : ' If it requires client certificates, set TEMPORAL_TLS_* or TEMPORAL_CONFIG_FILE (`deploy server start --backend postgres` prints its profile).';
+  return `cannot reach Temporal at ${target.address} (${reason}). Start one with \`deploy server start --detach\` or set TEMPORAL_ADDRESS.${tls}`;
+}

@@ -109,4 +109,29 @@ describe('modules a client command loads', () => {
     assert.deepEqual(workflowCode, [], 'status loaded workflow code');
     assertNone(r, [...NEVER, 'src/plan/', 'src/inventory/', 'npm:log-update/'], 'status');
   });
+
+  it('deploy worker: the SDK worker and the activities, but not the inventory loader nor the bundler', async () => {
+    // The prebuilt workflow bundle spares webpack; the inventory loader (yaml, nunjucks, zod) is
+    // only for a password login. Nothing listens: the worker stops after loading what it runs.
+    const r = await deploy(['worker', '--executor', 'modules-test'], {
+      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach Temporal at 127\.0\.0\.1:\d+ \(.*\)\. Start one with/);
+    assert.ok(r.modules.some((m) => m.startsWith('npm:@temporalio/worker/')));
+    assert.ok(r.modules.includes('src/activities/index.js'), 'the activities, from dist/');
+    const unwanted = [
+      'src/inventory/',
+      'npm:yaml/',
+      'npm:nunjucks/',
+      'npm:zod/',
+      'npm:tsx/',
+      'npm:swc-loader/',
+      'sim/',
+    ];
+    // The SDK requires webpack's index (lazy getters) with its bundler; the compiler never loads.
+    assert.ok(!r.modules.includes('npm:webpack/lib/webpack.js'), 'webpack itself loaded');
+    assert.ok(r.modules.filter((m) => m.startsWith('npm:webpack/')).length <= 3, 'more of webpack loaded');
+    assertNone(r, unwanted, 'worker');
+  });
 });

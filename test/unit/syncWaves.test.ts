@@ -63,7 +63,7 @@ describe('code sync fan-out schedule', () => {
   });
 
   it('a relay that fails to send is never asked again; its targets get a direct copy next wave', () => {
-    let state: WaveState = { pending: hosts(8), holders: [], direct: [] };
+    let state: WaveState & { failed?: string[] } = { pending: hosts(8), holders: [], direct: [] };
     const ok = (w: Copy[]) => w.map((copy) => ({ copy, ok: true }));
     const w1 = nextWave(state);
     assert.deepEqual(
@@ -93,7 +93,7 @@ describe('code sync fan-out schedule', () => {
   });
 
   it('a host that fails to receive from a relay is retried from the executor, once', () => {
-    let state: WaveState = { pending: ['a', 'b', 'c'], holders: ['r'], direct: [] };
+    let state: WaveState & { failed?: string[] } = { pending: ['a', 'b', 'c'], holders: ['r'], direct: [] };
     const w = nextWave(state, { executorSlots: 1, relaySlots: 2 });
     assert.deepEqual(
       w.map((c) => `${sender(c)}→${c.to}`),
