@@ -9,6 +9,10 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ping } from '../../src/activities/ping';
 import { roundTrip } from '../../src/workflows';
+import { spawn } from 'node:child_process';
+import { temporalCliPath } from '../../src/shared/paths';
+import { SEARCH_ATTRIBUTES } from '../../src/shared/searchAttributes';
+import { probeAddress } from '../../src/temporal/devServer';
 import { runDeploy } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import { workflowBundle } from '../helpers/temporal';
@@ -104,6 +108,59 @@ describe('deploy server', () => {
       assert.deepEqual((await handle.result()).echoed, 'kept');
     } finally {
       await again.close();
+    }
+  });
+
+  it('adds the search attributes a database from an older omni-deploy lacks', async () => {
+    // start-dev registers its --search-attribute list only when it creates the namespace: a
+    // database made before DeployHealth existed kept failing every cluster workflow task.
+    assert.match((await runDeploy(['server', 'stop'], env)).stdout, /stopped pid \d+/);
+    const oldPort = await freePort();
+    const oldDb = path.join(stateDir, 'older.db');
+    const older = spawn(
+      temporalCliPath(),
+      ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(oldPort)].concat([
+        '--db-filename',
+        oldDb,
+        '--log-level',
+        'error',
+        '--search-attribute',
+        'DeployCluster=Keyword',
+      ]),
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise((r) => older.once('exit', r));
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await probeAddress('127.0.0.1', oldPort)) !== 'temporal') {
+        assert.ok(Date.now() < deadline, 'the older server did not come up');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      older.kill('SIGTERM');
+      await exited;
+    }
+
+    const oldFlags = [
+      '--port',
+      String(oldPort),
+      '--ui-port',
+      String(await freePort()),
+      '--db-filename',
+      oldDb,
+    ];
+    const r = await runDeploy(['server', 'start', '--detach', ...oldFlags], env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const connection = await Connection.connect({ address: `127.0.0.1:${oldPort}` });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({
+        namespace: 'default',
+      });
+      for (const a of SEARCH_ATTRIBUTES)
+        assert.ok(a.name in (customAttributes ?? {}), `${a.name} registered`);
+    } finally {
+      await connection.close();
+      await runDeploy(['server', 'stop'], env);
     }
   });
 

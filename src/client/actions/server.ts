@@ -9,6 +9,7 @@ import {
   startDevServerDetached,
   stopDevServer,
   uiUrl,
+  waitForDevServer,
   type DevServerOptions,
 } from '../../temporal/devServer';
 import { ensureSearchAttributes } from '../../temporal/searchAttributeSetup';
@@ -65,17 +66,27 @@ export async function ensureDevServer(o: DevServerOptions, log = console.log): P
   const state = await checkPorts(o);
   if (state === 'temporal') {
     log(`a Temporal server already answers on ${o.ip}:${o.port}; reusing it`);
-    const connection = await Connection.connect({ address: `${o.ip}:${o.port}` });
-    try {
-      await ensureSearchAttributes(connection, 'default');
-    } finally {
-      await connection.close();
-    }
+    await registerSearchAttributes(o);
     return;
   }
   log(`starting temporal server start-dev (db ${o.dbFilename}); log: ${devServerLogFile()}`);
   const pid = await startDevServerDetached(o);
+  await registerSearchAttributes(o);
   log(`Temporal server running, pid ${pid}: gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}`);
+}
+
+/**
+ * start-dev registers its --search-attribute list only when it creates the namespace: a database
+ * kept from an older omni-deploy lacks the attributes added since (DeployHealth), and every
+ * cluster workflow task would then fail with BadSearchAttributes, the deploy never moving.
+ */
+async function registerSearchAttributes(o: DevServerOptions): Promise<void> {
+  const connection = await Connection.connect({ address: `${o.ip}:${o.port}` });
+  try {
+    await ensureSearchAttributes(connection, 'default');
+  } finally {
+    await connection.close();
+  }
 }
 
 /** `deploy server start`: in the foreground until Ctrl-C, or detached; reuses a server that answers. */
@@ -92,6 +103,12 @@ export async function startServer(flags: ServerFlags): Promise<void> {
   }
   console.log(`gRPC ${o.ip}:${o.port}, Web UI ${uiUrl(o)}, db ${o.dbFilename} (Ctrl-C stops)`);
   const child = runDevServerForeground(o);
+  // Alongside the foreground server: if it exits first, the exit below is what the operator sees.
+  void waitForDevServer(o)
+    .then(() => registerSearchAttributes(o))
+    .catch((err: unknown) => {
+      if (child.exitCode === null) console.error(`search attributes not registered: ${String(err)}`);
+    });
   await new Promise<void>((resolve, reject) =>
     child.once('exit', (code, signal) =>
       code === 0 || signal ? resolve() : reject(new Error(`temporal exited with code ${code}`)),
