@@ -63,3 +63,18 @@ export function describeAttempt(a: StepAttempt, now = Date.now()): string {
   const next = wait > 0 ? ` (next in ${Math.ceil(wait / 1000)} s)` : '';
   return `${a.host} · ${a.phase}: attempt ${a.attempt}${of}${last}${next}`;
 }
+
+/**
+ * The workflow's own task failing over and over (a worker that cannot run or complete it: e.g. a
+ * search attribute the server does not know, a non-deterministic change) leaves every step
+ * "running" and nothing moving; only the server's pending workflow task says so. One line, from
+ * the third attempt on.
+ */
+export function workflowTaskTrouble(description: WorkflowExecutionDescription): string | undefined {
+  const attempt = description.raw.pendingWorkflowTask?.attempt ?? 0;
+  if (attempt < 3) return undefined;
+  return (
+    `the cluster workflow's task has failed ${attempt - 1} times in a row: nothing moves until a ` +
+    `worker can run it; its log says why (\`deploy worker\` output, or .state/worker/worker.log)`
+  );
+}

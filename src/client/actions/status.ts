@@ -3,7 +3,7 @@ import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
 import { eventsQuery, statusQuery } from '../../workflows/cluster/messages';
 import type { ClusterStatus } from '../../workflows/cluster/types';
 import { renderStatus } from '../progress';
-import { stepAttempts } from '../stepAttempts';
+import { stepAttempts, workflowTaskTrouble } from '../stepAttempts';
 import { withClient } from '../temporalClient';
 import { DEPLOY_CLUSTER_WORKFLOW } from '../workflowTypes';
 
@@ -39,10 +39,14 @@ export async function printStatus(client: Client, cluster: string, json = false)
   const description = await handle.describe();
   const status = await handle.query(statusQuery);
   const retrying = stepAttempts(description);
+  const workflowTask = workflowTaskTrouble(description);
   if (json) {
-    console.log(JSON.stringify({ workflow: description.status.name, ...status, retrying }, null, 2));
+    console.log(
+      JSON.stringify({ workflow: description.status.name, ...status, retrying, workflowTask }, null, 2),
+    );
   } else {
     console.log(renderStatus(status, Date.now(), process.stdout.isTTY === true, retrying));
+    if (workflowTask) console.log(workflowTask);
     if (description.status.name !== 'RUNNING')
       console.log(`workflow ${description.status.name.toLowerCase()}`);
   }

@@ -4,7 +4,7 @@ import { clusterWorkflowId } from '../../shared/ids';
 import { statusQuery } from '../../workflows/cluster/messages';
 import type { ClusterStatus } from '../../workflows/cluster/types';
 import { renderStatus } from '../progress';
-import { stepAttempts } from '../stepAttempts';
+import { stepAttempts, workflowTaskTrouble } from '../stepAttempts';
 import { printStatus } from './status';
 
 const SETTLED = new Set(['ready', 'waiting-for-operator', 'cleaned']);
@@ -23,7 +23,7 @@ export async function followUntil<T>(client: Client, cluster: string, done: Prom
   let last = '';
   while (!settled) {
     const [description, status] = await Promise.all([handle.describe(), handle.query(statusQuery)]);
-    const view = renderStatus(status, Date.now(), tty, stepAttempts(description));
+    const view = withTrouble(renderStatus(status, Date.now(), tty, stepAttempts(description)), description);
     if (tty) logUpdate(view);
     else if (view !== last) console.log(`${view}\n`);
     last = view;
@@ -60,7 +60,10 @@ export async function watchCluster(
       const closed = description.status.name !== 'RUNNING';
       status = await handle.query(statusQuery).catch(() => status);
       if (status) {
-        const view = renderStatus(status, Date.now(), tty, stepAttempts(description));
+        const view = withTrouble(
+          renderStatus(status, Date.now(), tty, stepAttempts(description)),
+          description,
+        );
         if (tty) logUpdate(view);
         else if (view !== last) console.log(`${view}\n`);
         last = view;
@@ -84,4 +87,9 @@ export async function watchCluster(
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+function withTrouble(view: string, description: Parameters<typeof workflowTaskTrouble>[0]): string {
+  const trouble = workflowTaskTrouble(description);
+  return trouble ? `${view}\n${trouble}` : view;
 }
