@@ -93,8 +93,27 @@ describe('modules a client command loads', () => {
     const r = await deploy(['plan', '-i', path.join(ROOT, 'inventories', '4P1D.yml')]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /cluster 4P1D: 4 prefill instance/);
-    assert.ok(r.modules.includes('src/plan/plan.js'), r.modules.join('\n'));
     assertNone(r, [...NEVER, 'npm:@temporalio/', 'src/workflows/'], 'plan');
+    // The action is one bundle (scripts/build.js): what went into it, as the build recorded it.
+    assert.ok(r.modules.includes('src/client/actions/plan.js'), r.modules.join('\n'));
+    const inputs = JSON.parse(
+      fs.readFileSync(path.join(ROOT, 'dist', 'src', 'client', 'actions', 'plan.inputs.json'), 'utf8'),
+    ) as string[];
+    const bundled = inputs.map((f) => origin(path.join(ROOT, f)).replace(/\.ts$/, '.js'));
+    assert.ok(bundled.includes('src/plan/plan.js'), bundled.join('\n'));
+    assert.ok(bundled.includes('src/inventory/load.js'), bundled.join('\n'));
+    for (const prefix of [...NEVER, 'npm:@temporalio/', 'src/workflows/']) {
+      assert.deepEqual(
+        bundled.filter((m) => m.startsWith(prefix)),
+        [],
+        `the plan bundle holds ${prefix}`,
+      );
+    }
+    // ES module builds, so only what the command uses: none of zod's locales but English.
+    assert.deepEqual(
+      bundled.filter((m) => /^npm:zod\/.*locales\//.test(m) && !/\/en\.js$/.test(m)),
+      [],
+    );
   });
 
   it('deploy status: the Temporal client and the status table, no workflow code', async () => {
