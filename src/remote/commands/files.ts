@@ -67,3 +67,69 @@ export function runScript(path: string): string[] {
 export function runScriptIfPresent(path: string): string[] {
   return ['sh', '-c', '[ ! -f "$1" ] || exec bash "$1"', 'run-if-present', absolutePath(path, 'the script')];
 }
+
+/**
+ * Installs the files of a tar stream (stdin) under `root` in one command, however many there are:
+ * unpacked into a fresh folder inside `root` (same filesystem), then each file that differs from
+ * what is there is renamed into place (readers see the old bytes or the new, never half a file);
+ * equal files are left alone. Folders must exist already (the caller claims them). Prints
+ * `written N`, then `sha256sum` lines of every file of the stream as it now is under `root`.
+ */
+export function installFiles(root: string): string[] {
+  return [
+    'bash',
+    '-c',
+    `set -euo pipefail
+root=$1
+tmp=$(mktemp -d "$root/.incoming.XXXXXX")
+trap 'rm -rf -- "$tmp"' EXIT
+tar -x -f - -C "$tmp"
+cd "$tmp"
+mapfile -t files < <(find . -type f | sed 's|^\\./||' | LC_ALL=C sort)
+written=0
+for f in "\${files[@]}"; do
+  if [ -f "$root/$f" ] && [ ! -L "$root/$f" ] && cmp -s -- "$f" "$root/$f"; then continue; fi
+  chmod 0644 -- "$f"
+  mv -f -- "$f" "$root/$f"
+  written=$((written + 1))
+done
+echo "written $written"
+cd "$root"
+[ "\${#files[@]}" -eq 0 ] || sha256sum -- "\${files[@]}"`,
+    'install-files',
+    absolutePath(root, 'the folder to install into'),
+  ];
+}
+
+export interface InstalledFiles {
+  written: number;
+  /** sha256 per relative path, as the files now are on the host. */
+  sha256: Map<string, string>;
+}
+
+export function parseInstalledFiles(stdout: string): InstalledFiles {
+  const lines = outputLines(stdout);
+  const m = /^written (\d+)$/.exec(lines[0] ?? '');
+  if (!m) throw new Error(`unexpected output of install-files: ${JSON.stringify(stdout.slice(0, 200))}`);
+  const sha256 = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const [hash, ...path] = line.split('  ');
+    if (hash && path.length > 0) sha256.set(path.join('  '), hash);
+  }
+  return { written: Number(m[1]), sha256 };
+}
+
+/** A tar stream (stdout) of the files under `root` whose relative paths come on stdin, one a line. */
+export function packFiles(root: string): string[] {
+  return [
+    'tar',
+    '-c',
+    '-f',
+    '-',
+    '-C',
+    absolutePath(root, 'the folder to pack from'),
+    '--verbatim-files-from',
+    '-T',
+    '-',
+  ];
+}

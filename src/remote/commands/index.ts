@@ -8,15 +8,19 @@ export { logSinceLastStart, parseReadyPorts, probeApiServers } from './apiServer
 export {
   fileExists,
   folderExists,
+  installFiles,
   listFiles,
   makeFolders,
   missingPaths,
+  packFiles,
   parseFileList,
+  parseInstalledFiles,
   parseMissingPaths,
   readFile,
   removeFiles,
   runScript,
   runScriptIfPresent,
+  type InstalledFiles,
 } from './files';
 export {
   freeSpace,

@@ -181,4 +181,8 @@ export class ClusterState {
   setStepData(key: string, value: unknown): void {
     this.data.stepData[key] = value;
   }
+
+  deleteStepData(key: string): void {
+    delete this.data.stepData[key];
+  }
 }
