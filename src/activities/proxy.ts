@@ -1,7 +1,18 @@
 import { createHash } from 'node:crypto';
 import { sleep } from '@temporalio/activity';
 import type { Remote } from '../remote';
-import { httpGet, makeFolders, parseHttpAnswer, pidFileAlive, readFile, runScript } from '../remote/commands';
+import {
+  childPids,
+  deadPids,
+  httpGet,
+  makeFolders,
+  parseDeadPids,
+  parseHttpAnswer,
+  parsePids,
+  pidFileAlive,
+  readFile,
+  runScript,
+} from '../remote/commands';
 import type { ActivityDeps } from './deps';
 import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
@@ -62,6 +73,11 @@ export async function ensureProxy({ remote }: ActivityDeps, input: ProxyInput): 
           throw fail('ProxyStartFailed', `nginx did not start on ${host.name}: ${start.stderr.trim()}`);
         action = 'started';
       } else if (recorded !== input.configHash) {
+        const pidFile = `${input.runDir}/nginx.pid`;
+        const before = parsePids(
+          (await cli.exec(input.container, childPids(pidFile), { signal, timeoutMs: TIMEOUTS.quickCommand }))
+            .stdout,
+        );
         const reload = await cli.exec(input.container, input.commands.reload, {
           signal,
           timeoutMs: TIMEOUTS.nginxCommand,
@@ -69,6 +85,20 @@ export async function ensureProxy({ remote }: ActivityDeps, input: ProxyInput): 
         if (reload.code !== 0)
           throw fail('ProxyStartFailed', `nginx reload failed on ${host.name}: ${reload.stderr.trim()}`);
         action = 'reloaded';
+        // Draining: the old workers finish the requests they hold (a drained server gets no new
+        // ones from the new workers) and then exit. Waiting for that is what makes it safe to
+        // restart the engines behind a drained upstream.
+        if (input.awaitDrainMs !== undefined && before.length > 0) {
+          const deadline = Date.now() + input.awaitDrainMs;
+          for (;;) {
+            const r = await cli.exec(input.container, deadPids(before), {
+              signal,
+              timeoutMs: TIMEOUTS.quickCommand,
+            });
+            if (parseDeadPids(r, before).length === before.length || Date.now() > deadline) break;
+            await sleep(200);
+          }
+        }
       }
       await remote.writeFileAtomic(host, `${input.runDir}/${CONFIG_HASH}`, `${input.configHash}\n`);
       await awaitProxyHealth(remote, input, signal);

@@ -217,6 +217,11 @@ export interface ProxyInput {
   runtimeFiles: string[];
   commands: Record<'test' | 'start' | 'reload' | 'quit', string[]>;
   healthUrl: string;
+  /**
+   * After a reload, wait up to this long for the old nginx workers to finish their requests and
+   * exit (a rollout drains an upstream before restarting it).
+   */
+  awaitDrainMs?: number;
   /** A /health that answers "down" (503) is enough: reloads while units are drained for repair. */
   acceptDown?: boolean;
   /** Seed mode: run omniinfer's global_proxy.sh through this script instead of our nginx config. */

@@ -26,6 +26,9 @@ function requestBody(url: URL, o: LoadOptions): string {
   );
 }
 
+/** Connection failures before any answer: the request may be sent again on a new connection. */
+const BROKEN_CONNECTION = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'EPIPE']);
+
 /** A short, stable name for a failure without an answer: the socket's code when there is one. */
 function errorName(e: unknown): string {
   const name = (e as { name?: unknown } | null)?.name;
@@ -60,6 +63,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const now = () => performance.now() - t0;
   const report: LoadReport = {
     sent: 0,
+    retried: 0,
     ok: 0,
     failed: 0,
     byStatus: {},
@@ -84,18 +88,25 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       : AbortSignal.timeout(timeoutMs);
     let status: number | undefined;
     let error: string | undefined;
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body,
-        redirect: 'manual',
-        signal,
-      });
-      status = res.status;
-      await res.arrayBuffer();
-    } catch (e) {
-      error = errorName(e);
+    for (let attempt = 1; ; attempt++) {
+      status = undefined;
+      error = undefined;
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body,
+          redirect: 'manual',
+          signal,
+        });
+        status = res.status;
+        await res.arrayBuffer();
+      } catch (e) {
+        error = errorName(e);
+      }
+      const broken = status === undefined && error !== undefined && BROKEN_CONNECTION.has(error);
+      if (!(broken && o.retryBrokenConnections && attempt === 1 && !signal.aborted)) break;
+      report.retried++;
     }
     const endMs = now();
     const ok = error === undefined && status !== undefined && status >= 200 && status < 300;

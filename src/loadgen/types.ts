@@ -26,6 +26,12 @@ export interface LoadOptions {
   onSample?: (sample: Sample) => void;
   /** Stops the run: no new requests, those in flight are aborted and counted as `aborted`. */
   signal?: AbortSignal;
+  /**
+   * Send a request once more when its connection broke before any answer arrived (a pooled
+   * keep-alive connection the proxy closed as the request went out — nginx closes idle ones on a
+   * graceful reload), as OpenAI's client libraries do. Counted in `retried`, never hidden.
+   */
+  retryBrokenConnections?: boolean;
 }
 
 /** One request. Times are ms since the run's start (monotonic clock). */
@@ -51,6 +57,8 @@ export interface LatencySummary {
 }
 
 export interface LoadReport {
+  /** Requests sent a second time after their connection broke before an answer (see retryBrokenConnections). */
+  retried: number;
   sent: number;
   ok: number;
   failed: number;

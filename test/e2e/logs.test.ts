@@ -213,12 +213,14 @@ describe('log fetch on the simulated cluster', { timeout: 600_000 }, () => {
 
     const clusterHistory = await handle.fetchHistory();
     const clusterRuns = activityWorkers(clusterHistory);
+    // Once ready, the health watch may already have started: it is a shared-worker activity too,
+    // and whether it appears in this snapshot of the history is a matter of timing.
     assert.deepEqual(
-      clusterRuns.map((x) => x.type),
+      clusterRuns.map((x) => x.type).filter((t) => t !== 'watchHealth'),
       ['preflight', 'preflight', 'preflight'],
     );
     for (const run of clusterRuns)
-      assert.equal(run.identity, identityOf(shared!), 'preflight on the shared worker');
+      assert.equal(run.identity, identityOf(shared!), `${run.type} on the shared worker`);
     const childId = clusterHistory.events?.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
       ?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
     assert.ok(childId, 'the fetch_log phase started a child workflow');

@@ -1,10 +1,9 @@
-import type { WorkflowHandle } from '@temporalio/client';
 import { powerOffHost, rebootHost, type SimContext } from '../../sim';
 import { failureWindow, runLoad, type LoadReport, type Sample } from '../../src/loadgen';
 import type { Plan } from '../../src/plan/types';
-import { statusQuery } from '../../src/workflows/cluster/messages';
 import type { ClusterStatus } from '../../src/workflows/cluster/types';
 import { ssh } from './deploy';
+import { waitForStatus, type ClusterHandle } from './serve';
 
 /**
  * Faults the self-healing cluster must survive, injected on the simulated cluster while a bounded
@@ -15,7 +14,7 @@ import { ssh } from './deploy';
 export interface FaultContext {
   ctx: SimContext;
   plan: Plan;
-  handle: WorkflowHandle;
+  handle: ClusterHandle;
   /** `http://proxy/v1/completions` */
   url: string;
   model: string;
@@ -48,25 +47,8 @@ export interface FaultResult {
 
 const hostOf = (plan: Plan, name: string) => plan.hosts.find((h) => h.name === name)!;
 
-export async function poll(
-  handle: WorkflowHandle,
-  what: string,
-  predicate: (s: ClusterStatus) => boolean,
-  timeoutMs: number,
-): Promise<ClusterStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ClusterStatus | undefined;
-  for (;;) {
-    last = await handle.query(statusQuery).catch(() => last);
-    if (last && predicate(last)) return last;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `waited ${timeoutMs} ms for ${what}; last status: ${JSON.stringify(last?.health ?? last)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Poll the status until `predicate` holds (the shared helper; `what` names the wait). */
+export const poll = waitForStatus;
 
 export const servingAgain = (s: ClusterStatus) => s.stage === 'ready' && s.health?.state === 'serving';
 

@@ -3,6 +3,8 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { temporalCliPath } from '../../src/shared/paths';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/searchAttributes';
 import { WORKFLOWS_PATH } from '../../src/worker';
+import type { Phase } from '../../src/shared/phases';
+import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 
 /**
  * A real Temporal dev server (the CLI built by scripts/build-temporal.sh) for one test file,
@@ -33,3 +35,25 @@ const quietLogger = {
   warn: (m: string) => console.warn(m),
   error: (m: string) => console.error(m),
 };
+
+/**
+ * Deploy options for workflow tests with mocked activities on `taskQueue`: every host at once,
+ * quick retries (2 attempts, 10 ms apart), the executor's steps on the same queue.
+ */
+export function mockedOptions(
+  taskQueue: string,
+  phases: Phase[],
+  overrides: Partial<DeployOptions> = {},
+): DeployOptions {
+  return {
+    phases,
+    parallelism: 50,
+    executorTaskQueue: taskQueue,
+    activity: {
+      ...DEFAULT_ACTIVITY_TUNING,
+      retry: { ...DEFAULT_ACTIVITY_TUNING.retry, initialInterval: '10ms', maximumAttempts: 2 },
+    },
+    maxHistoryEvents: 10_000,
+    ...overrides,
+  };
+}

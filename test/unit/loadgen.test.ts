@@ -12,6 +12,7 @@ describe('load generator', () => {
   let base: string;
   const bodies: unknown[] = [];
   let failing = false;
+  let hangups = 0;
 
   before(async () => {
     server = http.createServer((req, res) => {
@@ -21,6 +22,12 @@ describe('load generator', () => {
         bodies.push(JSON.parse(body));
         const route = req.url!.split('/')[1];
         if (route === 'slow') return; // never answers: the client's timeout ends it
+        if (route === 'hangup' && hangups > 0) {
+          // The connection closes without an answer, as a proxy's old worker does to an idle
+          // keep-alive connection on a graceful reload.
+          hangups--;
+          return req.socket.destroy();
+        }
         if (route === 'redirect') {
           res.writeHead(302, { Location: 'http://192.0.2.1/v1/completions' });
           return res.end();
@@ -208,6 +215,34 @@ describe('load generator', () => {
       /enough/,
     );
     assert.ok(calls <= 2, `${calls} callbacks`);
+  });
+
+  it('sends a request again, once, when its connection broke before any answer — only when asked, and counts it', async () => {
+    const url = `${base}/hangup/v1/completions`;
+    hangups = 1;
+    const plain = await runLoad({ url, model: 'm', requests: 1, concurrency: 1, timeoutMs: 5000 });
+    assert.equal(plain.failed, 1);
+    assert.equal(plain.retried, 0);
+    hangups = 1;
+    const retrying = await runLoad({
+      url,
+      model: 'm',
+      requests: 1,
+      concurrency: 1,
+      timeoutMs: 5000,
+      retryBrokenConnections: true,
+    });
+    assert.deepEqual([retrying.ok, retrying.failed, retrying.retried], [1, 0, 1]);
+    hangups = 2;
+    const twice = await runLoad({
+      url,
+      model: 'm',
+      requests: 1,
+      concurrency: 1,
+      timeoutMs: 5000,
+      retryBrokenConnections: true,
+    });
+    assert.deepEqual([twice.ok, twice.failed, twice.retried], [0, 1, 1], 'one retry, not more');
   });
 
   it('refuses hosts outside loopback and the simulated cluster', async () => {

@@ -15,11 +15,10 @@ import {
   runPhasesUpdate,
   statusQuery,
 } from '../../src/workflows/cluster/messages';
-import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
 import { planFromFile } from '../../src/client/planFile';
-import { startTestServer, workflowBundle } from '../helpers/temporal';
+import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'inventories');
 
@@ -70,19 +69,7 @@ class FakeHosts {
   }
 }
 
-function options(taskQueue: string, phases: Phase[], overrides: Partial<DeployOptions> = {}): DeployOptions {
-  return {
-    phases,
-    parallelism: 50,
-    executorTaskQueue: taskQueue,
-    activity: {
-      ...DEFAULT_ACTIVITY_TUNING,
-      retry: { ...DEFAULT_ACTIVITY_TUNING.retry, initialInterval: '10ms', maximumAttempts: 2 },
-    },
-    maxHistoryEvents: 10_000,
-    ...overrides,
-  };
-}
+const options = mockedOptions;
 
 describe('deployCluster with mocked activities', () => {
   let env: TestWorkflowEnvironment;

@@ -14,14 +14,10 @@ import {
   setHealingUpdate,
   statusQuery,
 } from '../../src/workflows/cluster/messages';
-import {
-  DEFAULT_ACTIVITY_TUNING,
-  type DeployOptions,
-  type HealthOptions,
-} from '../../src/workflows/cluster/types';
+import { type DeployOptions, type HealthOptions } from '../../src/workflows/cluster/types';
 import { recordHistory, waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
-import { startTestServer, workflowBundle } from '../helpers/temporal';
+import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
 
 /**
  * A pretend cluster behind mocked activities: the watch reports what `hosts` say, and a repair
@@ -109,15 +105,7 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
   });
 
   function options(taskQueue: string, health: Partial<HealthOptions> = {}): DeployOptions {
-    return {
-      phases: ['run_server'],
-      parallelism: 50,
-      executorTaskQueue: taskQueue,
-      activity: {
-        ...DEFAULT_ACTIVITY_TUNING,
-        retry: { ...DEFAULT_ACTIVITY_TUNING.retry, initialInterval: '10ms', maximumAttempts: 2 },
-      },
-      maxHistoryEvents: 10_000,
+    return mockedOptions(taskQueue, ['run_server'], {
       health: {
         intervalMs: 100,
         probeTimeoutMs: 1000,
@@ -127,7 +115,7 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
         healBackoffMs: [300],
         ...health,
       },
-    };
+    });
   }
 
   async function run<T>(fake: FakeCluster, health: Partial<HealthOptions>, fn: (h: Handle) => Promise<T>) {

@@ -7,14 +7,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { stepAttempts } from '../../src/client/stepAttempts';
-import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
 import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
-import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { runDeploy } from '../helpers/cli';
 import { waitForStatus } from '../helpers/deploy';
 import { SEED_EXTRA_VARS, SEED_INVENTORY, seedPlan } from '../helpers/plans';
-import { startTestServer, workflowBundle } from '../helpers/temporal';
+import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
 
 /**
  * Honest operations: what the cluster workflow does with requests while it is busy, what it
@@ -32,23 +30,7 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
     await env?.teardown();
   });
 
-  function options(
-    taskQueue: string,
-    phases: Phase[],
-    overrides: Partial<DeployOptions> = {},
-  ): DeployOptions {
-    return {
-      phases,
-      parallelism: 50,
-      executorTaskQueue: taskQueue,
-      activity: {
-        ...DEFAULT_ACTIVITY_TUNING,
-        retry: { ...DEFAULT_ACTIVITY_TUNING.retry, initialInterval: '10ms', maximumAttempts: 2 },
-      },
-      maxHistoryEvents: 10_000,
-      ...overrides,
-    };
-  }
+  const options = mockedOptions;
 
   async function withWorker<T>(
     activities: Partial<Activities>,

@@ -1,9 +1,11 @@
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
+  type Client,
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
-import { plansFromFile } from '../planFile';
+import type { Plan } from '../../plan/types';
+import { planFromFile, plansFromFile } from '../planFile';
 import { selectPhases } from '../../shared/phases';
 import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
 import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';
@@ -12,10 +14,15 @@ import {
   restartServersSignal,
   restartServersUpdate,
   retryFailedUpdate,
+  applyPlanUpdate,
+  planQuery,
+  rollbackUpdate,
   runPhasesUpdate,
   setHealingUpdate,
   statusQuery,
+  type RolloutOutcome,
 } from '../../workflows/cluster/messages';
+import { diffPlans, renderDiff } from '../../workflows/cluster/diff';
 import {
   DEFAULT_ACTIVITY_TUNING,
   DEFAULT_HEALTH,
@@ -79,14 +86,7 @@ export async function startCluster(flags: StartFlags): Promise<number> {
       console.log(`started ${workflowId}: ${phases.join(' → ')}`);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      if (!tagsGiven) {
-        console.error(
-          `cluster ${plan.cluster} is already running (${workflowId}). ` +
-            `Use --tags to run phases on it with this inventory, \`deploy status ${plan.cluster}\` to see it, ` +
-            `or \`deploy down ${plan.cluster}\` to remove it.`,
-        );
-        return 1;
-      }
+      if (!tagsGiven) return applyToRunning(client, plan, flags.detach === true);
       // The inventory as it is now goes along: the phases apply what the operator just edited.
       const handle = client.workflow.getHandle(workflowId);
       const before = await handle.query(statusQuery);
@@ -115,6 +115,84 @@ export async function startCluster(flags: StartFlags): Promise<number> {
     }
     if (flags.detach) return 0;
     return watchCluster(client, plan.cluster);
+  });
+}
+
+/**
+ * `deploy start -i FILE` on a running cluster (no --tags): what the edited inventory changes is
+ * applied as a rollout — unit by unit, drained from the proxy — and followed live.
+ */
+async function applyToRunning(client: Client, plan: Plan, detach: boolean): Promise<number> {
+  const handle = client.workflow.getHandle(clusterWorkflowId(plan.cluster));
+  const diff = diffPlans(await handle.query(planQuery), plan);
+  if (!diff.changed) {
+    console.log(`cluster ${plan.cluster} is running and already matches this inventory: nothing to do`);
+    return 0;
+  }
+  console.log(renderDiff(diff));
+  return followRollout(
+    client,
+    plan.cluster,
+    await refusedOrAccepted(
+      handle.startUpdate(applyPlanUpdate, { args: [{ plan }], waitForStage: 'ACCEPTED' }),
+    ),
+    'rollout',
+    detach,
+  );
+}
+
+async function followRollout(
+  client: Client,
+  cluster: string,
+  update: WorkflowUpdateHandle<RolloutOutcome>,
+  what: string,
+  detach: boolean,
+): Promise<number> {
+  if (detach) {
+    console.log(`${what} of ${cluster} accepted; \`deploy status ${cluster}\` shows its progress`);
+    return 0;
+  }
+  const outcome = await followUntil(client, cluster, update.result());
+  const outage =
+    outcome.decodeOutageMs === undefined
+      ? ''
+      : `; decode outage ${(outcome.decodeOutageMs / 1000).toFixed(1)} s`;
+  console.log(
+    outcome.ok
+      ? `${what}: done${outage}`
+      : `${what}: stopped, failed on ${outcome.failures.map((f) => `${f.host} (${f.phase}: ${f.type})`).join(', ')}; the units not reached still serve — \`deploy retry ${cluster}\` or \`deploy rollback ${cluster}\``,
+  );
+  return outcome.ok ? 0 : 2;
+}
+
+/** `deploy rollback`: back to the Plan in force before the last rollout. */
+export async function rollbackCluster(
+  cluster: string | undefined,
+  flags: ClusterFlags & { detach?: boolean },
+) {
+  return withClient(async (client) => {
+    const name = await resolveCluster(client, cluster, flags.inventory);
+    const handle = client.workflow.getHandle(clusterWorkflowId(name));
+    const update = await refusedOrAccepted(handle.startUpdate(rollbackUpdate, { waitForStage: 'ACCEPTED' }));
+    return followRollout(client, name, update, 'rollback', flags.detach === true);
+  });
+}
+
+/**
+ * `deploy diff -i FILE`: what applying the inventory to the running cluster would change, per
+ * unit and host. Changes nothing. Exit 0: nothing to change; 2: changes (terraform's convention).
+ */
+export async function diffCluster(flags: {
+  inventory: string;
+  extraVars: string[];
+  json?: boolean;
+}): Promise<number> {
+  const plan = planFromFile(flags.inventory, parseExtraVars(flags.extraVars));
+  return withClient(async (client) => {
+    const current = await client.workflow.getHandle(clusterWorkflowId(plan.cluster)).query(planQuery);
+    const diff = diffPlans(current, plan);
+    console.log(flags.json ? JSON.stringify(diff, null, 2) : renderDiff(diff));
+    return diff.changed ? 2 : 0;
   });
 }
 

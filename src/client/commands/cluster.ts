@@ -23,7 +23,9 @@ export function registerClusterCommands(program: Command): void {
 
   program
     .command('start')
-    .description('deploy a cluster from an inventory: run its phases as a durable workflow, showing progress')
+    .description(
+      'deploy a cluster from an inventory as a durable workflow, showing progress; on a running cluster, apply the edited inventory as a rollout (or run --tags phases)',
+    )
     .requiredOption('-i, --inventory <file>', "the seed's Ansible inventory (YAML)")
     .option('-t, --tags <tags>', 'run only these phases (comma list, repeatable)', csv)
     .option('--skip-tags <tags>', 'skip these phases (comma list, repeatable)', csv)
@@ -75,6 +77,27 @@ export function registerClusterCommands(program: Command): void {
     .option('-d, --detach', 'send the restart signal and return')
     .action(async (cluster: string | undefined, flags: RestartFlags) => {
       process.exitCode = await actions().restartCluster(cluster, flags);
+    });
+
+  program
+    .command('diff')
+    .description(
+      'what applying an inventory to the running cluster would change, per unit and host (changes nothing; exit 2 when something would change)',
+    )
+    .requiredOption('-i, --inventory <file>', "the seed's Ansible inventory (YAML)")
+    .option('-e, --extra-vars <key=value>', 'override a setting, like ansible -e (repeatable)', collect, [])
+    .option('--json', 'machine-readable diff')
+    .action(async (flags: { inventory: string; extraVars: string[]; json?: boolean }) => {
+      process.exitCode = await actions().diffCluster(flags);
+    });
+
+  clusterArg(program.command('rollback'))
+    .description(
+      'back to the plan in force before the last rollout (or undo a rollout that stopped), unit by unit',
+    )
+    .option('-d, --detach', 'return once the rollback is accepted')
+    .action(async (cluster: string | undefined, flags: ClusterFlags & { detach?: boolean }) => {
+      process.exitCode = await actions().rollbackCluster(cluster, flags);
     });
 
   clusterArg(program.command('events'))

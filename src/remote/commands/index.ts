@@ -32,5 +32,5 @@ export {
 } from './hostChecks';
 export { httpGet, parseHttpAnswer, postJson, type HttpAnswer } from './http';
 export { deviceIp } from './npu';
-export { deadPids, parseDeadPids, pidFileAlive } from './processes';
+export { childPids, deadPids, parseDeadPids, parsePids, pidFileAlive } from './processes';
 export { parseUpstreams, requestLogLines } from './proxy';

@@ -40,3 +40,23 @@ export function pidFileAlive(pidFile: string): string[] {
     absolutePath(pidFile, 'the pid file'),
   ];
 }
+
+/**
+ * The children of the process a pid file names (nginx's workers under its master), one per
+ * line, from /proc (no pgrep needed in the image).
+ */
+export function childPids(pidFile: string): string[] {
+  return [
+    'sh',
+    '-c',
+    'p=$(cat "$1" 2>/dev/null) || exit 0; for t in /proc/"$p"/task/*/children; do cat "$t" 2>/dev/null; done | tr " " "\\n"',
+    'child-pids',
+    absolutePath(pidFile, 'the pid file'),
+  ];
+}
+
+export function parsePids(stdout: string): number[] {
+  return outputLines(stdout)
+    .map(Number)
+    .filter((n) => Number.isSafeInteger(n) && n > 0);
+}

@@ -22,7 +22,10 @@ import type { HostStepsProgress } from './hostSteps';
 import type { DeployClusterInput, deployCluster } from './deployCluster';
 import { renderDetails } from './details';
 import { expandedPlan, hostChangeProblems, phaseProblems, planProblems } from './inputChecks';
+import { diffPlans } from './diff';
+import { rollOut } from './rollout';
 import type {
+  RolloutOutcome,
   RestartOutcome,
   RestartRequest,
   RetryOutcome,
@@ -57,6 +60,10 @@ export class ClusterEntity {
   private readonly operations: OperationQueue;
   /** Set by `retryFailed`, taken by the phase waiting for the operator. */
   private retryRequested = false;
+  /** Set by `deploy rollback` while a rollout waits for the operator: revert it instead. */
+  private abandonRequested = false;
+  /** The answer for that rollback, once the revert finished. */
+  private reverted: RolloutOutcome | undefined;
   /** Restart step names must not repeat within the cluster's life, across continue-as-new too. */
   private restartRound: number;
   private lastDetails = '';
@@ -70,13 +77,10 @@ export class ClusterEntity {
   private observations: HostObservation[] = [];
   private knownSignature = '';
   private healRound: number;
-  /** The Plan as given (compact or full), carried as such by continue-as-new. */
-  private planInput: PlanInput;
 
   /** `plan` is `input.plan` expanded (src/plan/compact.ts). */
   constructor({ plan: planInput, options, carried }: DeployClusterInput, plan: Plan) {
     this.options = options;
-    this.planInput = planInput;
     this.state = carried
       ? new ClusterState(carried)
       : ClusterState.fresh(
@@ -92,7 +96,8 @@ export class ClusterEntity {
     this.state.status.healing ??= options.health?.heal === false ? 'off' : 'on';
   }
 
-  private get plan(): Plan {
+  /** The Plan in force (a rollout replaces it). */
+  get plan(): Plan {
     return this.ctx.plan;
   }
 
@@ -162,6 +167,61 @@ export class ClusterEntity {
   /** Progress of a step's hosts from its child workflows (hostStepsWorkflow). */
   applyHostStepsProgress(progress: HostStepsProgress): void {
     this.ctx.applyProgress(progress);
+  }
+
+  validateApplyPlan({ plan: next }: { plan: Plan }): void {
+    const problems = planProblems(next);
+    if (problems.length > 0) throw new Error(problems.join('; '));
+    if (next.cluster !== this.plan.cluster) {
+      throw new Error(`the plan is for cluster ${next.cluster}, this workflow runs ${this.plan.cluster}`);
+    }
+    this.refuseUnlessServing();
+  }
+
+  /** `deploy start -i FILE` on a running cluster: the edited inventory, applied as a rollout. */
+  async applyPlan({ plan: next }: { plan: Plan }): Promise<RolloutOutcome> {
+    const outcome = await this.enqueue(
+      { kind: 'rollout', plan: next, rollback: false },
+      'rollout of the edited inventory',
+    );
+    return {
+      ok: outcome.ok,
+      failures: outcome.failures,
+      changed: outcome.changed ?? true,
+      ...(outcome.decodeOutageMs !== undefined && { decodeOutageMs: outcome.decodeOutageMs }),
+    };
+  }
+
+  validateRollback(): void {
+    // A rollout that stopped on a failure is rolled back from where it stopped.
+    if (this.rolloutWaiting()) return;
+    this.refuseUnlessServing();
+    if (!this.state.data.previousPlan)
+      throw new Error('nothing to roll back to: no rollout has finished on this cluster');
+  }
+
+  private rolloutWaiting(): boolean {
+    return this.state.status.stage === 'waiting-for-operator' && this.operations.runningKind === 'rollout';
+  }
+
+  async rollback(): Promise<RolloutOutcome> {
+    if (this.rolloutWaiting()) {
+      this.abandonRequested = true;
+      await condition(() => this.reverted !== undefined);
+      const done = this.reverted!;
+      this.reverted = undefined;
+      return done;
+    }
+    const outcome = await this.enqueue(
+      { kind: 'rollout', plan: this.state.data.previousPlan!, rollback: true },
+      'rollback to the previous plan',
+    );
+    return {
+      ok: outcome.ok,
+      failures: outcome.failures,
+      changed: outcome.changed ?? true,
+      ...(outcome.decodeOutageMs !== undefined && { decodeOutageMs: outcome.decodeOutageMs }),
+    };
   }
 
   get events(): readonly ClusterEvent[] {
@@ -289,7 +349,7 @@ export class ClusterEntity {
   private async runPhase(
     phase: Phase,
     runner = PHASE_RUNNERS[phase],
-    stage: Extract<Stage, 'deploying' | 'healing'> = 'deploying',
+    stage: Extract<Stage, 'deploying' | 'healing' | 'rolling-out'> = 'deploying',
   ): Promise<void> {
     this.state.setStage(stage, phase);
     this.state.setFailures([]);
@@ -306,7 +366,12 @@ export class ClusterEntity {
         this.state.setStage('waiting-for-operator', err.phase);
         this.publish();
         this.operations.answerRunningEarly({ ok: false, failures: this.state.status.failures });
-        await condition(() => this.retryRequested);
+        await condition(() => this.retryRequested || this.abandonRequested);
+        if (this.abandonRequested) {
+          this.abandonRequested = false;
+          this.state.setFailures([]);
+          throw new RolloutAbandoned();
+        }
         this.retryRequested = false;
         this.state.setFailures([]);
         this.state.setStage(stage, phase);
@@ -318,9 +383,7 @@ export class ClusterEntity {
   private async runOperation(op: Operation): Promise<OperationOutcome> {
     if (op.kind === 'phases') {
       if (op.plan) {
-        this.planInput = op.plan;
-        this.ctx.planInput = op.plan;
-        this.ctx.plan = expandPlan(op.plan);
+        this.ctx.setPlanInput(op.plan, expandPlan(op.plan));
         this.state.status.endpoints = clusterEndpoints(this.ctx.plan);
       }
       for (const phase of op.phases) this.state.resetPhase(phase);
@@ -330,6 +393,7 @@ export class ClusterEntity {
       return { ok: failures.length === 0, failures };
     }
     if (op.kind === 'heal') return this.repair(op.unit);
+    if (op.kind === 'rollout') return this.applyPlanNow(op.plan, op.rollback);
     const round = ++this.restartRound;
     const hosts = restartTargets(this.plan, op.request);
     for (const h of hosts) this.state.markRunning(h, 'run_server', Date.now());
@@ -387,7 +451,7 @@ export class ClusterEntity {
     await condition(allHandlersFinished);
     this.state.status.generation += 1;
     return continueAsNew<typeof deployCluster>({
-      plan: this.planInput,
+      plan: this.ctx.planInput,
       options: this.options,
       carried: this.state.data,
     });
@@ -503,6 +567,67 @@ export class ClusterEntity {
   }
 
   /**
+   * Apply a Plan to the running cluster unit by unit (src/workflows/cluster/rollout.ts). The
+   * table gets rows for new hosts at once and loses removed ones once they are cleaned; the Plan
+   * in force before becomes the one `deploy rollback` returns to.
+   */
+  private async applyPlanNow(next: Plan, rollback: boolean): Promise<OperationOutcome> {
+    const current = this.plan;
+    const diff = diffPlans(current, next);
+    const verb = rollback ? 'rollback' : 'rollout';
+    if (!diff.changed) {
+      this.ctx.plan = next;
+      return { ok: true, failures: [], changed: false };
+    }
+    const round = ++this.restartRound;
+    const units = diff.units.filter((u) => u.change !== 'none').map((u) => `${u.unit} ${u.change}`);
+    this.event({ kind: 'rollout', message: `${verb} started: ${units.join(', ')}` });
+    this.state.setHosts([...new Set([...current.hosts, ...next.hosts].map((h) => h.name))]);
+    this.ctx.plan = next;
+    this.state.status.endpoints = clusterEndpoints(next);
+    const title = `${verb} (${units.join(', ')})`;
+    let decodeOutageMs: number | undefined;
+    try {
+      await this.runPhase(
+        'run_server',
+        async (ctx) => {
+          const report = await rollOut(ctx, current, diff, round, (what) => {
+            this.operations.describeRunning(`${title}: ${what}`);
+            this.publish();
+          });
+          decodeOutageMs = report.decodeOutageMs;
+        },
+        'rolling-out',
+      );
+    } catch (err) {
+      if (!(err instanceof RolloutAbandoned)) throw err;
+      // `deploy rollback` while this rollout waited: back to the Plan it started from, by the
+      // same kind of rollout (units not reached yet are already there and only restart).
+      this.event({
+        kind: 'rollout',
+        result: 'failed',
+        message: `${verb} abandoned by the operator; rolling back`,
+      });
+      const back = await this.applyPlanNow(current, true);
+      this.reverted = {
+        ok: back.ok,
+        changed: true,
+        failures: back.failures,
+        ...(back.decodeOutageMs !== undefined && { decodeOutageMs: back.decodeOutageMs }),
+      };
+      return back;
+    }
+    this.state.setHosts(next.hosts.map((h) => h.name));
+    this.state.data.previousPlan = current;
+    const outage =
+      decodeOutageMs === undefined ? '' : `; decode outage ${(decodeOutageMs / 1000).toFixed(1)} s`;
+    this.event({ kind: 'rollout', result: 'ok', message: `${verb} done${outage}` });
+    this.state.setStage('ready');
+    this.publish();
+    return { ok: true, failures: [], changed: true, ...(decodeOutageMs !== undefined && { decodeOutageMs }) };
+  }
+
+  /**
    * Repair one unit that stopped serving (a heal operation): drain it from the proxy, rebuild it
    * as the deploy did, put it back. Attempts are bounded with backoff; when they run out the
    * cluster waits for the operator with the cause (`deploy retry` repairs the unit again).
@@ -575,3 +700,6 @@ export class ClusterEntity {
 function repairTitle(unit: UnitHealth): string {
   return `repair ${unit.unit} (${unit.state}${unit.cause ? `: ${unit.cause}` : ''})`;
 }
+
+/** A rollout waiting for the operator was told to roll back instead of retrying. */
+class RolloutAbandoned extends Error {}

@@ -30,14 +30,41 @@ export class PhaseFailed extends Error {
  * already finished (so a retry re-runs only the failed ones).
  */
 export class PhaseContext {
+  private current: Plan;
+  private input: PlanInput;
+
   constructor(
-    public plan: Plan,
+    plan: Plan,
     readonly state: ClusterState,
     readonly options: DeployOptions,
     private readonly onChange: () => void,
     /** The Plan as the workflow was given it (compact), what child workflows get. */
-    public planInput: PlanInput = plan,
-  ) {}
+    planInput: PlanInput = plan,
+  ) {
+    this.current = plan;
+    this.input = planInput;
+  }
+
+  /** The Plan in force. Setting a full Plan (a rollout's) makes it the input too. */
+  get plan(): Plan {
+    return this.current;
+  }
+
+  set plan(plan: Plan) {
+    this.current = plan;
+    this.input = plan;
+  }
+
+  /** The Plan in force as given (compact or full): what child workflows and continue-as-new carry. */
+  get planInput(): PlanInput {
+    return this.input;
+  }
+
+  /** A new Plan as a client gave it (compact or full), with its expansion. */
+  setPlanInput(input: PlanInput, expanded: Plan): void {
+    this.current = expanded;
+    this.input = input;
+  }
 
   /** Steps running in child workflows now: their progress signals are applied, others ignored. */
   private readonly childSteps = new Set<string>();

@@ -4,7 +4,10 @@ import { ClusterEntity } from './clusterEntity';
 import { hostStepsProgressSignal } from './hostStepsWorkflow';
 import { expandedPlan, optionProblems, planProblems } from './inputChecks';
 import {
+  applyPlanUpdate,
   eventsQuery,
+  planQuery,
+  rollbackUpdate,
   restartServersSignal,
   setHealingUpdate,
   restartServersUpdate,
@@ -56,6 +59,11 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
     validator: (request) => cluster.validateRestart(request),
   });
   setHandler(eventsQuery, () => [...cluster.events]);
+  setHandler(planQuery, () => cluster.plan);
+  setHandler(applyPlanUpdate, (request) => cluster.applyPlan(request), {
+    validator: (request) => cluster.validateApplyPlan(request),
+  });
+  setHandler(rollbackUpdate, () => cluster.rollback(), { validator: () => cluster.validateRollback() });
   setHandler(setHealingUpdate, ({ enabled }) => cluster.setHealing(enabled), {
     validator: (request) => cluster.validateSetHealing(request),
   });

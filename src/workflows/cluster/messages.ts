@@ -1,5 +1,6 @@
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { PlanInput } from '../../plan/compact';
+import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { ClusterEvent, ClusterStatus, HostFailure } from './types';
 
@@ -21,6 +22,27 @@ export const statusQuery = defineQuery<ClusterStatus>('status');
 
 /** What the cluster noticed and did by itself (health changes, repairs), oldest first. */
 export const eventsQuery = defineQuery<ClusterEvent[]>('events');
+
+/** The Plan in force (what `deploy diff` compares an inventory with). */
+export const planQuery = defineQuery<Plan>('plan');
+
+export interface RolloutOutcome {
+  ok: boolean;
+  /** Whether anything had to change. */
+  changed: boolean;
+  failures: HostFailure[];
+  /** The decode instance's window without service, when it was rolled. */
+  decodeOutageMs?: number;
+}
+
+/**
+ * Apply an edited inventory to the running cluster as a rollout (units one at a time, drained
+ * from the proxy); answers when it is done or waits for the operator.
+ */
+export const applyPlanUpdate = defineUpdate<RolloutOutcome, [{ plan: Plan }]>('applyPlan');
+
+/** Back to the Plan in force before the last rollout, by the same rollout. */
+export const rollbackUpdate = defineUpdate<RolloutOutcome>('rollback');
 
 /** Turn self-healing on or off; answers with the new setting. */
 export const setHealingUpdate = defineUpdate<{ healing: 'on' | 'off' }, [{ enabled: boolean }]>('setHealing');

@@ -1,4 +1,5 @@
 import type { PlanInput } from '../../plan/compact';
+import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { RestartRequest } from './messages';
 import type { ClusterStatus, HostFailure, OperationInfo } from './types';
@@ -6,6 +7,9 @@ import type { ClusterStatus, HostFailure, OperationInfo } from './types';
 export interface OperationOutcome {
   ok: boolean;
   failures: HostFailure[];
+  /** Rollouts: whether anything changed, and the decode outage window. */
+  changed?: boolean;
+  decodeOutageMs?: number;
 }
 
 /** Work asked for while the cluster runs: phases by tag (maybe with a new Plan), or a restart. */
@@ -13,7 +17,9 @@ export type OperationRequest =
   | { kind: 'phases'; phases: Phase[]; plan?: PlanInput }
   | { kind: 'restart'; request: RestartRequest }
   /** Raised by the health watch, not by an operator: nobody waits for its answer. */
-  | { kind: 'heal'; unit: string };
+  | { kind: 'heal'; unit: string }
+  /** A new Plan (or the previous one, for a rollback) applied unit by unit. */
+  | { kind: 'rollout'; plan: Plan; rollback: boolean };
 
 export type Operation = OperationRequest & {
   info: OperationInfo;
@@ -47,6 +53,11 @@ export class OperationQueue {
     this.operations.push(op);
     this.show();
     return op;
+  }
+
+  /** The kind of the operation running now. */
+  get runningKind(): Operation['kind'] | undefined {
+    return this.running?.kind;
   }
 
   /** Whether a repair of `unit` is queued or running. */

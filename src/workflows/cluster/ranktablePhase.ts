@@ -4,6 +4,7 @@ import {
   buildRanktables,
   deviceIpsOf,
   RanktableError,
+  ranktableInputFromIps,
   type DeviceIps,
   type HccnProbe,
 } from '../../plan/ranktable';
@@ -53,28 +54,67 @@ export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
   const plan = ctx.plan;
   const hosts = engineHosts(plan);
   ctx.state.markSkipped(plan.proxy.host, 'ranktable', 'nginx reads no ranktable');
-  await ctx.hostSteps(READ, 'ranktable', hosts, { kind: 'readDeviceIps' }, (name, outputs) =>
-    ctx.state.setStepData(probeKey(name), outputs),
-  );
+  await readDeviceIps(ctx, READ, hosts);
 
   if (ctx.state.stepData<RanktableSet>(SET_KEY) || !patched('ranktables-by-content')) {
     return legacyRanktables(ctx, hosts);
   }
-  let source = ctx.state.stepData<RanktableSource>(SOURCE_KEY);
-  if (!source) {
-    const hccn = probesOf(ctx, hosts);
-    try {
-      source = { ips: deviceIpsOf({ layout: plan.ranktable, hccn }) };
-    } catch (err) {
-      if (!(err instanceof RanktableError)) throw err;
-      reportInvalid(ctx, hosts, err);
-      throw new PhaseFailed('ranktable');
-    }
-    ctx.state.setStepData(SOURCE_KEY, source);
-    // Validated: the IPs are all the set is built from; the raw outputs need not travel on.
-    for (const h of hosts) ctx.state.deleteStepData(probeKey(h));
-  }
+  const source = ctx.state.stepData<RanktableSource>(SOURCE_KEY) ?? validatedSource(ctx, hosts, {});
   await distributeFromSource(ctx, WRITE, source, hosts);
+}
+
+/**
+ * The ranktables of a changed cluster (a rollout that adds or removes an instance): device IPs
+ * are read only where none were read before (new hosts), every ranktable is built again from the
+ * current Plan, and each engine host gets its files (unchanged ones are left alone).
+ */
+export async function rebuildRanktables(ctx: PhaseContext, prefix: string): Promise<void> {
+  const hosts = engineHosts(ctx.plan);
+  const source = ctx.state.stepData<RanktableSource>(SOURCE_KEY);
+  const unread = hosts.filter((h) =>
+    source ? source.ips[h] === undefined : ctx.state.stepData(probeKey(h)) === undefined,
+  );
+  await readDeviceIps(ctx, `${prefix}.read`, unread);
+  if (!source) {
+    // Runs whose ranktable phase kept the built files (before content addressing).
+    const set = buildSet(ctx, hosts);
+    await distributeSet(ctx, `${prefix}.write`, set, Object.keys(set.hosts));
+    return;
+  }
+  await distributeFromSource(ctx, `${prefix}.write`, validatedSource(ctx, hosts, source.ips), hosts);
+}
+
+async function readDeviceIps(ctx: PhaseContext, step: string, hosts: string[]): Promise<void> {
+  await ctx.hostSteps(step, 'ranktable', hosts, { kind: 'readDeviceIps' }, (name, outputs) =>
+    ctx.state.setStepData(probeKey(name), outputs),
+  );
+}
+
+/**
+ * Validates the device IPs of `hosts` against the Plan's layout — those in `known` as kept, the
+ * others as just read — and keeps them as the set's source; nothing is written when they do not
+ * fit. The raw outputs need not travel on once validated.
+ */
+function validatedSource(ctx: PhaseContext, hosts: string[], known: DeviceIps): RanktableSource {
+  const layout = ctx.plan.ranktable;
+  const hccn = [
+    ...ranktableInputFromIps(layout, known).hccn.filter((p) => known[p.host] !== undefined),
+    ...probesOf(
+      ctx,
+      hosts.filter((h) => known[h] === undefined),
+    ),
+  ];
+  let source: RanktableSource;
+  try {
+    source = { ips: deviceIpsOf({ layout, hccn }) };
+  } catch (err) {
+    if (!(err instanceof RanktableError)) throw err;
+    reportInvalid(ctx, hosts, err);
+    throw new PhaseFailed('ranktable');
+  }
+  ctx.state.setStepData(SOURCE_KEY, source);
+  for (const h of hosts) ctx.state.setStepData(probeKey(h), undefined);
+  return source;
 }
 
 /** The ranktables the last ranktable phase made, if it ran (a repair puts them back). */
@@ -158,19 +198,22 @@ function probesOf(ctx: PhaseContext, hosts: readonly string[]): HccnProbe[] {
 
 /** Runs recorded before content addressing: the built files kept in workflow state. */
 async function legacyRanktables(ctx: PhaseContext, hosts: string[]): Promise<void> {
-  const plan = ctx.plan;
-  let set = ctx.state.stepData<RanktableSet>(SET_KEY);
-  if (!set) {
-    try {
-      set = dedupe(buildRanktables({ layout: plan.ranktable, hccn: probesOf(ctx, hosts) }).files);
-    } catch (err) {
-      if (!(err instanceof RanktableError)) throw err;
-      reportInvalid(ctx, hosts, err);
-      throw new PhaseFailed('ranktable');
-    }
-    ctx.state.setStepData(SET_KEY, set);
-  }
+  const set = ctx.state.stepData<RanktableSet>(SET_KEY) ?? buildSet(ctx, hosts);
   await distributeSet(ctx, WRITE, set, Object.keys(set.hosts));
+}
+
+/** Build, validate and keep the ranktable set; nothing is written when the device IPs do not fit. */
+function buildSet(ctx: PhaseContext, hosts: string[]): RanktableSet {
+  let set: RanktableSet;
+  try {
+    set = dedupe(buildRanktables({ layout: ctx.plan.ranktable, hccn: probesOf(ctx, hosts) }).files);
+  } catch (err) {
+    if (!(err instanceof RanktableError)) throw err;
+    reportInvalid(ctx, hosts, err);
+    throw new PhaseFailed('ranktable');
+  }
+  ctx.state.setStepData(SET_KEY, set);
+  return set;
 }
 
 async function distributeSet(
@@ -219,6 +262,7 @@ function reportInvalid(ctx: PhaseContext, hosts: string[], err: RanktableError):
   for (const h of blamed) {
     const own = err.problems.filter((p) => named.length === 0 || new RegExp(`\\b${h}\\b`).test(p));
     ctx.state.forgetStep(READ, h);
+    ctx.state.setStepData(probeKey(h), undefined);
     ctx.state.markFailed(h, 'ranktable', Date.now(), {
       type: 'RanktableError',
       message: own.join('; '),

@@ -1,3 +1,4 @@
+import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { HostError } from '../common';
 import type { Cell, ClusterEvent, ClusterStatus, HostFailure, Stage } from './types';
@@ -20,6 +21,8 @@ export interface ClusterStateData {
   pendingPhases: Phase[];
   /** The most recent health changes and repairs (bounded), carried across continue-as-new. */
   events?: ClusterEvent[];
+  /** The Plan in force before the last rollout that finished: what `deploy rollback` returns to. */
+  previousPlan?: Plan;
 }
 
 export class ClusterState {
@@ -178,11 +181,20 @@ export class ClusterState {
     return this.data.stepData[key] as T | undefined;
   }
 
+  /** `undefined` forgets the key. */
   setStepData(key: string, value: unknown): void {
-    this.data.stepData[key] = value;
+    if (value === undefined) delete this.data.stepData[key];
+    else this.data.stepData[key] = value;
   }
 
-  deleteStepData(key: string): void {
-    delete this.data.stepData[key];
+  /**
+   * The cluster's hosts changed (a rollout added or removed some): rows for new hosts, none for
+   * removed ones, in the new Plan's order.
+   */
+  setHosts(hosts: string[]): void {
+    const table = this.data.status.table;
+    for (const h of hosts) table[h] ??= {};
+    for (const h of Object.keys(table)) if (!hosts.includes(h)) delete table[h];
+    this.data.status.hosts = [...hosts];
   }
 }

@@ -24,6 +24,7 @@ export type Stage =
   | 'waiting-for-operator' // a phase failed on some hosts; `deploy retry` or `deploy down`
   | 'ready' // all phases done; the workflow stays up as the cluster's durable entity
   | 'healing' // repairing a unit that stopped serving, without an operator
+  | 'rolling-out' // applying a changed Plan unit by unit
   | 'cleaning' // cleanup after cancellation or the clean_up phase
   | 'cleaned';
 
@@ -94,7 +95,7 @@ export const DEFAULT_HEALTH: HealthOptions = {
 /** Something the cluster noticed or did by itself, for `deploy events` and the Web UI. */
 export interface ClusterEvent {
   at: number;
-  kind: 'health' | 'heal' | 'healing';
+  kind: 'health' | 'heal' | 'healing' | 'rollout';
   /** The unit it concerns (`decode-0`), if any. */
   unit?: string;
   message: string;
@@ -114,7 +115,7 @@ export const DEFAULT_ACTIVITY_TUNING: ActivityTuning = {
 
 /** An operator's request to the running cluster, as the status shows it. */
 export interface OperationInfo {
-  kind: 'phases' | 'restart' | 'heal';
+  kind: 'phases' | 'restart' | 'heal' | 'rollout';
   /** What it does, e.g. "run_server → run_proxy" or "restart decode". */
   what: string;
   /** When the workflow received it (ms since the epoch). */
