@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { simScript } from './scripts';
 import { defaultDeviceTable } from './devices';
 import { octetOf, type SimContext, type SimHostSpec } from './hosts';
 import { IMAGE_STORE } from './images';
@@ -119,7 +120,7 @@ additionalimagestores = ["${IMAGE_STORE}"]
     fs.chmodSync(target, mode);
   }
   // `docker` is podman with Docker's behaviour where deploys rely on it (sim/host-docker.sh).
-  write('usr/local/bin/docker', fs.readFileSync(path.join(__dirname, 'host-docker.sh'), 'utf8'), 0o755);
+  write('usr/local/bin/docker', fs.readFileSync(simScript('host-docker.sh'), 'utf8'), 0o755);
   write('usr/local/Ascend/driver/version.info', 'Version=24.1.0\nascendhal_version=7.35.23\n');
   mk('usr/local/Ascend/driver/lib64');
   mk('usr/local/Ascend/driver/tools');

@@ -4,7 +4,7 @@
  * a rebuild with nothing changed costs milliseconds).
  */
 import { execFile } from 'node:child_process';
-import * as path from 'node:path';
+import { simScript } from './scripts';
 import { promisify } from 'node:util';
 import { simContext } from './hosts';
 
@@ -21,7 +21,7 @@ export const IMAGE_STORE = process.env.OMNI_SIM_IMAGE_STORE ?? '/var/lib/omni-de
 
 /** Builds (or finds cached) the engine and proxy images in the shared read-only store. */
 export async function ensureImages(ctx = simContext()): Promise<string> {
-  const { stdout } = await run(path.join(__dirname, 'build-images.sh'), [ctx.root], {
+  const { stdout } = await run(simScript('build-images.sh'), [ctx.root], {
     env: {
       ...process.env,
       PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin`,

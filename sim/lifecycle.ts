@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { simScript } from './scripts';
 import { promisify } from 'node:util';
 import { SIM_MODEL_PATH, prepareDisk } from './disks';
 import {
@@ -60,7 +60,7 @@ export interface UpOptions {
 /** Machine-wide container settings (sim/setup-machine.sh), once. */
 async function ensureMachine(ctx: SimContext): Promise<void> {
   if (!fs.existsSync('/etc/containers/containers.conf') || !fs.existsSync('/data')) {
-    await run(path.join(__dirname, 'setup-machine.sh'));
+    await run(simScript('setup-machine.sh'));
   }
   fs.mkdirSync(ctx.dir, { recursive: true });
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
+import { simScript } from './scripts';
 import {
   isAlive,
   isRunning,
@@ -45,7 +45,7 @@ export async function startHost(ctx: SimContext, h: SimHostSpec): Promise<void> 
       '--propagation',
       'private',
       '/bin/bash',
-      path.join(__dirname, 'host-init.sh'),
+      simScript('host-init.sh'),
       f.disk,
       h.name,
       h.address,
