@@ -69,7 +69,15 @@ case ${1:-} in
     ;;
   # docker's `rm -f` kills a running container at once (SIGKILL); podman's stops it first and
   # waits 10 s for a bash entrypoint that ignores SIGTERM.
-  rm) exec podman rm --time 0 "${@:2}" ;;
+  # Without --force docker removes a stopped container (and refuses a running one); podman's
+  # --time needs --force.
+  rm)
+    for a in "${@:2}"; do
+      case $a in
+        -f | --force | --force=true | -[!-]*f*) exec podman rm --time 0 "${@:2}" ;;
+      esac
+    done
+    ;;
   # `docker stop` and podman's agree on what happens: SIGTERM to PID 1, `--time` (default 10 s)
   # to exit, then SIGKILL; exit status 137. The seed's `--entrypoint=bash -it` container never
   # exits on SIGTERM (PID 1 ignores a signal it has no handler for, and an interactive bash
