@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { hostsFromInventory, simContext, simDown, simUp, type SimContext } from '../sim';
-import { planFromFile } from '../src/client/planFile';
+import { plansFromFile } from '../src/client/planFile';
 import { PHASES, type Phase } from '../src/shared/phases';
 import { clusterWorkflowId } from '../src/shared/ids';
 import { DEFAULT_HEALTH, type ClusterStatus } from '../src/workflows/cluster/types';
@@ -207,7 +207,8 @@ async function benchOne(n: number, address: string, client: Client): Promise<Res
     const tUp = performance.now();
     await simUp(hostsFromInventory(inventory), { ctx, devices: 1 });
     console.log(`  N=${n}: ${n} sim hosts up in ${((performance.now() - tUp) / 1000).toFixed(1)} s`);
-    const plan = planFromFile(inventory);
+    // As `deploy start` sends it: the compact Plan (src/plan/compact.ts).
+    const { plan, compact } = plansFromFile(inventory);
 
     const subnetHex = procNetSubnet(ctx.subnet);
     let sshPeak = 0;
@@ -215,7 +216,7 @@ async function benchOne(n: number, address: string, client: Client): Promise<Res
       sshPeak = Math.max(sshPeak, sshConnections(subnetHex));
     }, 50);
     const t0 = performance.now();
-    const handle = await startDeploy(client, plan, {
+    const handle = await startDeploy(client, compact, {
       ...testOptions(DEPLOY_PHASES, { parallelism: 50 }),
       activity: {
         startToCloseTimeout: '10 minutes',
