@@ -296,6 +296,25 @@ function report(results: Result[]): void {
       ].join(' | '),
     );
   }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  for (const r of results) {
+    console.log(`\nN=${r.n} activities (completed attempts): count, run time median / max, queue wait median / max`);
+    const merged: Record<string, { waitMs: number[]; runMs: number[] }> = {};
+    for (const run of r.runs) {
+      for (const [type, t] of Object.entries(run.activities)) {
+        const m = (merged[type] ??= { waitMs: [], runMs: [] });
+        m.waitMs.push(...t.waitMs);
+        m.runMs.push(...t.runMs);
+      }
+    }
+    for (const [type, t] of Object.entries(merged)) {
+      const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+      console.log(
+        `  ${type.padEnd(20)} ${String(t.runMs.length).padStart(4)}  run ${s(median(t.runMs))} / ${s(Math.max(...t.runMs))}` +
+          `  wait ${s(median(t.waitMs))} / ${s(Math.max(...t.waitMs))}`,
+      );
+    }
+  }
   for (const r of results) {
     console.log(`\nN=${r.n} workflow runs:`);
     for (const x of r.runs) {

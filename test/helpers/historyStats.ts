@@ -14,6 +14,33 @@ export interface RunStats {
   bytes: number;
   largestPayload: number;
   largestPayloadWhere: string;
+  /** Per activity type: every completed attempt's queue wait (scheduled → started) and run time. */
+  activities: Record<string, { waitMs: number[]; runMs: number[] }>;
+}
+
+const eventMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+
+function activityTimes(history: temporal.api.history.v1.IHistory): RunStats['activities'] {
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const started = new Map<string, number>();
+  const out: RunStats['activities'] = {};
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', at: eventMs(e.eventTime) });
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) started.set(String(st.scheduledEventId), eventMs(e.eventTime));
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c) {
+      const sch = scheduled.get(String(c.scheduledEventId));
+      const start = started.get(String(c.scheduledEventId));
+      if (!sch || start === undefined) continue;
+      const entry = (out[sch.type] ??= { waitMs: [], runMs: [] });
+      entry.waitMs.push(start - sch.at);
+      entry.runMs.push(eventMs(e.eventTime) - start);
+    }
+  }
+  return out;
 }
 
 const payloadSize = (p: temporal.api.common.v1.IPayload) =>
@@ -91,6 +118,7 @@ export async function historyStats(
       bytes: temporal.api.history.v1.History.encode(history).finish().length,
       largestPayload: largest.size,
       largestPayloadWhere: largest.where,
+      activities: activityTimes(history),
     });
     for (const e of events) {
       const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
