@@ -298,7 +298,9 @@ function report(results: Result[]): void {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   for (const r of results) {
-    console.log(`\nN=${r.n} activities (completed attempts): count, run time median / max, queue wait median / max`);
+    console.log(
+      `\nN=${r.n} activities (completed attempts): count, run time median / max, queue wait median / max`,
+    );
     const merged: Record<string, { waitMs: number[]; runMs: number[] }> = {};
     for (const run of r.runs) {
       for (const [type, t] of Object.entries(run.activities)) {

@@ -9,7 +9,8 @@ import {
 } from '../plan/ranktable';
 import type { Remote, RemoteHost } from '../remote';
 import {
-  deviceIp,
+  deviceIps,
+  parseDeviceIps,
   installFiles,
   listFiles,
   packFiles,
@@ -42,18 +43,18 @@ export async function readDeviceIps(
     withHeartbeat(async (signal) => {
       const host = input.target;
       const cli = remote.containers(host, input.cli);
-      const outputs: DeviceIpOutput[] = [];
-      for (const device of input.devices) {
-        const r = await cli.exec(input.container, deviceIp(device), {
-          signal,
-          timeoutMs: TIMEOUTS.deviceIpQuery,
-        });
-        outputs.push({
-          device,
-          output: r.code === 0 ? r.stdout : `${r.stdout}${r.stderr}`.trim() || `exit ${r.code}`,
-        });
-      }
-      return outputs;
+      if (input.devices.length === 0) return [];
+      // All devices in one container exec (one CLI start per host, not one per device).
+      const r = await cli.exec(input.container, deviceIps(input.devices), {
+        signal,
+        timeoutMs: TIMEOUTS.deviceIpQuery * input.devices.length,
+      });
+      const answers = new Map(parseDeviceIps(r.stdout).map((a) => [a.device, a]));
+      return input.devices.map((device): DeviceIpOutput => {
+        const a = answers.get(device);
+        if (!a) return { device, output: `${r.stdout}${r.stderr}`.trim() || `exit ${r.code}` };
+        return { device, output: a.code === 0 ? a.output : a.output.trim() || `exit ${a.code}` };
+      });
     }),
   );
 }

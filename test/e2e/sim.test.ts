@@ -450,7 +450,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
       assert.equal(first.omni_sim.decode.host, d1);
     });
 
-    it("runs Python in the engine container: an omniinfer-style ranktable tool reads the simulated hccn_tool", async () => {
+    it('runs Python in the engine container: an omniinfer-style ranktable tool reads the simulated hccn_tool', async () => {
       // `python` is Debian's python3 under omniinfer's name for it; the tool runs in the container
       // (its /tmp is the host's) against the hccn_tool bind-mounted from the host, as the seed's
       // `python …/pd_ranktable_tools.py --mode gen` does.
@@ -482,7 +482,11 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
       }
       assert.deepEqual(local, localP);
       for (const h of [d0, d1]) {
-        await sshOk(p, `cat > /tmp/gen/d-${h}.json`, await sshOk(h, `cat /tmp/gen/local_ranktable_${h}_0.json`));
+        await sshOk(
+          p,
+          `cat > /tmp/gen/d-${h}.json`,
+          await sshOk(h, `cat /tmp/gen/local_ranktable_${h}_0.json`),
+        );
       }
       const merged = await sshOk(
         p,
@@ -492,7 +496,10 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
       assert.equal(merged.trim(), '/tmp/gen/global_ranktable_merge.json');
       assert.deepEqual(JSON.parse(await sshOk(p, 'cat /tmp/gen/global_ranktable_merge.json')), global);
       // hccn_tool's refusal reaches the tool as an exit status with its message.
-      const bad = await ssh(p, 'docker exec eng python /tmp/chain/ranktable_tool.py gen --devices 0,99 --save-dir /tmp/gen');
+      const bad = await ssh(
+        p,
+        'docker exec eng python /tmp/chain/ranktable_tool.py gen --devices 0,99 --save-dir /tmp/gen',
+      );
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /hccn_tool -i 99 -ip -g failed/);
     });
@@ -514,7 +521,10 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
         "--extra-args '--max-num-batched-tokens 30000 --enforce-eager --enable-expert-parallel --disable-log-requests --max-num-seqs 16'",
         '--hccl-buffsize 0 --hccl-op-expansion-mode AIV --log-dir /data/log/chain',
       ].join(' ');
-      await sshOk(p, `docker exec -d eng bash -c ${JSON.stringify(`${chain} > /data/log/run_prefill.log 2>&1`)}`);
+      await sshOk(
+        p,
+        `docker exec -d eng bash -c ${JSON.stringify(`${chain} > /data/log/run_prefill.log 2>&1`)}`,
+      );
       try {
         await waitHealthy(`http://${p}:9010/health`);
         const started = await sshOk(p, 'cat /data/log/run_prefill.log');
@@ -531,7 +541,11 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
         assert.match(await sshOk(p, 'cat /data/log/chain/server_0.log'), /Application startup complete\./);
         // A PD request through it: the decode instance started above accepts its KV transfer.
         const body = { model: 'deepseek', prompt: 'via the chain', max_tokens: 3 };
-        const pre = await postJson(`http://${p}:9010/v1/completions`, { ...body, max_tokens: 1, stream: false });
+        const pre = await postJson(`http://${p}:9010/v1/completions`, {
+          ...body,
+          max_tokens: 1,
+          stream: false,
+        });
         assert.equal(pre.status, 200, pre.text);
         assert.equal(pre.json.kv_transfer_params.remote_port, 9010);
         const dec = await postJson(`http://${d0}:9100/v1/completions`, {
@@ -539,7 +553,10 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
           kv_transfer_params: pre.json.kv_transfer_params,
         });
         assert.equal(dec.status, 200, dec.text);
-        assert.match(dec.json.choices[0]!.text, new RegExp(`prefill ${p}:9010 kv_rank 0 -> decode ${d0}:9100`));
+        assert.match(
+          dec.json.choices[0]!.text,
+          new RegExp(`prefill ${p}:9010 kv_rank 0 -> decode ${d0}:9100`),
+        );
       } finally {
         // The engine on 9010; start_api_servers.py exits when one of its servers does.
         await ssh(p, "docker exec eng pkill -f -- '--port 9010 '");
@@ -548,14 +565,20 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
 
     it('refuses, as vLLM does, values its argument parser and config classes refuse', async () => {
       const cases: [string, RegExp][] = [
-        ['--block-size 7', /argument --block-size: invalid choice: '7' \(choose from '1', '8', '16', '32', '64', '128'\)/],
+        [
+          '--block-size 7',
+          /argument --block-size: invalid choice: '7' \(choose from '1', '8', '16', '32', '64', '128'\)/,
+        ],
         ['--dtype fp4', /argument --dtype: invalid choice: 'fp4'/],
         [
           `--kv-transfer-config '{"kv_connector":"AscendHcclConnectorV1","kv_role":"kv_producer","kv_rnak":0}'`,
           /KVTransferConfig.__init__\(\) got an unexpected keyword argument 'kv_rnak'/,
         ],
         ['--gpu-memory-utilization 1.5', /GPU memory utilization must be less than 1\.0\. Got 1\.5/],
-        ['--max-model-len 999999', /User-specified max_model_len \(999999\) is greater than the derived max_model_len/],
+        [
+          '--max-model-len 999999',
+          /User-specified max_model_len \(999999\) is greater than the derived max_model_len/,
+        ],
         [
           `--speculative-config '{"method":"deepseek_mtp","num_speculative_tokens":0}'`,
           /num_speculative_tokens must be a positive integer/,

@@ -31,6 +31,6 @@ export {
   type FreeSpace,
 } from './hostChecks';
 export { httpGet, parseHttpAnswer, postJson, type HttpAnswer } from './http';
-export { deviceIp } from './npu';
+export { deviceIp, deviceIps, parseDeviceIps } from './npu';
 export { childPids, deadPids, parseDeadPids, parsePids, pidFileAlive } from './processes';
 export { parseUpstreams, requestLogLines } from './proxy';
