@@ -76,6 +76,16 @@ describe('tar streams of many small files, one command each way', () => {
         [],
         'no staging folder left behind',
       );
+
+      // A symlink in place of a file is replaced by the file, even when it points at equal bytes.
+      const linked = path.join(root, files[3]!.path);
+      fs.writeFileSync(path.join(root, 'elsewhere'), files[3]!.content);
+      fs.rmSync(linked);
+      fs.symlinkSync(path.join(root, 'elsewhere'), linked);
+      const third = parseInstalledFiles(run(installFiles(root), packTar(changed)).stdout.toString());
+      assert.equal(third.written, 1);
+      assert.ok(!fs.lstatSync(linked).isSymbolicLink());
+      assert.equal(third.sha256.size, files.length);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
