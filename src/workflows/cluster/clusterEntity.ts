@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { WatchHealthResult } from '../../activities/types';
 import type { HostObservation } from '../../shared/observation';
-import { expandPlan, type PlanInput } from '../../plan/compact';
+import { expandPlan } from '../../plan/compact';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import { DEPLOY_HEALTH, DEPLOY_PHASE } from '../../shared/searchAttributes';
