@@ -23,7 +23,7 @@ import { plansFromFile } from '../src/client/planFile';
 import { PHASES, type Phase } from '../src/shared/phases';
 import { clusterWorkflowId } from '../src/shared/ids';
 import { DEFAULT_HEALTH, type ClusterStatus } from '../src/workflows/cluster/types';
-import { statusQuery } from '../src/workflows/cluster/messages';
+import { eventsQuery, statusQuery } from '../src/workflows/cluster/messages';
 import {
   startDeploy,
   startDeployEnv,
@@ -149,6 +149,8 @@ interface Result {
   workerPeakMiB: number;
   sshPeak: number;
   runs: RunStats[];
+  /** The cluster's events once ready (health changes, repairs). */
+  events?: string[];
 }
 
 /**
@@ -248,13 +250,16 @@ async function benchOne(n: number, address: string, client: Client): Promise<Res
     }
     // Let the first health watch report (it returns at once with what it saw) so its payloads count.
     await waitForStatus(handle, (s) => s.health !== undefined, 120_000, 'the first health report');
-    const final = await handle.query(statusQuery);
+    // What the cluster did by itself meanwhile (a repair the first health report started).
+    const events = await handle.query(eventsQuery);
     const runs = await historyStats(client, clusterWorkflowId(plan.cluster), handle.firstExecutionRunId);
     await handle.terminate('bench done');
     return {
       n,
       wallS,
-      phases: phaseSeconds(final),
+      // The table as it was at ready: a repair started since rewrites the cells it re-runs.
+      phases: phaseSeconds(outcome.status),
+      events: events.map((e) => `${e.kind}${e.unit ? ` ${e.unit}` : ''}: ${e.message}`),
       workerPeakMiB: peakRssMiB(worker.child.pid!),
       sshPeak,
       runs,
@@ -316,6 +321,9 @@ function report(results: Result[]): void {
           `  wait ${s(median(t.waitMs))} / ${s(Math.max(...t.waitMs))}`,
       );
     }
+  }
+  for (const r of results) {
+    if (r.events?.length) console.log(`\nN=${r.n} cluster events once ready:\n  ${r.events.join('\n  ')}`);
   }
   for (const r of results) {
     console.log(`\nN=${r.n} workflow runs:`);
