@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the simulated cluster's images offline from this machine's own binaries and loads
 # them into a shared read-only image store (additionalimagestores of every host):
-#   localhost/omni-sim-engine:latest  bash, busybox, procps, curl, setsid, the engine simulator
-#                                     as `vllm` and the fake `ray`
+#   localhost/omni-sim-engine:latest  bash, busybox, procps, curl, setsid, Debian's python3 with
+#                                     its standard library (also as `python`, as omniinfer's images
+#                                     name it), the engine simulator as `vllm` and the fake `ray`
 #   localhost/omni-sim-proxy:latest   nginx + njs module, mime.types, bash, busybox, curl
 # usage: build-images.sh SIM_STATE_DIR        (prints "built"/"cached" per image)
 #        the store is $OMNI_SIM_IMAGE_STORE (default /var/lib/omni-deploy-sim/images)
@@ -23,9 +24,18 @@ if [ ! -x "$S/bin/omni-sim" ] || [ "$(cat "$S/bin/omni-sim.src" 2>/dev/null)" !=
 fi
 
 # --- fast path: nothing that goes into the images changed since the last build -------------
+# Debian's interpreter (not whatever `python3` is first on PATH: a pyenv shim, a venv).
+PYTHON=/usr/bin/python3
+PYTHON_BIN=$(readlink -f "$PYTHON")
+PYTHON_LIB=/usr/lib/$(basename "$PYTHON_BIN")
 HOST_INPUTS=(/usr/bin/busybox /usr/bin/bash /usr/bin/setsid /usr/bin/curl /usr/bin/ps /usr/bin/pgrep
-  /usr/bin/pkill /usr/bin/kill /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_js_module.so /etc/nginx/mime.types)
-inputs_hash=$( { sha256sum "$0" "$S/bin/omni-sim"; stat -L -c '%n %s %Y' "${HOST_INPUTS[@]}"; } | sha256sum | cut -c1-16)
+  /usr/bin/pkill /usr/bin/kill /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_js_module.so /etc/nginx/mime.types
+  "$PYTHON_BIN")
+inputs_hash=$( {
+  sha256sum "$0" "$S/bin/omni-sim"
+  stat -L -c '%n %s %Y' "${HOST_INPUTS[@]}"
+  find "$PYTHON_LIB" -printf '%P %s %T@\n' | LC_ALL=C sort
+} | sha256sum | cut -c1-16)
 if [ "$(cat "$STORE/.inputs" 2>/dev/null)" = "$inputs_hash" ]; then
   echo "cached localhost/omni-sim-engine:latest, localhost/omni-sim-proxy:latest (inputs unchanged)"
   exit 0
@@ -73,8 +83,31 @@ G
   printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' > "$r/root/.bashrc"
 }
 
+# python3 and its standard library, without what only builds or tests Python itself (the static
+# libpython, the test suite, Tk): omniinfer's tools run in its images with `python`.
+add_python() { # ROOT
+  local r=$1 lib
+  copy_with_libs "$r" "$PYTHON_BIN"
+  ln -s "$(basename "$PYTHON_BIN")" "$r/usr/bin/python3"
+  ln -s python3 "$r/usr/bin/python"
+  mkdir -p "$r/usr/lib"
+  tar -C "$(dirname "$PYTHON_LIB")" -c --dereference \
+    --exclude="$(basename "$PYTHON_LIB")/config-*" --exclude="$(basename "$PYTHON_LIB")/test" \
+    --exclude="$(basename "$PYTHON_LIB")/idlelib" --exclude="$(basename "$PYTHON_LIB")/tkinter" \
+    --exclude="$(basename "$PYTHON_LIB")/turtledemo" "$(basename "$PYTHON_LIB")" | tar -C "$r/usr/lib" -x
+  # The extension modules' own libraries (ssl, ffi, sqlite, lzma…).
+  for lib in "$r$PYTHON_LIB"/lib-dynload/*.so; do
+    { ldd "$lib" 2>/dev/null || true; } | { grep -oE '/[^ ]+' || true; } | while read -r dep; do
+      [ -e "$r$dep" ] && continue
+      mkdir -p "$r$(dirname "$dep")"
+      cp -L "$dep" "$r$dep"
+    done
+  done
+}
+
 engine=$S/build/engine-rootfs
 base_rootfs "$engine"
+add_python "$engine"
 cp "$S/bin/omni-sim" "$engine/usr/local/bin/omni-sim"
 ln -s omni-sim "$engine/usr/local/bin/vllm"
 ln -s omni-sim "$engine/usr/local/bin/ray"

@@ -69,6 +69,39 @@ case ${1:-} in
     ;;
   # docker's `rm -f` kills a running container at once (SIGKILL); podman's stops it first and
   # waits 10 s for a bash entrypoint that ignores SIGTERM.
-  rm) exec podman rm --time 0 "${@:2}" ;;
+  # Without --force docker removes a stopped container (and refuses a running one); podman's
+  # --time needs --force.
+  rm)
+    for a in "${@:2}"; do
+      case $a in
+        -f | --force | --force=true | -[!-]*f*) exec podman rm --time 0 "${@:2}" ;;
+      esac
+    done
+    ;;
+  # `docker stop` and podman's agree on what happens: SIGTERM to PID 1, `--time` (default 10 s)
+  # to exit, then SIGKILL; exit status 137. The seed's `--entrypoint=bash -it` container never
+  # exits on SIGTERM (PID 1 ignores a signal it has no handler for, and an interactive bash
+  # ignores SIGTERM anyway), so both wait out the timeout. Docker says nothing about it; podman
+  # warns on stderr that it resorted to SIGKILL, which a tool reading stderr takes for an error.
+  stop)
+    { podman "$@" 2>&1 1>&3 3>&- | { grep -v 'failed to stop container .* resorting to SIGKILL' >&2 || true; }
+      rc=${PIPESTATUS[0]}; } 3>&1
+    exit "$rc"
+    ;;
+  # `docker exec -d` prints nothing; podman prints the exec session's ID.
+  exec)
+    for ((i = 2; i <= $#; i++)); do
+      a=${!i}
+      case $a in
+        -d | --detach | --detach=true | -[it]*d* | -d[it]*)
+          podman "$@" >/dev/null
+          exit $?
+          ;;
+        -e | --env | --env-file | -u | --user | -w | --workdir | --detach-keys) i=$((i + 1)) ;;
+        -*) ;;
+        *) break ;; # the container: what follows is the command
+      esac
+    done
+    ;;
 esac
 exec podman "$@"

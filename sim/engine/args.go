@@ -43,6 +43,37 @@ var serveFlags = map[string]argKind{
 	"multi-step-stream-outputs": argBool, "enable-log-requests": argBool, "disable-frontend-multiprocessing": argBool,
 }
 
+// Options whose values argparse checks against a fixed list (vLLM 0.9's Literal types).
+var choices = map[string][]string{
+	"block-size":                   {"1", "8", "16", "32", "64", "128"},
+	"distributed-executor-backend": {"ray", "mp", "uni", "external_launcher"},
+	"dtype":                        {"auto", "half", "float16", "bfloat16", "float", "float32"},
+	"kv-cache-dtype":               {"auto", "fp8", "fp8_e4m3", "fp8_e5m2"},
+	"load-format":                  {"auto", "pt", "safetensors", "npcache", "dummy", "tensorizer", "sharded_state", "gguf", "bitsandbytes", "mistral", "runai_streamer", "fastsafetensors"},
+	"scheduling-policy":            {"fcfs", "priority"},
+	"data-parallel-backend":        {"mp", "ray"},
+}
+
+// JSON options vLLM turns into a config dataclass: the keys that dataclass has.
+var configFields = map[string]struct {
+	class string
+	keys  []string
+}{
+	"kv-transfer-config": {"KVTransferConfig", []string{"kv_connector", "engine_id", "kv_buffer_device", "kv_buffer_size",
+		"kv_role", "kv_rank", "kv_parallel_size", "kv_ip", "kv_port", "kv_connector_extra_config", "kv_connector_module_path"}},
+	"speculative-config": {"SpeculativeConfig", []string{"method", "model", "num_speculative_tokens", "quantization",
+		"max_model_len", "draft_tensor_parallel_size", "disable_by_batch_size", "prompt_lookup_max", "prompt_lookup_min",
+		"revision", "code_revision", "speculative_token_tree", "disable_logprobs", "disable_log_stats", "acceptance_method"}},
+}
+
+func quotedList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = "'" + x + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
 var shortFlags = map[string]string{
 	"-tp": "tensor-parallel-size", "-pp": "pipeline-parallel-size", "-dp": "data-parallel-size",
 	"-dpl": "data-parallel-size-local", "-dpa": "data-parallel-address", "-dpp": "data-parallel-rpc-port",
@@ -130,6 +161,9 @@ func parseServeArgs(argv []string) (*serveArgs, error) {
 			value = argv[i+1]
 			i++
 		}
+		if allowed, ok := choices[name]; ok && !contains(allowed, value) {
+			return nil, argError{fmt.Sprintf("argument --%s: invalid choice: '%s' (choose from %s)", name, value, quotedList(allowed))}
+		}
 		switch kind {
 		case argString:
 			a.Str[name] = value
@@ -149,6 +183,15 @@ func parseServeArgs(argv []string) (*serveArgs, error) {
 			var m map[string]any
 			if err := json.Unmarshal([]byte(value), &m); err != nil {
 				return nil, argError{fmt.Sprintf("argument --%s: invalid loads value: '%s'", name, value)}
+			}
+			if fields, ok := configFields[name]; ok {
+				for k := range m {
+					if !contains(fields.keys, k) {
+						// vLLM builds the config dataclass from the JSON: an unknown key fails in its
+						// __init__, which argparse reports as an invalid value of the option.
+						return nil, argError{fmt.Sprintf("argument --%s: invalid %s value: '%s' (%s.__init__() got an unexpected keyword argument '%s')", name, fields.class, value, fields.class, k)}
+					}
+				}
 			}
 			a.JSON[name] = m
 		}

@@ -102,6 +102,9 @@ func (e *engine) run() int {
 	if code, failed := e.checkModel(); failed {
 		return code
 	}
+	if msg := e.checkConfig(); msg != "" {
+		return fatal("config.py:1406", msg)
+	}
 	// Like vLLM, the API socket is bound before the engine starts, so a busy port fails fast
 	// and a client that connects early just waits until start-up completes.
 	host := e.args.Str["host"]
@@ -159,6 +162,48 @@ func (e *engine) checkModel() (int, bool) {
 		return 0, false
 	}
 	return fatal("config.py:352", fmt.Sprintf("OSError: We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them in the cached files. Check your internet connection or see how to run the library in offline mode. (model '%s')", e.model)), true
+}
+
+// checkConfig refuses what vLLM's config classes refuse while the engine is built from the
+// command line (CacheConfig, ModelConfig, SchedulerConfig, ParallelConfig, SpeculativeConfig).
+func (e *engine) checkConfig() string {
+	a := e.args
+	if u, ok := a.Float["gpu-memory-utilization"]; ok && (u > 1.0 || u <= 0) {
+		return fmt.Sprintf("ValueError: GPU memory utilization must be less than 1.0. Got %v.", u)
+	}
+	if mml, ok := a.Int["max-model-len"]; ok {
+		var cfg struct {
+			MaxPositionEmbeddings int `json:"max_position_embeddings"`
+		}
+		if raw, err := os.ReadFile(filepath.Join(e.model, "config.json")); err == nil && json.Unmarshal(raw, &cfg) == nil &&
+			cfg.MaxPositionEmbeddings > 0 && mml > cfg.MaxPositionEmbeddings && os.Getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN") != "1" {
+			return fmt.Sprintf("ValueError: User-specified max_model_len (%d) is greater than the derived max_model_len (max_position_embeddings=%d or model_max_length=None in model's config.json). This may lead to incorrect model outputs or CUDA errors. To allow overriding this maximum, set the env var VLLM_ALLOW_LONG_MAX_MODEL_LEN=1", mml, cfg.MaxPositionEmbeddings)
+		}
+		if mnbt, ok := a.Int["max-num-batched-tokens"]; ok && mnbt < mml && a.Bool["no-enable-chunked-prefill"] {
+			return fmt.Sprintf("ValueError: max_num_batched_tokens (%d) is smaller than max_model_len (%d). This effectively limits the maximum sequence length to max_num_batched_tokens and makes vLLM reject longer sequences. Please increase max_num_batched_tokens or decrease max_model_len.", mnbt, mml)
+		}
+	}
+	for _, name := range []string{"tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "data-parallel-size-local", "max-num-seqs"} {
+		if v, ok := a.Int[name]; ok && v < 1 {
+			return fmt.Sprintf("ValueError: %s must be a positive integer, got %d", strings.ReplaceAll(name, "-", "_"), v)
+		}
+	}
+	if local, ok := a.Int["data-parallel-size-local"]; ok && local > a.intOr("data-parallel-size", 1) {
+		return fmt.Sprintf("ValueError: data_parallel_size_local (%d) must not exceed data_parallel_size (%d)", local, a.intOr("data-parallel-size", 1))
+	}
+	if spec := a.JSON["speculative-config"]; spec != nil {
+		method, _ := spec["method"].(string)
+		if method != "" && !contains([]string{"ngram", "eagle", "eagle3", "medusa", "mlp_speculator", "draft_model", "deepseek_mtp"}, method) {
+			return fmt.Sprintf("ValueError: Unsupported speculative method: '%s'", method)
+		}
+		if n, ok := asInt(spec["num_speculative_tokens"]); spec["num_speculative_tokens"] != nil && (!ok || n < 1) {
+			return fmt.Sprintf("ValueError: num_speculative_tokens must be a positive integer, got %v", spec["num_speculative_tokens"])
+		}
+	}
+	if kv := a.JSON["kv-transfer-config"]; kv != nil && kv["kv_connector"] != nil && kv["kv_role"] == nil {
+		return "ValueError: Please specify kv_disagg_role when kv_connector is set, supported roles are ('kv_producer', 'kv_consumer', 'kv_both')"
+	}
+	return ""
 }
 
 // checkPD validates what the llmdatadist/HCCL connector would trip over: the kv transfer

@@ -1,4 +1,5 @@
 import { Remote, type SshPoolOptions } from '../remote';
+import { RanktableSets } from './ranktable';
 import { inventorySecrets } from './secrets';
 
 /**
@@ -11,11 +12,13 @@ export interface ActivityDeps {
    * the known_hosts file and policy that verify it, so one pool serves every cluster.
    */
   remote: Remote;
+  /** Ranktable sets this worker built or fetched, by content address (none: always fetched). */
+  ranktables?: RanktableSets;
 }
 
 /** A worker's dependencies: passwords are resolved from the inventories the Plans refer to. */
 export function createActivityDeps(pool: Omit<SshPoolOptions, 'secrets'> = {}): ActivityDeps {
-  return { remote: new Remote({ ...pool, secrets: inventorySecrets }) };
+  return { remote: new Remote({ ...pool, secrets: inventorySecrets }), ranktables: new RanktableSets() };
 }
 
 /** Closes every pooled SSH connection (worker shutdown, end of a test). */

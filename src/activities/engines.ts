@@ -174,6 +174,22 @@ export async function awaitEnginesReady(
       if (manifest.servers.length === 0) return { servers: 0, waitedMs: 0 }; // a Ray worker serves no API
       let pending = manifest.servers;
       for (;;) {
+        const probe = await remote.exec(
+          host,
+          probeApiServers({
+            address: input.address,
+            model: input.servedModelName,
+            ports: pending.map((s) => s.port),
+            requestTimeoutMs: TIMEOUTS.readinessRequest,
+          }),
+          { check: false, signal, timeoutMs: TIMEOUTS.readinessRound },
+        );
+        const ready = parseReadyPorts(probe.stdout);
+        pending = pending.filter((s) => !ready.has(s.port));
+        progress({ ready: manifest.servers.length - pending.length, of: manifest.servers.length });
+        if (pending.length === 0) return { servers: manifest.servers.length, waitedMs: Date.now() - started };
+        // Only servers not answering yet are looked for among the dead (a `podman exec`: the probe
+        // above is a curl, this starts the container CLI).
         const dead = await deadPids(
           remote,
           host,
@@ -195,20 +211,6 @@ export async function awaitEnginesReady(
             `the engine on ${host.name}:${server.port} (DP rank ${server.dpRank}) exited while starting; last lines of ${server.log}:\n${log.stdout.trim()}`,
           );
         }
-        const probe = await remote.exec(
-          host,
-          probeApiServers({
-            address: input.address,
-            model: input.servedModelName,
-            ports: pending.map((s) => s.port),
-            requestTimeoutMs: TIMEOUTS.readinessRequest,
-          }),
-          { check: false, signal, timeoutMs: TIMEOUTS.readinessRound },
-        );
-        const ready = parseReadyPorts(probe.stdout);
-        pending = pending.filter((s) => !ready.has(s.port));
-        progress({ ready: manifest.servers.length - pending.length, of: manifest.servers.length });
-        if (pending.length === 0) return { servers: manifest.servers.length, waitedMs: Date.now() - started };
         if (Date.now() - started > input.budgetMs) {
           throw fail(
             'EngineNotReady',

@@ -108,6 +108,31 @@ async function probeHost(
 }
 
 /**
+ * Hosts probed at once: fewer than the SSH pool lets run at once (64 channels by default), so a
+ * probe's budget times its host's answer and not the queue before it — with every host at once,
+ * a 128-host cluster's first round reported every host past the 64th down (bench:scale).
+ */
+export const PROBE_CONCURRENCY = 32;
+
+async function probeAll(
+  deps: ActivityDeps,
+  hosts: readonly ProbeHost[],
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<HostObservation[]> {
+  const out: HostObservation[] = new Array<HostObservation>(hosts.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < hosts.length) {
+      const i = next++;
+      out[i] = await probeHost(deps, hosts[i]!, timeoutMs, signal);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, hosts.length) }, lane));
+  return out;
+}
+
+/**
  * Watch the cluster's hosts: probe them every `intervalMs` and return as soon as what is seen
  * differs from what the workflow knows (`known`), or after `maxWatchMs` without change. One
  * long-running, heartbeating activity instead of a workflow timer per round: the workflow's
@@ -117,9 +142,7 @@ export async function watchHealth(deps: ActivityDeps, input: WatchHealthInput): 
   return withHeartbeat(async (signal, progress) => {
     const started = Date.now();
     for (let rounds = 1; ; rounds++) {
-      const observations = await Promise.all(
-        input.hosts.map((h) => probeHost(deps, h, input.probeTimeoutMs, signal)),
-      );
+      const observations = await probeAll(deps, input.hosts, input.probeTimeoutMs, signal);
       const signature = observationSignature(observations);
       const observedAt = Date.now();
       progress({ rounds, observedAt, signature });

@@ -30,8 +30,9 @@ export class HostFiles {
     private readonly signal?: AbortSignal,
   ) {}
 
-  private async run(script: string, args: readonly string[]): Promise<string> {
+  private async run(script: string, args: readonly string[], stdin?: string): Promise<string> {
     const r = await this.remote.exec(this.host, ownershipArgv(script, this.owner, args), {
+      ...(stdin !== undefined && { stdin }),
       check: false,
       signal: this.signal,
       timeoutMs: TIMEOUTS.ownershipManifest,
@@ -68,7 +69,10 @@ export class HostFiles {
   /** Record files about to be written under a managed root (by us or by a script we run). */
   async recordFiles(root: string, files: readonly string[]): Promise<void> {
     this.checkRoot(root, files);
-    if (files.length > 0) await this.run(RECORD_FILES, [root, ...files]);
+    if (files.length === 0) return;
+    // Many paths go on stdin: one command line carries at most 128 KiB on Linux.
+    if (files.join('').length > 16_384) await this.run(RECORD_FILES, [root], `${files.join('\n')}\n`);
+    else await this.run(RECORD_FILES, [root, ...files]);
   }
 
   /** Record, then write atomically. */

@@ -6,6 +6,7 @@
 
 import type { Owner } from '../remote/ownership';
 import type { HostObservation } from '../shared/observation';
+import type { DeviceIps, OwnRanktableFile, RanktableLayout } from '../plan/ranktable';
 import type { ContainerCli, HostRef } from '../shared/host';
 
 export type { ContainerCli, HostRef, Owner };
@@ -118,15 +119,33 @@ export interface WriteRanktablesInput {
   owner: Owner;
   /** ranktable_save_path on the host. */
   root: string;
-  files: RanktableFileWrite[];
+  /**
+   * The files with their bytes (runs started before the ranktables were content-addressed, and
+   * small clusters' history still reads so). Exactly one of `files`, `build`, `copy` is set.
+   */
+  files?: RanktableFileWrite[];
+  /**
+   * The coordinator's write: build the whole set here from the device IPs (pure code, the same the
+   * workflow validated with), write this host's files and the shared `global/` folder with an
+   * index of its content; the result names the set by the index's sha256.
+   */
+  build?: { layout: RanktableLayout; deviceIps: DeviceIps };
+  /** Every other host's write: the shared folder copied from the coordinator by content address. */
+  copy?: { source: HostRef; hash: string };
+  /** With `build` or `copy`: this host's own files, each a copy of a shared one. */
+  own?: OwnRanktableFile[];
 }
 
 export interface WriteRanktablesResult {
   written: number;
   unchanged: number;
   removedStale: number;
-  /** sha256 per path, as verified on the host after writing. */
-  sha256: Record<string, string>;
+  /** Inline `files` only: sha256 per path, as verified on the host after writing. */
+  sha256?: Record<string, string>;
+  /** `build` and `copy`: the content address of the shared folder written (and verified). */
+  hash?: string;
+  /** `build`: files and bytes of the shared folder. */
+  shared?: { files: number; bytes: number };
 }
 
 export interface EngineLaunchInput {

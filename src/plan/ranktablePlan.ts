@@ -66,3 +66,20 @@ export function ranktablePlan(
     }),
   };
 }
+
+/**
+ * A host's own ranktable files (relative to ranktable_save_path), each with the file of the
+ * shared `global/` folder it is a copy of; none for a host without ranktables (the proxy).
+ */
+export function ownRanktableFiles(rt: RanktablePlan, host: string): { path: string; from: string }[] {
+  const files = [...rt.prefill, ...rt.decode].flatMap((i) => i.hosts).find((h) => h.name === host);
+  if (!files) return [];
+  const folder = files.configDir.slice(rt.saveDir.length + 1);
+  const collect = folder === 'prefill_config' ? 'global/collect_files_p' : 'global/collect_files_d';
+  return [
+    { path: `${folder}/${files.deviceFile}`, from: `${collect}/${files.deviceFile}` },
+    ...(files.apiServerFile
+      ? [{ path: `${folder}/${files.apiServerFile}`, from: `${collect}/api/${files.apiServerFile}` }]
+      : []),
+  ];
+}

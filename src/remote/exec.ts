@@ -18,6 +18,8 @@ export interface ExecOptions extends Omit<RemoteCommand, 'argv'> {
   check?: boolean;
   /** Between TERM and KILL when killing; default 5 s. */
   killGraceMs?: number;
+  /** Keep stdout's bytes as they came too (`stdoutBytes`): for binary output such as a tar stream. */
+  binaryStdout?: boolean;
 }
 
 export interface ExecResult {
@@ -26,6 +28,8 @@ export interface ExecResult {
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** stdout undecoded, with `binaryStdout`. */
+  stdoutBytes?: Buffer;
 }
 
 // The PID line comes first, so this only bounds a wrapper that never started (e.g. no setsid).
@@ -55,7 +59,7 @@ export async function exec(
       // host is what the cleanup phase is for.
       throw abortReason(opts.signal);
     }
-    const result = run.result();
+    const result = run.result(opts.binaryStdout === true);
     if (!run.exited) {
       throw new ConnectionError(host, `the connection was lost while \`${shellJoin(argv)}\` was running`);
     }
@@ -152,16 +156,18 @@ class RunningCommand {
     });
   }
 
-  result(): ExecResult {
+  result(binaryStdout = false): ExecResult {
     for (const stream of ['stdout', 'stderr'] as const) {
       const rest = this.lines[stream].flush();
       if (rest && this.onOutput) this.onOutput(rest, stream);
     }
+    const stdout = Buffer.concat(this.stdout);
     return {
       code: this.code,
       signal: this.signal,
-      stdout: Buffer.concat(this.stdout).toString('utf8'),
+      stdout: stdout.toString('utf8'),
       stderr: Buffer.concat(this.stderr).toString('utf8'),
+      ...(binaryStdout && { stdoutBytes: stdout }),
     };
   }
 

@@ -69,18 +69,28 @@ for d; do
 done
 `;
 
-/** `root file…`: record files about to be written (by SFTP, a script, a program in a container). */
+/**
+ * `root file…`, or `root` with the files on stdin one a line (a ranktable set of a large cluster
+ * is a thousand paths, more than one command line should carry): record files about to be
+ * written (by SFTP, a script, a program in a container). One pass over the manifest, however many.
+ */
 export const RECORD_FILES = `${PRELUDE}
 locked
 root=$1; shift
-for f; do
+list="$m.record.$$"
+trap 'rm -f -- "$list"' EXIT
+if [ "$#" -eq 0 ]; then cat > "$list"; else printf '%s\\n' "$@" > "$list"; fi
+while IFS= read -r f; do
+  [ -n "$f" ] || continue
   if ! unlinked "$root" "\${f%/*}"; then
     echo "refusing to write $f: a folder on its way inside the managed folder $root is a symbolic link" >&2
     exit 3
   fi
-  grep -qxF "$host$tab""file$tab$root$tab$f" "$m" 2>/dev/null ||
-    printf '%s\\t%s\\t%s\\t%s\\n' "$host" file "$root" "$f" >> "$m"
-done
+done < "$list"
+awk -v h="$host" -v r="$root" -v m="$m" '
+  BEGIN { while ((getline line < m) > 0) { split(line, a, "\\t"); if (a[1] == h && a[2] == "file" && a[3] == r) have[a[4]] = 1 } }
+  $0 != "" && !($0 in have) { have[$0] = 1; printf "%s\\t%s\\t%s\\t%s\\n", h, "file", r, $0 }
+' "$list" >> "$m"
 `;
 
 /**

@@ -19,6 +19,8 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'ImageMissing',
   'InstallFailed',
   'RanktableError',
+  // the coordinator's ranktable set changed under a copy: the workflow builds it again
+  'RanktableSourceChanged',
   'PortBusy',
   'EngineLaunchFailed',
   'EngineDied',

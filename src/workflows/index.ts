@@ -4,4 +4,5 @@
  */
 export { roundTrip } from './roundTrip';
 export { deployCluster } from './cluster/deployCluster';
+export { hostStepsWorkflow } from './cluster/hostStepsWorkflow';
 export { fetchLogsWorkflow } from './fetchLogs';

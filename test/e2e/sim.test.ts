@@ -16,6 +16,8 @@ import { runDeploy } from '../helpers/cli';
 const INSTANCE = process.env.SIM_TEST_INSTANCE ?? '7';
 const ctx = simContext(Number(INSTANCE));
 const env = { OMNI_SIM_INSTANCE: INSTANCE };
+/** A launch chain and a ranktable tool in omniinfer's manner (our own), run in the engine image. */
+const CHAIN = path.join(__dirname, '..', 'fixtures', 'pd-chain');
 
 interface Run {
   code: number;
@@ -446,6 +448,164 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
       const first = JSON.parse(events[0]!.slice('data: '.length));
       assert.equal(first.object, 'chat.completion.chunk');
       assert.equal(first.omni_sim.decode.host, d1);
+    });
+
+    it('runs Python in the engine container: an omniinfer-style ranktable tool reads the simulated hccn_tool', async () => {
+      // `python` is Debian's python3 under omniinfer's name for it; the tool runs in the container
+      // (its /tmp is the host's) against the hccn_tool bind-mounted from the host, as the seed's
+      // `python …/pd_ranktable_tools.py --mode gen` does.
+      for (const h of [p, d0, d1]) {
+        await sshOk(h, 'mkdir -p /tmp/chain');
+        for (const file of fs.readdirSync(CHAIN)) {
+          await sshOk(h, `cat > /tmp/chain/${file}`, fs.readFileSync(path.join(CHAIN, file), 'utf8'));
+        }
+      }
+      assert.match(await sshOk(p, 'docker exec eng python --version'), /^Python 3\.\d+/);
+      assert.equal(
+        (await sshOk(p, 'docker exec eng readlink -f /usr/bin/python')).trim(),
+        (await sshOk(p, 'docker exec eng readlink -f /usr/bin/python3')).trim(),
+      );
+      const gen = (h: string, devices: string) =>
+        sshOk(
+          h,
+          `docker exec eng python /tmp/chain/ranktable_tool.py gen --devices ${devices} --ip ${h} --save-dir /tmp/gen ` +
+            (h === p ? '--api-server' : ''),
+        );
+      assert.equal((await gen(p, '0,1')).trim(), `/tmp/gen/local_ranktable_${p}_01.json`);
+      await gen(d0, '0');
+      await gen(d1, '0');
+      // The devices' IPs are what hccn_tool answers on each host (not the formula this test assumes).
+      const local = JSON.parse(await sshOk(p, `cat /tmp/gen/local_ranktable_${p}_01.json`));
+      for (const d of local.server_list[0].device) {
+        const out = await sshOk(p, `hccn_tool -i ${d.device_id} -ip -g`);
+        assert.equal(d.device_ip, /ipaddr:(\S+)/.exec(out)![1]);
+      }
+      assert.deepEqual(local, localP);
+      for (const h of [d0, d1]) {
+        await sshOk(
+          p,
+          `cat > /tmp/gen/d-${h}.json`,
+          await sshOk(h, `cat /tmp/gen/local_ranktable_${h}_0.json`),
+        );
+      }
+      const merged = await sshOk(
+        p,
+        `docker exec eng python /tmp/chain/ranktable_tool.py merge --prefill /tmp/gen/local_ranktable_${p}_01.json ` +
+          `--decode /tmp/gen/d-${d0}.json /tmp/gen/d-${d1}.json --save-dir /tmp/gen`,
+      );
+      assert.equal(merged.trim(), '/tmp/gen/global_ranktable_merge.json');
+      assert.deepEqual(JSON.parse(await sshOk(p, 'cat /tmp/gen/global_ranktable_merge.json')), global);
+      // hccn_tool's refusal reaches the tool as an exit status with its message.
+      const bad = await ssh(
+        p,
+        'docker exec eng python /tmp/chain/ranktable_tool.py gen --devices 0,99 --save-dir /tmp/gen',
+      );
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /hccn_tool -i 99 -ip -g failed/);
+    });
+
+    it('launches through a pd_run.sh-style chain: pd_run.sh → start_api_servers.py → vllm serve', async () => {
+      // The prefill of §6.1 with this cluster's ranktables (generated above), on its own API port:
+      // the arguments the seed passes to pd_run.sh, which builds the KV transfer config and the
+      // environment and hands over to start_api_servers.py, which starts `vllm serve`.
+      const chain = [
+        'bash /tmp/chain/pd_run.sh',
+        '--global-rank-table-path /tmp/gen/global_ranktable_merge.json',
+        `--rank-table-path /tmp/gen/local_ranktable_${p}_01.json`,
+        `--local-decode-server-ip-list ${d0},${d1} --global-decode-server-ip-list ${d0},${d1}`,
+        '--prefill-pod-num 1 --gloo-socket-ifname eth0 --tp-socket-ifname eth0',
+        `--model-path /data/models/sim-model --master-ip ${p} --role prefill --kv-role kv_producer`,
+        '--max-model-len 4096 --master-port 8010 --base-api-port 9010 --tp 2',
+        '--ascend-rt-visible-devices 0,1 --kv-rank 0 --kv-engine-id 0 --kv-parallel-size 2',
+        '--model-extra-cfg-path /tmp/chain/none.json --gpu-util 0.92 --vllm-enable-mc2 1',
+        "--extra-args '--max-num-batched-tokens 30000 --enforce-eager --enable-expert-parallel --disable-log-requests --max-num-seqs 16'",
+        '--hccl-buffsize 0 --hccl-op-expansion-mode AIV --log-dir /data/log/chain',
+      ].join(' ');
+      await sshOk(
+        p,
+        `docker exec -d eng bash -c ${JSON.stringify(`${chain} > /data/log/run_prefill.log 2>&1`)}`,
+      );
+      try {
+        await waitHealthy(`http://${p}:9010/health`);
+        const started = await sshOk(p, 'cat /data/log/run_prefill.log');
+        const line = /^rank 0 on port 9010: (.*)$/m.exec(started);
+        assert.ok(line, started);
+        assert.equal(
+          line[1],
+          `vllm serve /data/models/sim-model --trust-remote-code --gpu-memory-utilization 0.92 --block_size 128 ` +
+            `--tensor-parallel-size 2 --data-parallel-size 1 --data-parallel-size-local 1 --data-parallel-address ${p} ` +
+            `--data-parallel-rpc-port 8010 --port 9010 --served-model-name deepseek --max-model-len 4096 ` +
+            `--kv-transfer-config '{"kv_connector": "AscendHcclConnectorV1", "kv_buffer_device": "npu", "kv_role": "kv_producer", "kv_rank": 0, "engine_id": 0, "kv_parallel_size": 2}' ` +
+            '--max-num-batched-tokens 30000 --enforce-eager --enable-expert-parallel --disable-log-requests --max-num-seqs 16',
+        );
+        assert.match(await sshOk(p, 'cat /data/log/chain/server_0.log'), /Application startup complete\./);
+        // A PD request through it: the decode instance started above accepts its KV transfer.
+        const body = { model: 'deepseek', prompt: 'via the chain', max_tokens: 3 };
+        const pre = await postJson(`http://${p}:9010/v1/completions`, {
+          ...body,
+          max_tokens: 1,
+          stream: false,
+        });
+        assert.equal(pre.status, 200, pre.text);
+        assert.equal(pre.json.kv_transfer_params.remote_port, 9010);
+        const dec = await postJson(`http://${d0}:9100/v1/completions`, {
+          ...body,
+          kv_transfer_params: pre.json.kv_transfer_params,
+        });
+        assert.equal(dec.status, 200, dec.text);
+        assert.match(
+          dec.json.choices[0]!.text,
+          new RegExp(`prefill ${p}:9010 kv_rank 0 -> decode ${d0}:9100`),
+        );
+      } finally {
+        // The engine on 9010; start_api_servers.py exits when one of its servers does.
+        await ssh(p, "docker exec eng pkill -f -- '--port 9010 '");
+      }
+    });
+
+    it('refuses, as vLLM does, values its argument parser and config classes refuse', async () => {
+      const cases: [string, RegExp][] = [
+        [
+          '--block-size 7',
+          /argument --block-size: invalid choice: '7' \(choose from '1', '8', '16', '32', '64', '128'\)/,
+        ],
+        ['--dtype fp4', /argument --dtype: invalid choice: 'fp4'/],
+        [
+          `--kv-transfer-config '{"kv_connector":"AscendHcclConnectorV1","kv_role":"kv_producer","kv_rnak":0}'`,
+          /KVTransferConfig.__init__\(\) got an unexpected keyword argument 'kv_rnak'/,
+        ],
+        ['--gpu-memory-utilization 1.5', /GPU memory utilization must be less than 1\.0\. Got 1\.5/],
+        [
+          '--max-model-len 999999',
+          /User-specified max_model_len \(999999\) is greater than the derived max_model_len/,
+        ],
+        [
+          `--speculative-config '{"method":"deepseek_mtp","num_speculative_tokens":0}'`,
+          /num_speculative_tokens must be a positive integer/,
+        ],
+      ];
+      for (const [extra, expected] of cases) {
+        const r = await ssh(p, `docker exec eng ${serve(9320, extra)}`);
+        assert.notEqual(r.code, 0, `should have been refused: ${extra}`);
+        assert.match(r.stderr, expected);
+      }
+    });
+
+    it('docker stop of a --entrypoint=bash container waits out its timeout and kills it, quietly, as Docker does', async () => {
+      await sshOk(p, 'docker run -itd --name stopme --entrypoint=bash localhost/omni-sim-engine:latest');
+      const t0 = Date.now();
+      const r = await ssh(p, 'docker stop -t 2 stopme');
+      const took = Date.now() - t0;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'stopme\n');
+      assert.equal(r.stderr, '', 'Docker prints nothing on stderr when it resorts to SIGKILL');
+      assert.ok(took >= 2000, `bash ignores SIGTERM: stop waits its timeout (took ${took} ms)`);
+      assert.equal(
+        (await sshOk(p, "docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' stopme")).trim(),
+        'exited 137',
+      );
+      assert.equal(await sshOk(p, 'docker exec -d eng true'), '', '`docker exec -d` prints nothing');
+      await sshOk(p, 'docker rm stopme');
     });
 
     it('obeys the start and slowness fault knobs', async () => {

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { sshOptions, type SimContext } from '../../sim';
+import type { PlanInput } from '../../src/plan/compact';
 import type { Plan } from '../../src/plan/types';
 import type { Phase } from '../../src/shared/phases';
 import { clusterWorkflowId } from '../../src/shared/ids';
@@ -94,8 +95,15 @@ export async function startDeployEnv(opts: { workers?: boolean } = {}): Promise<
   return { env, client: env.client, address: env.address, stop };
 }
 
-/** Start the cluster workflow as `deploy start` does (ID `cluster/<name>`, shared queue). */
-export function startDeploy(client: Client, plan: Plan, options: DeployOptions): Promise<DeployHandle> {
+/**
+ * Start the cluster workflow as `deploy start` does (ID `cluster/<name>`, shared queue), with a
+ * full Plan (as older clients did) or the compact one `deploy start` sends.
+ */
+export function startDeploy(
+  client: Client,
+  plan: PlanInput,
+  options: DeployOptions,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployCluster>> {
   return client.workflow.start(deployCluster, {
     workflowId: clusterWorkflowId(plan.cluster),
     taskQueue: SHARED_TASK_QUEUE,

@@ -30,7 +30,9 @@ export async function upTestCluster(
   instance: number,
   opts: { devices?: number } = {},
 ): Promise<TestCluster> {
-  const ctx = simContext(instance);
+  // OMNI_SIM_TEST_INSTANCE runs the test on another instance (another checkout's tests may hold
+  // this one on the same machine).
+  const ctx = simContext(Number(process.env.OMNI_SIM_TEST_INSTANCE ?? instance));
   await simDown(ctx); // a previous run that died leaves its hosts behind
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `omni-${layout}-`));
   const codeDir = path.join(work, 'code', 'omniinfer');

@@ -10,6 +10,8 @@ import { commandString } from '../../src/remote/command';
 import {
   deadPids,
   deviceIp,
+  deviceIps,
+  parseDeviceIps,
   fileExists,
   folderExists,
   freeSpace,
@@ -446,5 +448,26 @@ describe('npu', () => {
   it('asks hccn_tool for one device', () => {
     assert.deepEqual(deviceIp(7), ['hccn_tool', '-i', '7', '-ip', '-g']);
     for (const bad of [-1, 1.5, Number.NaN]) assert.throws(() => deviceIp(bad), /not a device id/);
+  });
+
+  it('asks hccn_tool for every device in one command, each answer with its exit status', async () => {
+    // A stand-in hccn_tool: device 1 has no IP (exit 1, message on stderr), the others answer.
+    const bin = path.join(tmp, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(
+      path.join(bin, 'hccn_tool'),
+      '#!/bin/sh\nif [ "$2" = 1 ]; then echo "ip address is not configured" >&2; exit 1; fi\n' +
+        'printf "ipaddr:192.168.1.%s\\nnetmask:255.255.255.0\\n" "$2"\n',
+      { mode: 0o755 },
+    );
+    const argv = deviceIps([0, 1, 15]);
+    const r = await runLocal(['env', `PATH=${bin}:${process.env.PATH}`, ...argv]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(parseDeviceIps(r.stdout), [
+      { device: 0, code: 0, output: 'ipaddr:192.168.1.0\nnetmask:255.255.255.0\n' },
+      { device: 1, code: 1, output: 'ip address is not configured\n' },
+      { device: 15, code: 0, output: 'ipaddr:192.168.1.15\nnetmask:255.255.255.0\n' },
+    ]);
+    assert.throws(() => deviceIps([0, -1]), /not a device id/);
   });
 });

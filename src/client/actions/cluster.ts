@@ -5,7 +5,7 @@ import {
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
 import type { Plan } from '../../plan/types';
-import { planFromFile } from '../planFile';
+import { planFromFile, plansFromFile } from '../planFile';
 import { selectPhases } from '../../shared/phases';
 import { clusterFromWorkflowId, clusterWorkflowId } from '../../shared/ids';
 import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';
@@ -51,7 +51,9 @@ export interface StartFlags {
 }
 
 export async function startCluster(flags: StartFlags): Promise<number> {
-  const plan = planFromFile(flags.inventory, parseExtraVars(flags.extraVars));
+  // The workflow is given the compact Plan (the inventory it is built from) and rebuilds the rest:
+  // a Plan of hundreds of hosts would not fit Temporal's payload limit (src/plan/compact.ts).
+  const { plan, compact } = plansFromFile(flags.inventory, parseExtraVars(flags.extraVars));
   const tagsGiven = (flags.tags?.length ?? 0) > 0 || (flags.skipTags?.length ?? 0) > 0;
   const phases = selectPhases(flags.tags, flags.skipTags);
   const options: DeployOptions = {
@@ -75,7 +77,7 @@ export async function startCluster(flags: StartFlags): Promise<number> {
       await client.workflow.start<DeployClusterWorkflow>(DEPLOY_CLUSTER_WORKFLOW, {
         workflowId,
         taskQueue: SHARED_TASK_QUEUE,
-        args: [{ plan, options }],
+        args: [{ plan: compact, options }],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
         typedSearchAttributes: [{ key: DEPLOY_CLUSTER, value: plan.cluster }],
         staticSummary: planSummary(plan),
@@ -91,7 +93,7 @@ export async function startCluster(flags: StartFlags): Promise<number> {
       const what = phases.join(' → ');
       // Accepted or refused (the workflow refuses while it waits for the operator), never silent.
       const update = await refusedOrAccepted(
-        handle.startUpdate(runPhasesUpdate, { args: [{ phases, plan }], waitForStage: 'ACCEPTED' }),
+        handle.startUpdate(runPhasesUpdate, { args: [{ phases, plan: compact }], waitForStage: 'ACCEPTED' }),
       );
       const ahead = busyWith(before);
       console.log(

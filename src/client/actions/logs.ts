@@ -12,6 +12,7 @@ import { planFromFile } from '../planFile';
 import { clusterWorkflowId } from '../../shared/ids';
 import { DEPLOY_CLUSTER } from '../../shared/searchAttributes';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from '../../shared/taskQueues';
+import { expandPlan } from '../../plan/compact';
 import type { DeployClusterInput } from '../../workflows/cluster/deployCluster';
 import type { FetchLogsResult } from '../../workflows/fetchLogs';
 import { fetchLogsInput, type FetchLogsInput } from '../../workflows/logSources';
@@ -60,7 +61,7 @@ async function resolveInput(
   // The tool configures no payload codec, so the default converter reads what the CLI wrote.
   const { plan, options } = defaultPayloadConverter.fromPayload<DeployClusterInput>(first);
   const queue = flags.executor ? executorTaskQueue(flags.executor) : options.executorTaskQueue;
-  return fetchLogsInput(plan, queue, tuning(flags));
+  return fetchLogsInput(expandPlan(plan), queue, tuning(flags));
 }
 
 function printResult(r: FetchLogsResult): number {

@@ -9,6 +9,16 @@ export {
 export { mergeLocal, mergeAll, type MergeAllInput, MERGED_LOCAL_FILE, GLOBAL_FILE } from './merge';
 export { toPythonJson } from './pythonJson';
 export {
+  bareLayout,
+  collectedAs,
+  deviceIpsOf,
+  ranktableDistribution,
+  ranktableInputFromIps,
+  type DeviceIps,
+  type OwnRanktableFile,
+  type RanktableDistribution,
+} from './distribution';
+export {
   buildRanktables,
   type RanktableBuild,
   type RanktableFile,

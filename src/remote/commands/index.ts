@@ -8,15 +8,19 @@ export { logSinceLastStart, parseReadyPorts, probeApiServers } from './apiServer
 export {
   fileExists,
   folderExists,
+  installFiles,
   listFiles,
   makeFolders,
   missingPaths,
+  packFiles,
   parseFileList,
+  parseInstalledFiles,
   parseMissingPaths,
   readFile,
   removeFiles,
   runScript,
   runScriptIfPresent,
+  type InstalledFiles,
 } from './files';
 export {
   freeSpace,
@@ -27,6 +31,6 @@ export {
   type FreeSpace,
 } from './hostChecks';
 export { httpGet, parseHttpAnswer, postJson, type HttpAnswer } from './http';
-export { deviceIp } from './npu';
+export { deviceIp, deviceIps, parseDeviceIps } from './npu';
 export { childPids, deadPids, parseDeadPids, parsePids, pidFileAlive } from './processes';
 export { parseUpstreams, requestLogLines } from './proxy';

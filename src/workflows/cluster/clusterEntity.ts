@@ -12,14 +12,16 @@ import {
 } from '@temporalio/workflow';
 import type { WatchHealthResult } from '../../activities/types';
 import type { HostObservation } from '../../shared/observation';
+import { expandPlan } from '../../plan/compact';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import { DEPLOY_HEALTH, DEPLOY_PHASE } from '../../shared/searchAttributes';
 import { hostError } from '../common';
 import { PhaseContext, PhaseFailed } from './context';
+import type { HostStepsProgress } from './hostSteps';
 import type { DeployClusterInput, deployCluster } from './deployCluster';
 import { renderDetails } from './details';
-import { hostChangeProblems, phaseProblems, planProblems } from './inputChecks';
+import { expandedPlan, hostChangeProblems, phaseProblems, planProblems } from './inputChecks';
 import { diffPlans } from './diff';
 import { rollOut } from './rollout';
 import type {
@@ -76,7 +78,8 @@ export class ClusterEntity {
   private knownSignature = '';
   private healRound: number;
 
-  constructor({ plan, options, carried }: DeployClusterInput) {
+  /** `plan` is `input.plan` expanded (src/plan/compact.ts). */
+  constructor({ plan: planInput, options, carried }: DeployClusterInput, plan: Plan) {
     this.options = options;
     this.state = carried
       ? new ClusterState(carried)
@@ -86,7 +89,7 @@ export class ClusterEntity {
           options.phases,
           clusterEndpoints(plan),
         );
-    this.ctx = new PhaseContext(plan, this.state, options, () => this.publish());
+    this.ctx = new PhaseContext(plan, this.state, options, () => this.publish(), planInput);
     this.operations = new OperationQueue(this.state.status);
     this.restartRound = this.state.status.generation * 1000;
     this.healRound = this.state.status.generation * 1000;
@@ -124,11 +127,15 @@ export class ClusterEntity {
   }
 
   validateRunPhases({ phases, plan: newPlan }: RunPhasesRequest): void {
-    const problems = [...phaseProblems(phases, 'phases'), ...(newPlan ? planProblems(newPlan) : [])];
+    const expanded = newPlan ? expandedPlan(newPlan) : undefined;
+    const problems = [
+      ...phaseProblems(phases, 'phases'),
+      ...(!expanded ? [] : 'problem' in expanded ? [expanded.problem] : planProblems(expanded.plan)),
+    ];
     if (problems.length > 0) throw new Error(problems.join('; '));
     if (phases.length === 0) throw new Error('no phases selected');
     this.refuseUnlessServing();
-    const changed = newPlan ? hostChangeProblems(this.plan, newPlan) : [];
+    const changed = expanded && 'plan' in expanded ? hostChangeProblems(this.plan, expanded.plan) : [];
     if (changed.length > 0) throw new Error(changed.join('; '));
   }
 
@@ -155,6 +162,11 @@ export class ClusterEntity {
       hosts: restartTargets(this.plan, request),
       ...(await this.enqueue({ kind: 'restart', request }, describeRestart(request))),
     };
+  }
+
+  /** Progress of a step's hosts from its child workflows (hostStepsWorkflow). */
+  applyHostStepsProgress(progress: HostStepsProgress): void {
+    this.ctx.applyProgress(progress);
   }
 
   validateApplyPlan({ plan: next }: { plan: Plan }): void {
@@ -371,8 +383,8 @@ export class ClusterEntity {
   private async runOperation(op: Operation): Promise<OperationOutcome> {
     if (op.kind === 'phases') {
       if (op.plan) {
-        this.ctx.plan = op.plan;
-        this.state.status.endpoints = clusterEndpoints(op.plan);
+        this.ctx.setPlanInput(op.plan, expandPlan(op.plan));
+        this.state.status.endpoints = clusterEndpoints(this.ctx.plan);
       }
       for (const phase of op.phases) this.state.resetPhase(phase);
       this.state.addPhases(op.phases);
@@ -439,7 +451,7 @@ export class ClusterEntity {
     await condition(allHandlersFinished);
     this.state.status.generation += 1;
     return continueAsNew<typeof deployCluster>({
-      plan: this.plan,
+      plan: this.ctx.planInput,
       options: this.options,
       carried: this.state.data,
     });

@@ -1,7 +1,8 @@
 import { ApplicationFailure, setHandler } from '@temporalio/workflow';
-import type { Plan } from '../../plan/types';
+import type { PlanInput } from '../../plan/compact';
 import { ClusterEntity } from './clusterEntity';
-import { deployInputProblems } from './inputChecks';
+import { hostStepsProgressSignal } from './hostStepsWorkflow';
+import { expandedPlan, optionProblems, planProblems } from './inputChecks';
 import {
   applyPlanUpdate,
   eventsQuery,
@@ -18,8 +19,11 @@ import type { ClusterStateData } from './state';
 import type { DeployOptions } from './types';
 
 export interface DeployClusterInput {
-  /** The single source of truth: what history records as deployed. */
-  plan: Plan;
+  /**
+   * The single source of truth: what history records as deployed. The CLI sends the compact
+   * form (the inventory; the workflow rebuilds the Plan from it), older clients the full Plan.
+   */
+  plan: PlanInput;
   options: DeployOptions;
   /** Set by continue-as-new: the previous run's state. */
   carried?: ClusterStateData;
@@ -32,15 +36,19 @@ export interface DeployClusterInput {
  * function checks the input and routes the workflow's messages to it.
  */
 export async function deployCluster(input: DeployClusterInput): Promise<void> {
-  const problems = deployInputProblems(input.plan, input.options);
-  if (problems.length > 0) {
+  const expanded = expandedPlan(input.plan);
+  const problems = [
+    ...optionProblems(input.options),
+    ...('problem' in expanded ? [expanded.problem] : planProblems(expanded.plan)),
+  ];
+  if (problems.length > 0 || 'problem' in expanded) {
     // Fails the run (not just the task): no retry can make this input valid.
     throw ApplicationFailure.nonRetryable(
       `invalid deployCluster input: ${problems.join('; ')}`,
       'InvalidInput',
     );
   }
-  const cluster = new ClusterEntity(input);
+  const cluster = new ClusterEntity(input, expanded.plan);
   setHandler(statusQuery, () => cluster.status);
   setHandler(retryFailedUpdate, () => cluster.retryFailed(), { validator: () => cluster.validateRetry() });
   setHandler(runPhasesUpdate, (request) => cluster.runPhases(request), {
@@ -59,5 +67,6 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
   setHandler(setHealingUpdate, ({ enabled }) => cluster.setHealing(enabled), {
     validator: (request) => cluster.validateSetHealing(request),
   });
+  setHandler(hostStepsProgressSignal, (progress) => cluster.applyHostStepsProgress(progress));
   await cluster.run();
 }

@@ -9,7 +9,7 @@ import type { ClusterHealth, Unit } from './health';
 import { distributeRanktables, keptRanktables } from './ranktablePhase';
 import { startServers } from './serverPhases';
 import { proxyInput } from './serverSteps';
-import { containerInput, planHost, syncCodeInput, syncCodeTargets } from './steps';
+import { planHost, syncCodeTargets } from './steps';
 import type { HealthOptions } from './types';
 
 /** What the health watch probes on every host: its container, its API servers, the proxy. */
@@ -131,21 +131,13 @@ async function repairOnce(
 ): Promise<void> {
   const plan = ctx.plan;
   const hosts = unit.hosts;
-  await ctx.fanOut(
-    `${prefix}.container`,
-    'run_docker',
-    hosts,
-    (h) => ctx.activities(h, 'run_docker').ensureContainer(containerInput(plan, h)),
-    (r) => `${r.action} ${r.id.slice(0, 12)}`,
-  );
+  await ctx.hostSteps(`${prefix}.container`, 'run_docker', hosts, { kind: 'container' });
   if (unit.kind !== 'proxy') {
-    await ctx.fanOut(
+    await ctx.hostSteps(
       `${prefix}.code`,
       'sync_code',
       syncCodeTargets(plan).filter((h) => hosts.includes(h)),
-      (h) => ctx.executorActivities(h, 'sync_code').syncCode(syncCodeInput(plan, h)),
-      (r) =>
-        r.changed || r.installed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged',
+      { kind: 'syncCode' },
     );
     const ranktables = keptRanktables(ctx);
     if (ranktables) await distributeRanktables(ctx, `${prefix}.ranktable`, ranktables, hosts);

@@ -1,3 +1,4 @@
+import { expandPlan, isCompactPlan, type PlanInput } from '../../plan/compact';
 import type { Plan } from '../../plan/types';
 import { formatPathViolation, managedFolderViolations } from '../../shared/hostPaths';
 import { PHASES } from '../../shared/phases';
@@ -10,8 +11,33 @@ import type { DeployOptions } from './types';
  * parallelism hangs every fan-out, NaN attempts retry forever) instead of trusting it.
  * Returns the problems, each naming the field; empty when the input is fine.
  */
-export function deployInputProblems(plan: Plan, options: DeployOptions): string[] {
-  return [...optionProblems(options), ...planProblems(plan)];
+export function deployInputProblems(plan: PlanInput, options: DeployOptions): string[] {
+  const expanded = expandedPlan(plan);
+  return [
+    ...optionProblems(options),
+    ...('problem' in expanded ? [expanded.problem] : planProblems(expanded.plan)),
+  ];
+}
+
+/**
+ * The Plan a (compact) input stands for, or why there is none: a compact Plan from a client other
+ * than the CLI may hold an inventory the planner cannot plan.
+ */
+export function expandedPlan(plan: PlanInput): { plan: Plan } | { problem: string } {
+  if (!isCompactPlan(plan)) return { plan };
+  const inventory = plan.inventory as unknown;
+  if (
+    !inventory ||
+    typeof inventory !== 'object' ||
+    !Array.isArray((inventory as { hosts?: unknown }).hosts)
+  ) {
+    return { problem: 'plan.inventory (planVersion 2) must be a validated inventory with hosts' };
+  }
+  try {
+    return { plan: expandPlan(plan) };
+  } catch (err) {
+    return { problem: `plan.inventory (planVersion 2) cannot be planned: ${String(err)}` };
+  }
 }
 
 const wholeAtLeast = (value: unknown, min: number) =>
@@ -33,6 +59,9 @@ export function optionProblems(options: DeployOptions): string[] {
   if (typeof options?.executorTaskQueue !== 'string' || options.executorTaskQueue === '')
     problems.push('options.executorTaskQueue must name the executor machine’s task queue');
   problems.push(...phaseProblems(options?.phases, 'options.phases'));
+  const split = options?.childSteps;
+  if (split !== undefined && !wholeAtLeast(split?.minHosts, 0))
+    problems.push('options.childSteps.minHosts must be a whole number ≥ 0');
   return problems;
 }
 

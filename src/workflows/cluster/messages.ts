@@ -1,4 +1,5 @@
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import type { PlanInput } from '../../plan/compact';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { ClusterEvent, ClusterStatus, HostFailure } from './types';
@@ -57,8 +58,11 @@ export const retryFailedUpdate = defineUpdate<RetryOutcome>('retryFailed');
 
 export interface RunPhasesRequest {
   phases: Phase[];
-  /** The inventory as it is now: replaces the cluster's Plan before the phases run (same hosts). */
-  plan?: Plan;
+  /**
+   * The inventory as it is now: replaces the cluster's Plan before the phases run (same hosts).
+   * A full Plan, or the compact one the CLI sends (src/plan/compact.ts).
+   */
+  plan?: PlanInput;
 }
 
 export interface RunPhasesOutcome {

@@ -1,3 +1,4 @@
+import type { PlanInput } from '../../plan/compact';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { RestartRequest } from './messages';
@@ -13,7 +14,7 @@ export interface OperationOutcome {
 
 /** Work asked for while the cluster runs: phases by tag (maybe with a new Plan), or a restart. */
 export type OperationRequest =
-  | { kind: 'phases'; phases: Phase[]; plan?: Plan }
+  | { kind: 'phases'; phases: Phase[]; plan?: PlanInput }
   | { kind: 'restart'; request: RestartRequest }
   /** Raised by the health watch, not by an operator: nobody waits for its answer. */
   | { kind: 'heal'; unit: string }

@@ -4,7 +4,7 @@ import type { PhaseContext } from './context';
 import { runFetchLogPhase } from './fetchLogPhase';
 import { runRanktablePhase } from './ranktablePhase';
 import { runProxyPhase, runServerPhase, verifyPhase } from './serverPhases';
-import { cleanupInput, containerInput, preflightInput, syncCodeInput, syncCodeTargets } from './steps';
+import { syncCodeTargets } from './steps';
 
 type PhaseRunner = (ctx: PhaseContext) => Promise<void>;
 
@@ -15,19 +15,9 @@ const allHosts = (plan: Plan) => plan.hosts.map((h) => h.name);
  * hosts it concerns.
  */
 export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
-  preflight: (ctx) =>
-    ctx.fanOut('preflight', 'preflight', allHosts(ctx.plan), (h) =>
-      ctx.activities(h, 'preflight').preflight(preflightInput(ctx.plan, h)),
-    ),
+  preflight: (ctx) => ctx.hostSteps('preflight', 'preflight', allHosts(ctx.plan), { kind: 'preflight' }),
 
-  run_docker: (ctx) =>
-    ctx.fanOut(
-      'run_docker',
-      'run_docker',
-      allHosts(ctx.plan),
-      (h) => ctx.activities(h, 'run_docker').ensureContainer(containerInput(ctx.plan, h)),
-      (r) => `${r.action} ${r.id.slice(0, 12)}`,
-    ),
+  run_docker: (ctx) => ctx.hostSteps('run_docker', 'run_docker', allHosts(ctx.plan), { kind: 'container' }),
 
   sync_code: async (ctx) => {
     const targets = syncCodeTargets(ctx.plan);
@@ -35,13 +25,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
       if (!targets.includes(h))
         ctx.state.markSkipped(h, 'sync_code', 'shares its machine with a synced host');
     }
-    await ctx.fanOut(
-      'sync_code',
-      'sync_code',
-      targets,
-      (h) => ctx.executorActivities(h, 'sync_code').syncCode(syncCodeInput(ctx.plan, h)),
-      (r) => (r.changed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged'),
-    );
+    await ctx.hostSteps('sync_code', 'sync_code', targets, { kind: 'syncCode' });
   },
 
   ranktable: runRanktablePhase,
@@ -60,15 +44,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
 export async function cleanupAllHosts(ctx: PhaseContext): Promise<void> {
   ctx.state.resetPhase('clean_up');
   ctx.state.showPhase('clean_up');
-  await ctx.fanOut(
-    'clean_up',
-    'clean_up',
-    allHosts(ctx.plan),
-    (h) => ctx.activities(h, 'clean_up').cleanupHost(cleanupInput(ctx.plan, h)),
-    (r) =>
-      `removed ${r.removedContainers.length} container(s), ${r.removedFiles ?? 0} file(s), ${r.removedDirs ?? 0} folder(s)` +
-      (r.kept ? `; kept ${r.kept} still holding others' files` : ''),
-  );
+  await ctx.hostSteps('clean_up', 'clean_up', allHosts(ctx.plan), { kind: 'cleanup' });
   ctx.state.finishPhase('clean_up', allHosts(ctx.plan), Date.now());
 }
 

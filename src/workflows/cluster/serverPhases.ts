@@ -2,17 +2,8 @@ import { patched, uuid4 } from '@temporalio/workflow';
 import type { Plan } from '../../plan/types';
 import type { PhaseContext } from './context';
 import type { RestartRequest } from './messages';
-import {
-  engineLaunchInput,
-  engineReadyInput,
-  instanceHosts,
-  proxyInput,
-  serverGroups,
-  verifyInput,
-} from './serverSteps';
-import { containerInput, syncCodeInput, syncCodeTargets } from './steps';
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+import { instanceHosts, proxyInput, serverGroups, verifyInput } from './serverSteps';
+import { syncCodeTargets } from './steps';
 
 /** Launch (master wave first) and await readiness, group by group; `force` restarts running servers. */
 export async function startServers(
@@ -26,23 +17,18 @@ export async function startServers(
     const readyStep = `${stepPrefix}.ready.${g}`;
     const relaunch = instancesToRelaunch(ctx, group.ready, hosts, [...launchSteps, readyStep]);
     for (const [w, wave] of group.launch.entries()) {
-      await ctx.fanOut(
+      await ctx.hostSteps(
         launchSteps[w]!,
         'run_server',
         wave.filter((h) => hosts.has(h)),
-        (h) =>
-          ctx
-            .activities(h, 'run_server')
-            .launchEngines(engineLaunchInput(ctx.plan, h, force || relaunch.has(h))),
-        (r) => `${r.action} ${r.servers.length} server(s)`,
+        { kind: 'launch', force, ...(relaunch.size > 0 && { forceHosts: [...relaunch] }) },
       );
     }
-    await ctx.fanOut(
+    await ctx.hostSteps(
       readyStep,
       'run_server',
       group.ready.filter((h) => hosts.has(h)),
-      (h) => ctx.activities(h, 'run_server').awaitEnginesReady(engineReadyInput(ctx.plan, h)),
-      (r) => `${r.servers} server(s) ready after ${seconds(r.waitedMs)}`,
+      { kind: 'ready' },
     );
   }
 }
@@ -121,19 +107,11 @@ export async function restartServers(
   // After a host rebooted its container exists but is stopped (`Created`): engines cannot start
   // in it, so containers come first. Restarts recorded before this step replay without it.
   if (patched('restart-ensures-containers')) {
-    await ctx.fanOut(
-      `restart.${round}.container`,
-      'run_docker',
-      hosts,
-      (h) => ctx.activities(h, 'run_docker').ensureContainer(containerInput(ctx.plan, h)),
-      (r) => `${r.action} ${r.id.slice(0, 12)}`,
-    );
+    await ctx.hostSteps(`restart.${round}.container`, 'run_docker', hosts, { kind: 'container' });
   }
   if (request.syncCode) {
     const targets = syncCodeTargets(ctx.plan).filter((h) => hosts.includes(h));
-    await ctx.fanOut(`restart.${round}.sync`, 'sync_code', targets, (h) =>
-      ctx.executorActivities(h, 'sync_code').syncCode(syncCodeInput(ctx.plan, h)),
-    );
+    await ctx.hostSteps(`restart.${round}.sync`, 'sync_code', targets, { kind: 'syncCode' });
   }
   await startServers(ctx, `restart.${round}`, new Set(hosts), true);
   await ctx.fanOut(`restart.${round}.proxy`, 'run_proxy', [ctx.plan.proxy.host], (h) =>

@@ -52,7 +52,21 @@ export interface DeployOptions {
   maxHistoryEvents: number;
   /** The health watch and self-healing once ready; absent in runs started before they existed. */
   health?: HealthOptions;
+  /** When a step's hosts go to a child workflow (default DEFAULT_CHILD_STEPS). */
+  childSteps?: ChildStepOptions;
 }
+
+export interface ChildStepOptions {
+  /** A step over more hosts than this runs in a child workflow. */
+  minHosts: number;
+}
+
+/**
+ * Up to 32 hosts a step runs in the cluster workflow itself (a full deploy of 32 hosts is ~2 000
+ * events there); beyond, in a child workflow per step (test/workflow/scaleHistory.test.ts: every
+ * run's history stays far below Temporal's limits at 512 hosts × 16 devices).
+ */
+export const DEFAULT_CHILD_STEPS: ChildStepOptions = { minHosts: 32 };
 
 export interface HealthOptions {
   /** Probe the hosts this often once the cluster is ready; 0 turns the watch off. */

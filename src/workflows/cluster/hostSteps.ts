@@ -1,0 +1,141 @@
+import type { Activities } from '../../activities';
+import type { ActivityOptions } from '@temporalio/workflow';
+import { parseHccnIpOutput } from '../../plan/ranktable';
+import { ownRanktableFiles } from '../../plan/ranktablePlan';
+import type { Plan } from '../../plan/types';
+import type { Phase } from '../../shared/phases';
+import type { HostError } from '../common';
+import { hostRef } from '../common';
+import { engineLaunchInput, engineReadyInput } from './serverSteps';
+import { cleanupInput, containerInput, owner, planHost, preflightInput, syncCodeInput } from './steps';
+
+/**
+ * A step that runs on many hosts, as data: which activity, with which inputs (built from the Plan
+ * by the pure functions of steps.ts / serverSteps.ts). Being data, it runs either in the cluster
+ * workflow itself or — for hundreds of hosts — in child workflows (hostStepsWorkflow), which
+ * rebuild each host's input from the same Plan, so the cluster's history records one child per
+ * chunk of hosts instead of every host's activity.
+ */
+export type HostStepSpec =
+  | { kind: 'preflight' }
+  | { kind: 'container' }
+  | { kind: 'syncCode' }
+  | { kind: 'readDeviceIps' }
+  /** The shared ranktable folder copied from the coordinator by content address. */
+  | { kind: 'copyRanktables'; hash: string }
+  /** `force` restarts running servers; `forceHosts` only those hosts'. */
+  | { kind: 'launch'; force: boolean; forceHosts?: string[] }
+  | { kind: 'ready' }
+  | { kind: 'cleanup' };
+
+/** Where a step's activities come from: the cluster workflow's PhaseContext, or a child's. */
+export interface StepActivities {
+  activities(host: string, phase: Phase, overrides?: Partial<ActivityOptions>): Activities;
+  executorActivities(host: string, phase: Phase): Activities;
+}
+
+export interface HostStepResult {
+  /** The table cell's note. */
+  note?: string;
+  /** What the workflow keeps of the result (the hccn_tool outputs of readDeviceIps). */
+  kept?: unknown;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function ipOf(output: string): string | undefined {
+  try {
+    return parseHccnIpOutput(output, { host: '', device: 0 }).ip;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One host's part of a step: the activity call a fan-out makes for it. */
+export async function runHostStep(
+  acts: StepActivities,
+  plan: Plan,
+  phase: Phase,
+  spec: HostStepSpec,
+  host: string,
+): Promise<HostStepResult> {
+  switch (spec.kind) {
+    case 'preflight':
+      await acts.activities(host, phase).preflight(preflightInput(plan, host));
+      return {};
+    case 'container': {
+      const r = await acts.activities(host, phase).ensureContainer(containerInput(plan, host));
+      return { note: `${r.action} ${r.id.slice(0, 12)}` };
+    }
+    case 'syncCode': {
+      const r = await acts.executorActivities(host, phase).syncCode(syncCodeInput(plan, host));
+      return {
+        note:
+          r.changed || r.installed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged',
+      };
+    }
+    case 'readDeviceIps': {
+      const h = planHost(plan, host);
+      const outputs = await acts.activities(host, phase).readDeviceIps({
+        target: hostRef(plan, h),
+        cli: h.container.cli,
+        container: h.container.name,
+        devices: h.devices,
+      });
+      // What the ranktable build reads of an output that parses is its IP; only an output it
+      // refuses is kept whole, to be quoted to the operator (512 × 16 raw outputs are ~0.6 MB).
+      return {
+        kept: outputs.map((o) => {
+          const ip = ipOf(o.output);
+          return ip === undefined ? o : { device: o.device, output: `ipaddr:${ip}` };
+        }),
+      };
+    }
+    case 'copyRanktables': {
+      const h = planHost(plan, host);
+      const coordinator = planHost(plan, plan.ranktable.coordinator);
+      const r = await acts.activities(host, phase).writeRanktables({
+        target: hostRef(plan, h),
+        owner: owner(plan, h),
+        root: plan.settings.ranktable_save_path,
+        copy: { source: hostRef(plan, coordinator), hash: spec.hash },
+        own: ownRanktableFiles(plan.ranktable, host),
+      });
+      return { note: `${r.written} written, ${r.unchanged} unchanged` };
+    }
+    case 'launch': {
+      const force = spec.force || (spec.forceHosts ?? []).includes(host);
+      const r = await acts.activities(host, phase).launchEngines(engineLaunchInput(plan, host, force));
+      return { note: `${r.action} ${r.servers.length} server(s)` };
+    }
+    case 'ready': {
+      const r = await acts.activities(host, phase).awaitEnginesReady(engineReadyInput(plan, host));
+      return { note: `${r.servers} server(s) ready after ${seconds(r.waitedMs)}` };
+    }
+    case 'cleanup': {
+      const r = await acts.activities(host, phase).cleanupHost(cleanupInput(plan, host));
+      return {
+        note:
+          `removed ${r.removedContainers.length} container(s), ${r.removedFiles ?? 0} file(s), ${r.removedDirs ?? 0} folder(s)` +
+          (r.kept ? `; kept ${r.kept} still holding others' files` : ''),
+      };
+    }
+  }
+}
+
+/** How one host's step ended, as a child workflow reports it to the cluster workflow. */
+export interface HostStepOutcome {
+  host: string;
+  state: 'running' | 'done' | 'failed';
+  at: number;
+  note?: string;
+  error?: HostError;
+  kept?: unknown;
+}
+
+/** Progress of a child's hosts, signalled to the cluster workflow in batches (no `kept` data). */
+export interface HostStepsProgress {
+  step: string;
+  phase: Phase;
+  outcomes: HostStepOutcome[];
+}
