@@ -337,6 +337,21 @@ describe('workers on several machines, on the production Temporal', { timeout: 1
     await down();
   });
 
+  /** `deploy server start --backend postgres` with the topology's own addresses: what is down comes back. */
+  const restartTopology = () =>
+    runDeploy(
+      ['server', 'start', '--backend', 'postgres', '--ip', BRIDGE, '--port', String(t!.port)].concat([
+        '--ui-port',
+        String(t!.uiPort),
+        '--ui-ip',
+        '127.0.0.1',
+        '--db-port',
+        String(t!.dbPort),
+      ]),
+      t!.env,
+      300_000,
+    );
+
   it('a deploy survives a restart of temporal-server: PostgreSQL kept everything', async () => {
     await deploy();
     await midRunServer();
@@ -344,26 +359,7 @@ describe('workers on several machines, on the production Temporal', { timeout: 1
     const server = readPidFile(t!.layout.server.pid)!;
     const t0 = Date.now();
     process.kill(server.pid, 'SIGKILL');
-    const restart = await runDeploy(
-      [
-        'server',
-        'start',
-        '--backend',
-        'postgres',
-        '--ip',
-        BRIDGE,
-        '--port',
-        String(t!.port),
-        '--ui-port',
-        String(t!.uiPort),
-        '--ui-ip',
-        '127.0.0.1',
-        '--db-port',
-        String(t!.dbPort),
-      ],
-      t!.env,
-      300_000,
-    );
+    const restart = await restartTopology();
     assert.equal(restart.code, 0, restart.stdout + restart.stderr);
     assert.match(restart.stdout, /^temporal-server started/m);
     const answering = Date.now();
@@ -412,26 +408,7 @@ describe('workers on several machines, on the production Temporal', { timeout: 1
     }
     assert.ok(detected, 'a call that reads the database failed while it was down');
     await sleep(Math.max(0, t0 + 20_000 - Date.now()));
-    const restart = await runDeploy(
-      [
-        'server',
-        'start',
-        '--backend',
-        'postgres',
-        '--ip',
-        BRIDGE,
-        '--port',
-        String(t!.port),
-        '--ui-port',
-        String(t!.uiPort),
-        '--ui-ip',
-        '127.0.0.1',
-        '--db-port',
-        String(t!.dbPort),
-      ],
-      t!.env,
-      300_000,
-    );
+    const restart = await restartTopology();
     assert.equal(restart.code, 0, restart.stdout + restart.stderr);
     assert.match(restart.stdout, /^PostgreSQL started/m);
     const pgBack = Date.now();
