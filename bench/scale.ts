@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { hostsFromInventory, simContext, simDown, simUp, type SimContext } from '../sim';
 import { plansFromFile } from '../src/client/planFile';
-import { PHASES, type Phase } from '../src/shared/phases';
+import { PHASES, selectPhases, type Phase } from '../src/shared/phases';
 import { clusterWorkflowId } from '../src/shared/ids';
 import { DEFAULT_HEALTH, type ClusterStatus } from '../src/workflows/cluster/types';
 import { eventsQuery, statusQuery } from '../src/workflows/cluster/messages';
@@ -37,15 +37,8 @@ import { startWorkerProcess } from '../test/helpers/workerProcess';
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? '8,32,64,128').split(',').map(Number);
 const INSTANCE = Number(process.env.BENCH_SCALE_INSTANCE ?? 70);
-const DEPLOY_PHASES: Phase[] = [
-  'preflight',
-  'run_docker',
-  'sync_code',
-  'ranktable',
-  'run_server',
-  'run_proxy',
-  'verify',
-];
+/** What `deploy start` runs without tags: every phase but the on-demand fetch_log and clean_up. */
+const DEPLOY_PHASES: Phase[] = selectPhases();
 
 /** N−4 single-host prefill instances, a decode instance over 4 hosts, the proxy on p0's machine. */
 export function scaleInventory(ctx: SimContext, work: string, n: number): string {

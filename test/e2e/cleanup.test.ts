@@ -10,6 +10,7 @@ import {
 import { preflightInput } from '../../src/workflows/cluster/steps';
 import type { PreflightCheck } from '../../src/activities/types';
 import type { Plan } from '../../src/plan/types';
+import { selectPhases } from '../../src/shared/phases';
 import {
   allContainers,
   ssh,
@@ -29,15 +30,8 @@ const MANIFEST = [
   '/root/.omni-deploy/clusters/sim-2p1d-i50.manifest',
   '/root/.omni-deploy/clusters/sim-2p1d-i50.manifest.lock',
 ];
-const DEPLOY_PHASES = [
-  'preflight',
-  'run_docker',
-  'sync_code',
-  'ranktable',
-  'run_server',
-  'run_proxy',
-  'verify',
-] as const;
+/** What `deploy start` runs without tags. */
+const DEPLOY_PHASES = selectPhases();
 
 /**
  * `deploy down` removes what the tool made and nothing else (sim-2P1D on instance 50): files the
@@ -93,7 +87,7 @@ describe('cleanup removes exactly what the tool made', () => {
       'mkdir -p /tmp/scripts_path /tmp/ranktable_save_path && echo mine > /tmp/scripts_path/operator.txt && ' +
         'echo "{}" > /tmp/ranktable_save_path/operator-ranktable.json && echo beside > /tmp/beside.txt',
     );
-    const handle = await startDeploy(deploy.client, plan, testOptions([...DEPLOY_PHASES]));
+    const handle = await startDeploy(deploy.client, plan, testOptions(DEPLOY_PHASES));
     const ready = await waitForStatus(
       handle,
       (s) => s.stage === 'ready' || s.stage === 'waiting-for-operator',
