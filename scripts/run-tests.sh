@@ -15,6 +15,8 @@ passed=0; failed=0; skipped=0
 summary=$(mktemp); trap 'rm -f "$summary"' EXIT
 # Node's spec reporter ends each run with "ℹ pass N" / "ℹ fail N" / "ℹ skipped N"; add them up.
 count() { awk -v k="$1" '$1 == "ℹ" && $2 == k { n += $3 } END { print n + 0 }' "$summary"; }
+# A failing before() hook leaves its tests "cancelled", not "fail": they did not pass, so they count as failed.
+failures() { echo $(( $(count fail) + $(count cancelled) )); }
 for s in "${suites[@]}"; do
   mapfile -t f < <(files_of "$s")
   [ ${#f[@]} -gt 0 ] || continue
@@ -29,9 +31,9 @@ for s in "${suites[@]}"; do
   all+=("${f[@]}")
   if [ "$rc" != 0 ]; then
     echo "== $s failed"
-    echo "tests: $(count pass) passed, $(count fail) failed, $(count skipped) skipped"
+    echo "tests: $(count pass) passed, $(failures) failed, $(count skipped) skipped"
     exit "$rc"
   fi
 done
 echo "== all suites passed (${#all[@]} files)"
-echo "tests: $(count pass) passed, $(count fail) failed, $(count skipped) skipped"
+echo "tests: $(count pass) passed, $(failures) failed, $(count skipped) skipped"
