@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection } from '../temporal/clientSdk';
 import { resolveTemporalTarget, unreachableMessage } from '../shared/temporalConnection';
 
 /** Open a client for the configured Temporal cluster; the caller closes the connection. */

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Connection } from './clientSdk';
 import { stateDir } from '../shared/paths';
 import { livePid, stopRecorded, writePidFile } from '../shared/pidFile';
 import { searchAttributeFlags } from '../shared/searchAttributes';
@@ -123,6 +123,8 @@ export function runDevServerForeground(o: DevServerOptions): ChildProcess {
 export async function startDevServerDetached(o: DevServerOptions): Promise<number> {
   assertCli(o);
   fs.mkdirSync(path.dirname(o.dbFilename), { recursive: true });
+  // The log and the PID live in the state folder, which a --db-filename elsewhere does not create.
+  fs.mkdirSync(path.dirname(logFile()), { recursive: true });
   const out = fs.openSync(logFile(), 'a');
   const child = spawn(o.cliPath, devServerArgs(o), { detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);

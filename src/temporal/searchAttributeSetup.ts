@@ -1,5 +1,5 @@
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { temporal } from './clientSdk';
 import { SEARCH_ATTRIBUTES } from '../shared/searchAttributes';
 
 const INDEXED_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {

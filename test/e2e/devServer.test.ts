@@ -180,4 +180,31 @@ describe('deploy server', () => {
       busy.close();
     }
   });
+
+  it('starts in a state folder that does not exist yet, with the database elsewhere', async () => {
+    // The log and PID files live in the state folder; only the database's folder used to be
+    // created, so this failed with ENOENT on temporal/server.log.
+    const fresh = path.join(stateDir, 'fresh-state');
+    const elsewhere = path.join(stateDir, 'elsewhere', 'dev.db');
+    const freshEnv = { OMNI_DEPLOY_STATE_DIR: fresh };
+    const r = await runDeploy(
+      [
+        'server',
+        'start',
+        '--detach',
+        '--port',
+        String(await freePort()),
+        '--ui-port',
+        String(await freePort()),
+      ].concat(['--db-filename', elsewhere]),
+      freshEnv,
+    );
+    try {
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(fs.existsSync(elsewhere), 'the database is where --db-filename says');
+      assert.ok(fs.existsSync(path.join(fresh, 'temporal', 'server.log')));
+    } finally {
+      assert.match((await runDeploy(['server', 'stop'], freshEnv)).stdout, /stopped pid \d+/);
+    }
+  });
 });

@@ -131,6 +131,26 @@ describe('layering: imports follow inventory → Plan → workflow → activitie
     assert.deepEqual(bad, []);
   });
 
+  it('client code takes the Temporal client SDK from src/temporal/clientSdk.ts; the worker never does', () => {
+    // The build replaces that module with one bundle of the SDK (scripts/build.js): a client
+    // module importing the packages directly would load a second copy, with its own error classes.
+    const sdk = path.join(SRC, 'temporal', 'clientSdk.ts');
+    const direct = [...EDGES.values()]
+      .flat()
+      .filter(
+        (e) =>
+          (inDir(e.from, 'src/client') || inDir(e.from, 'src/temporal')) &&
+          e.from !== sdk &&
+          !e.typeOnly &&
+          ['@temporalio/client', '@temporalio/common', '@temporalio/proto'].includes(e.to),
+      )
+      .map((e) => `${rel(e.from)} → ${e.to}`);
+    assert.deepEqual(direct, []);
+    const workerReaches = valueClosure(path.join(SRC, 'worker.ts'));
+    assert.ok(!workerReaches.has(sdk), `the worker reaches the client bundle via ${workerReaches.get(sdk)}`);
+    assert.ok(valueClosure(path.join(SRC, 'client', 'actions', 'status.ts')).has(sdk));
+  });
+
   it('no module imports private SDK paths (@temporalio/*/lib/…)', () => {
     const bad = [...EDGES.values()]
       .flat()

@@ -1,9 +1,5 @@
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  type Client,
-  type WorkflowUpdateHandle,
-} from '@temporalio/client';
+import type { Client, WorkflowUpdateHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '../../temporal/clientSdk';
 import type { Plan } from '../../plan/types';
 import { planFromFile, plansFromFile } from '../planFile';
 import { selectPhases } from '../../shared/phases';

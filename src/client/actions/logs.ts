@@ -1,12 +1,10 @@
+import type { Client, ScheduleOptionsStartWorkflowAction, ScheduleUpdateOptions } from '@temporalio/client';
 import {
+  defaultPayloadConverter,
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
-  type Client,
-  type ScheduleOptionsStartWorkflowAction,
-  type ScheduleUpdateOptions,
-} from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+} from '../../temporal/clientSdk';
 import { durationMs } from '../../shared/duration';
 import { planFromFile } from '../planFile';
 import { clusterWorkflowId } from '../../shared/ids';

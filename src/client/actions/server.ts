@@ -1,4 +1,4 @@
-import { Connection } from '@temporalio/client';
+import { Connection } from '../../temporal/clientSdk';
 import {
   checkPorts,
   defaultDevServerOptions,

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import { Connection, type ConnectionOptions } from '@temporalio/client';
-import { google } from '@temporalio/proto';
+import type { ConnectionOptions } from '@temporalio/client';
+import { Connection, google } from '../clientSdk';
 import { ensureSearchAttributes } from '../searchAttributeSetup';
 import { clientIdentity, serverIdentity } from './certificates';
 import { daemonPid, logTail, startDaemon, waitFor } from './daemon';
