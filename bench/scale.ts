@@ -107,14 +107,14 @@ export function scaleInventory(ctx: SimContext, work: string, n: number): string
 // what the machine sees while the deploy runs
 
 /** `10.231.70` → the little-endian hex prefix /proc/net/tcp prints for that /24. */
-function procNetSubnet(subnet: string): string {
+export function procNetSubnet(subnet: string): string {
   const [a, b, c] = subnet.split('.').map(Number);
   const hex = (x: number) => x.toString(16).toUpperCase().padStart(2, '0');
   return `${hex(c!)}${hex(b!)}${hex(a!)}`; // last octet (the first byte printed) varies
 }
 
 /** Established TCP connections from this network namespace to port 22 of the subnet's hosts. */
-function sshConnections(subnetHex: string): number {
+export function sshConnections(subnetHex: string): number {
   let n = 0;
   for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
@@ -150,7 +150,7 @@ interface Result {
  * Waits for the deploy to leave `deploying`; a workflow task that keeps failing (a payload or
  * message over Temporal's limits) is reported with its cause instead of waiting for ever.
  */
-async function deployed(handle: DeployHandle): Promise<{ status: ClusterStatus; failed?: string }> {
+export async function deployed(handle: DeployHandle): Promise<{ status: ClusterStatus; failed?: string }> {
   const deadline = Date.now() + Number(process.env.BENCH_SCALE_TIMEOUT_S ?? 1800) * 1000;
   let last: ClusterStatus = await handle.query(statusQuery);
   for (let i = 0; ; i++) {
@@ -176,7 +176,7 @@ async function deployed(handle: DeployHandle): Promise<{ status: ClusterStatus; 
   }
 }
 
-function phaseSeconds(status: ClusterStatus): Partial<Record<Phase, number>> {
+export function phaseSeconds(status: ClusterStatus): Partial<Record<Phase, number>> {
   const out: Partial<Record<Phase, number>> = {};
   for (const phase of PHASES) {
     const cells = Object.values(status.table)

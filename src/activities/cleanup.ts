@@ -1,4 +1,4 @@
-import { runScriptIfPresent } from '../remote/commands';
+import { removeRelayFolders, revokeKeys, runScriptIfPresent } from '../remote/commands';
 import type { ActivityDeps } from './deps';
 import { classified } from './failures';
 import { withHeartbeat } from './heartbeat';
@@ -10,8 +10,8 @@ import type { CleanupInput, CleanupResult } from './types';
  * Stop the engines this tool started (by the process groups in their pid files — never every
  * python on the machine), remove the containers, then remove exactly the files and folders the
  * host's manifest says this tool made (src/remote/ownership.ts): never "everything under a
- * configured path". Whatever is already gone is fine: cleanup runs after partial deploys and
- * after crashes. Logs (LOG_PATH) and code (CODE_PATH) stay, as the seed's clean_up leaves them.
+ * configured path", and the relay keys of this cluster's code syncs. Whatever is already gone
+ * is fine: cleanup runs after partial deploys and after crashes. Logs (LOG_PATH) and code (CODE_PATH) stay, as the seed's clean_up leaves them.
  */
 export async function cleanupHost({ remote }: ActivityDeps, input: CleanupInput): Promise<CleanupResult> {
   return classified(() =>
@@ -35,6 +35,11 @@ export async function cleanupHost({ remote }: ActivityDeps, input: CleanupInput)
         if (await cli.remove(name)) removedContainers.push(name);
       }
       const removed = await new HostFiles(remote, host, input.owner, signal).cleanup();
+      // What a code sync's relay session left because its end could not reach this host then
+      // (src/activities/relay.ts): this cluster's keys and folders only, found by their mark.
+      const relays = { cluster: input.owner.cluster };
+      await remote.exec(host, revokeKeys(relays), { signal, timeoutMs: TIMEOUTS.quickCommand });
+      await remote.exec(host, removeRelayFolders(relays), { signal, timeoutMs: TIMEOUTS.quickCommand });
       return {
         removedContainers,
         stopScriptsRun,

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { makeFolders, readFile, removeFiles } from '../remote/commands';
 import type { ActivityDeps } from './deps';
 import { classified, fail } from './failures';
+import { relayCopy } from './relay';
 import { withHeartbeat } from './heartbeat';
 import { TIMEOUTS } from './timeouts';
 import type { SyncCodeInput, SyncCodeResult } from './types';
@@ -14,29 +15,45 @@ import type { SyncCodeInput, SyncCodeResult } from './types';
 const INSTALLED_MARKER = '.omni-deploy-installed';
 
 /**
- * Push the executor's code folder to the host (rsync: only changed bytes move), then run the
- * in-container install step — only when something changed or a previous install did not finish.
- * Runs on the executor's task queue: the source is on that machine's disk.
+ * Push the executor's code folder to the host (rsync: only changed bytes move) — or have a host
+ * that has it already send it on (input.relay) — then run the in-container install step, only
+ * when something changed or a previous install did not finish. Runs on the executor's task
+ * queue: the source (or the relay session's key) is on that machine's disk.
  */
-export async function syncCode({ remote }: ActivityDeps, input: SyncCodeInput): Promise<SyncCodeResult> {
+export async function syncCode(deps: ActivityDeps, input: SyncCodeInput): Promise<SyncCodeResult> {
+  const { remote } = deps;
   return classified(() =>
     withHeartbeat(async (signal, progress) => {
-      if (!fs.existsSync(input.localPath)) {
+      // A relay copy needs no local tree; the executor's session key is what it reads here.
+      if (!input.relay && !fs.existsSync(input.localPath)) {
         throw fail(
           'ConfigError',
           `code folder ${input.localPath} does not exist on this executor (LOCAL_CODE_PATH/omniinfer)`,
         );
       }
       const host = input.target;
-      await remote.exec(host, makeFolders([input.remotePath]), { signal, timeoutMs: TIMEOUTS.makeFolders });
-      const sync = await remote.rsync(host, {
-        direction: 'push',
-        localDir: input.localPath,
-        remoteDir: input.remotePath,
-        exclude: [INSTALLED_MARKER],
-        signal,
-        onOutput: (line) => progress({ rsync: line }),
-      });
+      const onOutput = (line: string) => progress({ rsync: line });
+      const started = Date.now();
+      let sync;
+      if (input.relay) {
+        sync = await relayCopy(
+          deps,
+          { ...input.relay, target: host, dir: input.remotePath, exclude: [INSTALLED_MARKER] },
+          signal,
+          onOutput,
+        );
+      } else {
+        await remote.exec(host, makeFolders([input.remotePath]), { signal, timeoutMs: TIMEOUTS.makeFolders });
+        sync = await remote.rsync(host, {
+          direction: 'push',
+          localDir: input.localPath,
+          remoteDir: input.remotePath,
+          exclude: [INSTALLED_MARKER],
+          signal,
+          onOutput,
+        });
+      }
+      const copied = Date.now();
       const changed = sync.filesTransferred > 0;
       const marker = `${input.remotePath}/${INSTALLED_MARKER}`;
       let installed = false;
@@ -66,7 +83,13 @@ export async function syncCode({ remote }: ActivityDeps, input: SyncCodeInput): 
           installed = true;
         }
       }
-      return { changed, bytesSent: sync.bytesSent, installed };
+      return {
+        changed,
+        bytesSent: sync.bytesSent,
+        installed,
+        copyMs: copied - started,
+        installMs: Date.now() - copied,
+      };
     }),
   );
 }

@@ -8,10 +8,12 @@ import { ping } from './ping';
 import { preflight } from './preflight';
 import { ensureProxy } from './proxy';
 import { readDeviceIps, writeRanktables } from './ranktable';
+import { endRelaySession } from './relay';
 import { watchHealth } from './health';
 import type {
   CleanupInput,
   ContainerInput,
+  EndRelaySessionInput,
   EngineLaunchInput,
   EngineReadyInput,
   PreflightInput,
@@ -36,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     preflight: (input: PreflightInput) => preflight(deps, input),
     ensureContainer: (input: ContainerInput) => ensureContainer(deps, input),
     syncCode: (input: SyncCodeInput) => syncCode(deps, input),
+    endRelaySession: (input: EndRelaySessionInput) => endRelaySession(deps, input),
     cleanupHost: (input: CleanupInput) => cleanupHost(deps, input),
     readDeviceIps: (input: ReadDeviceIpsInput) => readDeviceIps(deps, input),
     writeRanktables: (input: WriteRanktablesInput) => writeRanktables(deps, input),

@@ -22,6 +22,8 @@ export const TIMEOUTS = {
   imagePull: 30 * 60_000,
   /** `docker run` of an image already there: create and start the container. */
   containerRun: 5 * 60_000,
+  /** A host-to-host copy of the code tree (a relay's rsync): gigabytes at worst. */
+  codeCopy: 60 * 60_000,
   /** The in-container install step of sync_code (a pip install of the synced code). */
   codeInstall: 60 * 60_000,
   /** A stop script: TERM to each recorded process group, a grace period, then KILL. */

@@ -65,12 +65,35 @@ export interface SyncCodeInput {
   remotePath: string;
   /** The in-container install step, run only when the synced content changed. */
   install?: { cli: ContainerCli; container: string; command: string };
+  /**
+   * Copy from this host, which has the tree at remotePath already, instead of from the executor
+   * (the fan-out of src/plan/syncWaves.ts); `session` names the relay key (src/activities/relay.ts).
+   */
+  relay?: { source: HostRef; session: string };
 }
 
 export interface SyncCodeResult {
   changed: boolean;
   bytesSent: number;
   installed: boolean;
+  /** Where the step's time went: the copy (folders, keys, rsync), then the install check and step. */
+  copyMs?: number;
+  installMs?: number;
+}
+
+export interface EndRelaySessionInput {
+  session: string;
+  /** Hosts the session's key was placed on (or may have been). */
+  senders: HostRef[];
+  /** Hosts whose authorized_keys took (or may have taken) the session's key. */
+  receivers: HostRef[];
+}
+
+export interface EndRelaySessionResult {
+  /** Hosts cleaned (each sender and receiver counts once per role). */
+  cleaned: number;
+  /** Hosts that could not be reached: clean_up removes what is left there. */
+  unreachable: { host: string; message: string }[];
 }
 
 export interface CleanupInput {

@@ -52,6 +52,12 @@ export interface DeploySettings {
    * (nginx with its C modules) run in the proxy container, as the seed does. */
   proxy_mode: 'njs' | 'seed';
   code_install_command: string;
+  /**
+   * sync_code's fan-out: the executor sends the code to this many hosts at once, and every host
+   * that has it sends it on to this many more (src/plan/syncWaves.ts); 0: every host gets it from
+   * the executor, all at once, as the seed's synchronize does.
+   */
+  code_sync_fan_out: number;
   known_hosts_file: string;
   host_key_policy: HostKeyPolicy;
   engine_ready_timeout: string;

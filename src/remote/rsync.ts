@@ -92,37 +92,56 @@ export async function rsync(
   return parseStats(stdout);
 }
 
-/** The argv of the local rsync; exported for tests and `--dry-run`-style displays. */
-export function rsyncArgs(host: KeyHost, opts: RsyncOptions, settings: RsyncSettings = {}): string[] {
-  const ssh = [
+/** How an rsync reaches the other end over ssh: its own identity and host keys, nothing implicit. */
+export interface SshTransport {
+  port: number;
+  user: string;
+  keyFile: string;
+  knownHostsFile: string;
+  /** accept-new: an unknown host is trusted and recorded; otherwise it must be known already. */
+  acceptNew: boolean;
+  connectTimeoutSec: number;
+  /** How often to ask a silent peer whether it is alive (3 unanswered: the copy fails). */
+  aliveIntervalSec: number;
+}
+
+/** The `-e` of rsync: ssh with no config file, agent or default identity in the way. */
+function sshCommand(t: SshTransport): string {
+  return shellJoin([
     'ssh',
     '-F',
     '/dev/null',
     '-i',
-    workerPath(host.auth.keyFile),
+    t.keyFile,
     '-p',
-    String(host.port),
+    String(t.port),
     '-l',
-    host.user,
+    t.user,
     '-o',
-    `UserKnownHostsFile=${sshConfigPath(workerPath(host.knownHostsFile))}`,
+    `UserKnownHostsFile=${sshConfigPath(t.knownHostsFile)}`,
     '-o',
     'GlobalKnownHostsFile=/dev/null',
     '-o',
-    `StrictHostKeyChecking=${host.hostKeyPolicy === 'accept-new' ? 'accept-new' : 'yes'}`,
+    `StrictHostKeyChecking=${t.acceptNew ? 'accept-new' : 'yes'}`,
     '-o',
     'IdentitiesOnly=yes',
     '-o',
     'BatchMode=yes',
     '-o',
-    `ConnectTimeout=${settings.connectTimeoutSec ?? 20}`,
+    `ConnectTimeout=${t.connectTimeoutSec}`,
     '-o',
-    'ServerAliveInterval=15',
+    `ServerAliveInterval=${t.aliveIntervalSec}`,
     '-o',
     'LogLevel=ERROR',
-  ];
-  const address = host.address.includes(':') ? `[${host.address}]` : host.address;
-  const remote = `${address}:${withSlash(opts.remoteDir)}`;
+  ]);
+}
+
+function copyArgs(
+  t: SshTransport,
+  address: string,
+  opts: Pick<RsyncOptions, 'direction' | 'localDir' | 'remoteDir' | 'delete' | 'exclude'>,
+): string[] {
+  const remote = `${address.includes(':') ? `[${address}]` : address}:${withSlash(opts.remoteDir)}`;
   const local = withSlash(opts.localDir);
   return [
     '-a',
@@ -132,9 +151,49 @@ export function rsyncArgs(host: KeyHost, opts: RsyncOptions, settings: RsyncSett
     ...(opts.exclude ?? []).map((p) => `--exclude=${p}`),
     // rsync splits -e itself and honours POSIX single quotes.
     '-e',
-    shellJoin(ssh),
+    sshCommand(t),
     '--',
     ...(opts.direction === 'push' ? [local, remote] : [remote, local]),
+  ];
+}
+
+/** The argv of the local rsync; exported for tests and `--dry-run`-style displays. */
+export function rsyncArgs(host: KeyHost, opts: RsyncOptions, settings: RsyncSettings = {}): string[] {
+  const transport: SshTransport = {
+    port: host.port,
+    user: host.user,
+    keyFile: workerPath(host.auth.keyFile),
+    knownHostsFile: workerPath(host.knownHostsFile),
+    acceptNew: host.hostKeyPolicy === 'accept-new',
+    connectTimeoutSec: settings.connectTimeoutSec ?? 20,
+    aliveIntervalSec: 15,
+  };
+  return copyArgs(transport, host.address, opts);
+}
+
+/**
+ * The argv a sending host runs to push `dir` to `target` (src/remote/commands/relay.ts): with
+ * the session's key and the target's host key as the executor verified it, both in `folder` on
+ * the sender, strictly checked. A target that goes quiet fails the copy within 15 s.
+ */
+export function relayRsyncArgv(
+  target: RemoteHost,
+  sender: { folder: string; knownHostsTag: string },
+  dir: string,
+  exclude: readonly string[],
+): string[] {
+  const transport: SshTransport = {
+    port: target.port,
+    user: target.user,
+    keyFile: `${sender.folder}/key`,
+    knownHostsFile: `${sender.folder}/known_hosts.${sender.knownHostsTag}`,
+    acceptNew: false,
+    connectTimeoutSec: 10,
+    aliveIntervalSec: 5,
+  };
+  return [
+    'rsync',
+    ...copyArgs(transport, target.address, { direction: 'push', localDir: dir, remoteDir: dir, exclude }),
   ];
 }
 

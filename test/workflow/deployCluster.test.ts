@@ -52,6 +52,10 @@ class FakeHosts {
         await this.step('syncCode', i.target.name),
         { changed: true, bytesSent: 10, installed: true }
       ),
+      endRelaySession: async (i) => (
+        this.calls.push({ activity: 'endRelaySession', host: i.session }),
+        { cleaned: i.senders.length + i.receivers.length, unreachable: [] }
+      ),
       cleanupHost: async (i) => (
         await this.step('cleanupHost', i.target.name),
         { removedContainers: i.containers, stopScriptsRun: 0, removedFiles: 0, removedDirs: 0, kept: 0 }

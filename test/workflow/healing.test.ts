@@ -78,6 +78,7 @@ class FakeCluster {
         return { action, id: `id-${i.name}` };
       },
       syncCode: async (i) => (this.step(i.target.name), { changed: false, bytesSent: 0, installed: false }),
+      endRelaySession: async () => ({ cleaned: 0, unreachable: [] }),
       launchEngines: async (i) => {
         this.step(i.target.name);
         this.launches.push(i.target.name);

@@ -33,6 +33,7 @@ class Recorder {
         this.log.push(`code ${i.target.name}`),
         { changed: false, bytesSent: 0, installed: true }
       ),
+      endRelaySession: async () => ({ cleaned: 0, unreachable: [] }),
       launchEngines: async (i) => {
         if (i.target.name === this.failLaunchOn) {
           throw ApplicationFailure.create({

@@ -33,6 +33,7 @@ function fakeActivities(): Partial<Activities> {
     preflight: async () => [],
     ensureContainer: async (i) => ({ action: 'created', id: `${i.name}-0123456789abcdef0123456789abcdef` }),
     syncCode: async () => ({ changed: true, bytesSent: 123_456, installed: true }),
+    endRelaySession: async (i) => ({ cleaned: i.senders.length + i.receivers.length, unreachable: [] }),
     readDeviceIps: async (i) => {
       // bigAddress: 10.0.<b>.<c>, unique per host, so these device IPs are unique in the cluster.
       const [, , b, c] = i.target.address.split('.');

@@ -34,3 +34,14 @@ export { httpGet, parseHttpAnswer, postJson, type HttpAnswer } from './http';
 export { deviceIp, deviceIps, parseDeviceIps } from './npu';
 export { childPids, deadPids, parseDeadPids, parsePids, pidFileAlive } from './processes';
 export { parseUpstreams, requestLogLines } from './proxy';
+export {
+  authorizeKey,
+  checkSession,
+  parseRelayFolder,
+  placeRelayKey,
+  RELAY_HOME_FOLDER,
+  RELAY_KEY_MARK,
+  relayKeyLine,
+  removeRelayFolders,
+  revokeKeys,
+} from './relay';

@@ -15,6 +15,7 @@ import { hostError, hostStepRetry, settleBounded } from '../common';
 import { runHostStep, type HostStepOutcome, type HostStepSpec, type HostStepsProgress } from './hostSteps';
 import type { hostStepsWorkflow } from './hostStepsWorkflow';
 import type { ClusterState } from './state';
+import { syncCodeFanOut } from './syncFanOut';
 import { DEFAULT_CHILD_STEPS, type ActivityTuning, type DeployOptions } from './types';
 
 /** A phase could not finish on some hosts; the runner waits for the operator. */
@@ -108,6 +109,10 @@ export class PhaseContext {
     return this.activities(host, phase, { taskQueue: this.options.executorTaskQueue });
   }
 
+  get executorTaskQueue(): string {
+    return this.options.executorTaskQueue;
+  }
+
   /**
    * A step over many hosts, given as data (HostStepSpec): the same as `fanOut` with the spec's
    * activity, except that a step over more than `childSteps.minHosts` hosts runs in a child
@@ -127,6 +132,7 @@ export class PhaseContext {
     if (todo.length > split.minHosts && patched('host-steps-in-children')) {
       return this.hostStepsInChild(step, phase, todo, spec, onKept);
     }
+    if (spec.kind === 'syncCodeFanOut') return this.syncFanOutHere(step, phase, todo, spec);
     return this.fanOut(
       step,
       phase,
@@ -185,6 +191,35 @@ export class PhaseContext {
       this.onChange();
     }
     if (failed || hosts.some((h) => !this.state.isDone(step, h))) throw new PhaseFailed(phase);
+  }
+
+  /** A code sync fan-out in this workflow, its hosts' cells kept as fanOut keeps them. */
+  private async syncFanOutHere(
+    step: string,
+    phase: Phase,
+    hosts: string[],
+    spec: Extract<HostStepSpec, { kind: 'syncCodeFanOut' }>,
+  ): Promise<void> {
+    let failed = false;
+    const touched = () => this.onChange();
+    await syncCodeFanOut(
+      {
+        acts: this,
+        plan: this.plan,
+        parallelism: this.options.parallelism,
+        running: (h) => (this.state.markRunning(h, phase, Date.now()), touched()),
+        done: (h, note) => (this.state.markStepDone(step, h, phase, Date.now(), note), touched()),
+        failed: (h, error) => (
+          (failed = true),
+          this.state.markFailed(h, phase, Date.now(), error),
+          touched()
+        ),
+      },
+      hosts,
+      spec.holders,
+      { executorSlots: spec.fanOut, relaySlots: spec.fanOut },
+    );
+    if (failed) throw new PhaseFailed(phase);
   }
 
   /** A child's progress signal: the cells of its hosts, while their step still runs here. */

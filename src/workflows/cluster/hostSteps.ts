@@ -20,6 +20,11 @@ export type HostStepSpec =
   | { kind: 'preflight' }
   | { kind: 'container' }
   | { kind: 'syncCode' }
+  /**
+   * The code copied by a fan-out schedule (syncFanOut.ts): not one activity per host but copies
+   * from the executor and from hosts that have it; `holders` have it already.
+   */
+  | { kind: 'syncCodeFanOut'; fanOut: number; holders: string[] }
   | { kind: 'readDeviceIps' }
   /** The shared ranktable folder copied from the coordinator by content address. */
   | { kind: 'copyRanktables'; hash: string }
@@ -32,6 +37,7 @@ export type HostStepSpec =
 export interface StepActivities {
   activities(host: string, phase: Phase, overrides?: Partial<ActivityOptions>): Activities;
   executorActivities(host: string, phase: Phase): Activities;
+  readonly executorTaskQueue: string;
 }
 
 export interface HostStepResult {
@@ -74,6 +80,8 @@ export async function runHostStep(
           r.changed || r.installed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged',
       };
     }
+    case 'syncCodeFanOut':
+      throw new Error('a sync fan-out runs over all its hosts at once (syncCodeFanOut), not per host');
     case 'readDeviceIps': {
       const h = planHost(plan, host);
       const outputs = await acts.activities(host, phase).readDeviceIps({

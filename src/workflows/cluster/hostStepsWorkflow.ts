@@ -19,6 +19,7 @@ import {
   type HostStepsProgress,
   type StepActivities,
 } from './hostSteps';
+import { syncCodeFanOut } from './syncFanOut';
 import type { ActivityTuning } from './types';
 
 /** Sent by hostStepsWorkflow to its parent cluster workflow as its hosts start and finish. */
@@ -66,6 +67,29 @@ export async function hostStepsWorkflow(input: HostStepsInput): Promise<HostStep
   const acts = new ChildActivities(input);
   const progress = new Progress(input);
   const outcomes: HostStepOutcome[] = [...(input.done ?? [])];
+  if (input.spec.kind === 'syncCodeFanOut') {
+    // One schedule over all the hosts, in this run (a copy is a few events: 512 hosts stay
+    // within a run's budget), its outcomes reported as the lanes below report theirs.
+    const report = (o: HostStepOutcome) => {
+      if (o.state !== 'running') outcomes.push(o);
+      progress.add(o);
+    };
+    await syncCodeFanOut(
+      {
+        acts,
+        plan,
+        parallelism: input.parallelism,
+        running: (host) => report({ host, state: 'running', at: Date.now() }),
+        done: (host, note) => report({ host, state: 'done', at: Date.now(), note }),
+        failed: (host, error) => report({ host, state: 'failed', at: Date.now(), error }),
+      },
+      input.hosts,
+      input.spec.holders,
+      { executorSlots: input.spec.fanOut, relaySlots: input.spec.fanOut },
+    );
+    await progress.idle();
+    return { outcomes };
+  }
   let cancelled: unknown;
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -132,6 +156,10 @@ class ChildActivities implements StepActivities {
 
   executorActivities(host: string, phase: Phase): Activities {
     return this.activities(host, phase, { taskQueue: this.input.executorTaskQueue });
+  }
+
+  get executorTaskQueue(): string {
+    return this.input.executorTaskQueue;
   }
 }
 

@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { PhaseContext } from './context';
@@ -5,6 +6,7 @@ import { runFetchLogPhase } from './fetchLogPhase';
 import { runRanktablePhase } from './ranktablePhase';
 import { runProxyPhase, runServerPhase, verifyPhase } from './serverPhases';
 import { syncCodeTargets } from './steps';
+import type { HostStepSpec } from './hostSteps';
 
 type PhaseRunner = (ctx: PhaseContext) => Promise<void>;
 
@@ -25,7 +27,14 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
       if (!targets.includes(h))
         ctx.state.markSkipped(h, 'sync_code', 'shares its machine with a synced host');
     }
-    await ctx.hostSteps('sync_code', 'sync_code', targets, { kind: 'syncCode' });
+    // Hosts pass the code on to each other when there are more of them than the executor sends
+    // to at once (issue 16); runs started before the fan-out replay with every copy direct.
+    const fanOut = ctx.plan.settings.code_sync_fan_out ?? 0;
+    const spec: HostStepSpec =
+      fanOut > 0 && targets.length > fanOut && patched('code-sync-fan-out')
+        ? { kind: 'syncCodeFanOut', fanOut, holders: targets.filter((h) => ctx.state.isDone('sync_code', h)) }
+        : { kind: 'syncCode' };
+    await ctx.hostSteps('sync_code', 'sync_code', targets, spec);
   },
 
   ranktable: runRanktablePhase,
