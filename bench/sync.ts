@@ -21,6 +21,7 @@ import type { Client } from '@temporalio/client';
 import { hostExec, hostsFromInventory, simContext, simDown, simUp } from '../sim';
 import { plansFromFile } from '../src/client/planFile';
 import { startDeploy, startDeployEnv, testOptions, TEST_EXECUTOR } from '../test/helpers/deploy';
+import { makeCodeTree } from '../test/helpers/codeTree';
 import { startWorkerProcess } from '../test/helpers/workerProcess';
 import { deployed, phaseSeconds, scaleInventory } from './scale';
 
@@ -29,32 +30,6 @@ const ROUNDS = Number(process.env.BENCH_SYNC_ROUNDS ?? 1);
 const INSTANCE = Number(process.env.BENCH_SYNC_INSTANCE ?? 80);
 const MODES = { direct: '0', 'fan-out': '2' } as const;
 type Mode = keyof typeof MODES;
-
-/** A tree like the one measured against the seed: 351 files, 30 MB, a third of it text. */
-export function makeCodeTree(dir: string): { files: number; bytes: number } {
-  let seed = 0x9e3779b9;
-  const random = (n: number) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i += 4) {
-      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-      b.writeUInt32LE(seed, Math.min(i, n - 4));
-    }
-    return b;
-  };
-  let bytes = 0;
-  const write = (rel: string, content: Buffer | string) => {
-    const file = path.join(dir, rel);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, content);
-    bytes += Buffer.byteLength(content);
-  };
-  write('setup.py', 'from setuptools import setup\nsetup(name="omniinfer")\n');
-  for (let i = 0; i < 50; i++) write(`omni/lib/ext_${i}.so`, random(400 * 1024));
-  const line = 'def forward(self, hidden_states, attention_mask=None):  # layer kernel dispatch\n';
-  for (let i = 0; i < 300; i++)
-    write(`omni/models/m${i % 12}/layer_${i}.py`, line.repeat(Math.ceil(34_000 / line.length)));
-  return { files: 351, bytes };
-}
 
 interface Run {
   n: number;

@@ -214,6 +214,8 @@ export interface ActivityRun {
   attempt: number;
   outcome: 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'open';
   failureType?: string;
+  /** The activity's (first) argument, decoded. */
+  input?: unknown;
 }
 
 /** One entry per ActivityTaskScheduled event of the history, in order. */
@@ -230,6 +232,7 @@ export function activityRuns(history: temporal.api.history.v1.IHistory): Activit
         summary: summaryPayload ? defaultPayloadConverter.fromPayload<string>(summaryPayload) : '',
         attempt: 0,
         outcome: 'open',
+        input: s.input?.payloads?.[0] ? defaultPayloadConverter.fromPayload(s.input.payloads[0]) : undefined,
       };
       byId.set(id, run);
       runs.push(run);

@@ -1,0 +1,163 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { hostExec, powerOffHost, rebootHost } from '../../sim';
+import { stateDir } from '../../src/shared/paths';
+import {
+  activityRuns,
+  startDeploy,
+  startDeployEnv,
+  testOptions,
+  waitForStatus,
+  type DeployEnv,
+} from '../helpers/deploy';
+import { makeCodeTree } from '../helpers/codeTree';
+import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+
+/**
+ * sync_code's fan-out on sim-4P1D (sim instance 36; issue 16): the executor copies a 30 MB tree to
+ * two hosts, which relay it to the others over the hosts' own network. p0 — the first host to
+ * relay — is powered off while its relayed copies run: the sync still completes, those hosts
+ * get a direct copy, and no relay key is left on any host that is up (nor on p0 once clean_up
+ * has run after it came back).
+ */
+const INSTANCE = 36;
+
+describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
+  let cluster: TestCluster | undefined;
+  let denv: DeployEnv | undefined;
+
+  before(async () => {
+    cluster = await upTestCluster('sim-4P1D', INSTANCE, { devices: 1 });
+    makeCodeTree(cluster.codeDir);
+    denv = await startDeployEnv();
+  });
+  after(async () => {
+    await denv?.stop();
+    await cluster?.down();
+  });
+
+  const relayLeftovers = async (address: string) =>
+    (
+      await hostExec(
+        address,
+        [
+          'sh',
+          '-c',
+          'grep -c "omni-deploy-relay:" /root/.ssh/authorized_keys; ls -A /root/.omni-deploy/relay 2>/dev/null; true',
+        ],
+        undefined,
+        cluster!.ctx,
+      )
+    ).trim();
+
+  it('completes when a relay host is powered off mid-copy, and leaves no relay key behind', async () => {
+    const ctx = cluster!.ctx;
+    const plan = cluster!.plan({ cluster_name: 'fanout', code_sync_fan_out: '2' });
+    const p0 = plan.hosts.find((h) => h.name === 'p0')!;
+    // p0 sends slowly (20 Mbit/s out of its own network): its relayed copies take seconds.
+    await hostExec(
+      p0.address,
+      [
+        'tc',
+        'qdisc',
+        'add',
+        'dev',
+        'eth0',
+        'root',
+        'tbf',
+        'rate',
+        '20mbit',
+        'burst',
+        '64kb',
+        'latency',
+        '500ms',
+      ],
+      undefined,
+      ctx,
+    );
+    const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker', 'sync_code']));
+    // Wait for p0's rsync to another host, then pull its plug.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      assert.ok(Date.now() < deadline, 'p0 never relayed');
+      const ps = await hostExec(
+        p0.address,
+        ['sh', '-c', 'ps -eo args | grep "[o]mni-deploy/relay" || true'],
+        undefined,
+        ctx,
+      );
+      if (ps.includes('rsync')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await powerOffHost('p0', ctx);
+    execFileSync('ip', ['neigh', 'flush', 'to', p0.address, 'dev', ctx.bridge]);
+
+    const status = await waitForStatus(handle, (s) => s.stage !== 'deploying', 240_000, 'the sync');
+    assert.equal(status.stage, 'ready', JSON.stringify(status.failures));
+    const targets = plan.hosts.filter((h) => h.role !== 'proxy');
+    for (const h of targets) assert.equal(status.table[h.name]?.sync_code?.state, 'ok', h.name);
+
+    const syncs = activityRuns(await handle.fetchHistory()).filter((r) => r.type === 'syncCode');
+    const input = (r: (typeof syncs)[number]) =>
+      r.input as { target: { name: string }; relay?: { source: { name: string } } };
+    const fromP0 = syncs.filter((r) => input(r).relay?.source.name === 'p0');
+    assert.ok(fromP0.length > 0, 'p0 relayed');
+    for (const r of fromP0) {
+      assert.equal(r.outcome, 'failed', `${input(r).target.name} from p0`);
+      assert.equal(r.failureType, 'RelaySenderFailed');
+      const to = input(r).target.name;
+      assert.ok(
+        syncs.some((x) => input(x).target.name === to && !input(x).relay && x.outcome === 'completed'),
+        `${to} got a direct copy after p0 went down`,
+      );
+    }
+    assert.ok(
+      syncs.some((r) => input(r).relay && r.outcome === 'completed'),
+      'other relays served hosts',
+    );
+
+    // Every host that is up has the whole tree, and nothing of the relay session.
+    const expected = execFileSync('sh', [
+      '-c',
+      'cd "$1" && find . -type f | sort | xargs sha256sum | sha256sum',
+      'tree',
+      cluster!.codeDir,
+    ]).toString();
+    const codeDir = `${plan.settings.CODE_PATH}/omniinfer`;
+    for (const h of targets.filter((h) => h.name !== 'p0')) {
+      const got = await hostExec(
+        h.address,
+        [
+          'sh',
+          '-c',
+          'cd "$1" && find . -type f ! -name .omni-deploy-installed | sort | xargs sha256sum | sha256sum',
+          'tree',
+          codeDir,
+        ],
+        undefined,
+        ctx,
+      );
+      assert.equal(got, expected, `${h.name}'s tree`);
+      assert.equal(await relayLeftovers(h.address), '0', `${h.name} holds no relay key`);
+    }
+    assert.equal(
+      fs.existsSync(path.join(stateDir(), 'relay'))
+        ? fs.readdirSync(path.join(stateDir(), 'relay')).length
+        : 0,
+      0,
+      'the executor forgot the session key',
+    );
+    await handle.terminate();
+
+    // p0 comes back with the session's folder in its home; clean_up removes it (by the cluster's mark).
+    await rebootHost('p0', ctx);
+    assert.match(await relayLeftovers(p0.address), /^0\nfanout@[a-z0-9]{12}$/);
+    const cleanup = await startDeploy(denv!.client, plan, testOptions(['clean_up']));
+    const cleaned = await waitForStatus(cleanup, (s) => s.stage !== 'deploying', 120_000, 'clean_up');
+    assert.equal(cleaned.stage, 'cleaned', JSON.stringify(cleaned.failures));
+    assert.equal(await relayLeftovers(p0.address), '0');
+  });
+});
