@@ -3,6 +3,7 @@ import { syncCode } from './codeSync';
 import { ensureContainer } from './container';
 import type { ActivityDeps } from './deps';
 import { awaitEnginesReady, launchEngines } from './engines';
+import { copyImageArchive, loadImages } from './imageArchive';
 import { fetchHostLogs, type FetchHostLogsInput } from './logs';
 import { ping } from './ping';
 import { preflight } from './preflight';
@@ -13,6 +14,8 @@ import { watchHealth } from './health';
 import type {
   CleanupInput,
   ContainerInput,
+  CopyImageArchiveInput,
+  LoadImagesInput,
   EndRelaySessionInput,
   EngineLaunchInput,
   EngineReadyInput,
@@ -39,6 +42,8 @@ export function createActivities(deps: ActivityDeps) {
     ensureContainer: (input: ContainerInput) => ensureContainer(deps, input),
     syncCode: (input: SyncCodeInput) => syncCode(deps, input),
     endRelaySession: (input: EndRelaySessionInput) => endRelaySession(deps, input),
+    copyImageArchive: (input: CopyImageArchiveInput) => copyImageArchive(deps, input),
+    loadImages: (input: LoadImagesInput) => loadImages(deps, input),
     cleanupHost: (input: CleanupInput) => cleanupHost(deps, input),
     readDeviceIps: (input: ReadDeviceIpsInput) => readDeviceIps(deps, input),
     writeRanktables: (input: WriteRanktablesInput) => writeRanktables(deps, input),

@@ -116,6 +116,8 @@ async function imageCheck(
 ): Promise<[boolean, string]> {
   const cli = remote.containers(host, input.cli);
   if (await cli.imagePresent(input.image)) return [true, `${input.image} present`];
+  if (input.imageArchive)
+    return [true, `${input.image} to be loaded from ${input.imageArchive} by run_docker`];
   // Pulling changes nothing a later phase would not do anyway, and it is the only way to know
   // the image can be had.
   try {

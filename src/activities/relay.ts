@@ -26,7 +26,9 @@ export const RELAY_SENDER_FAILED = 'RelaySenderFailed';
 export const RELAY_RECEIVER_FAILED = 'RelayReceiverFailed';
 
 function relayFailure(side: 'sender' | 'receiver', host: HostRef, what: string, err?: unknown): Error {
-  const cause = err === undefined ? '' : `: ${err instanceof Error ? err.message : String(err)}`;
+  // The rsync command line (a few hundred characters of ssh options) says nothing the type doesn't.
+  const said = err instanceof Error ? err.message : String(err);
+  const cause = err === undefined ? '' : `: ${said.replace(/`rsync [^`]*`/g, 'the copy')}`;
   return fail(
     side === 'sender' ? RELAY_SENDER_FAILED : RELAY_RECEIVER_FAILED,
     `${what} (${host.name})${cause}`,
@@ -44,7 +46,15 @@ const RECEIVER_TROUBLE =
  */
 export async function relayCopy(
   { remote }: ActivityDeps,
-  input: { source: HostRef; target: HostRef; session: string; dir: string; exclude: string[] },
+  input: {
+    source: HostRef;
+    target: HostRef;
+    session: string;
+    dir: string;
+    exclude: string[];
+    /** Only this file of `dir` (an image archive), not the whole folder. */
+    file?: string;
+  },
   signal: AbortSignal,
   onOutput: (line: string) => void,
 ): Promise<RsyncResult> {
@@ -88,7 +98,7 @@ export async function relayCopy(
   try {
     r = await remote.exec(
       source,
-      relayRsyncArgv(target, { folder, knownHostsTag }, input.dir, input.exclude),
+      relayRsyncArgv(target, { folder, knownHostsTag }, input.dir, input.exclude, input.file),
       {
         check: false,
         signal,

@@ -25,6 +25,8 @@ export interface PreflightInput {
   disk: { path: string; minFreeBytes: number }[];
   /** Containers this deploy owns on the host (ports they hold are not a conflict). */
   ownContainers: string[];
+  /** The image comes from this archive (image_archive), loaded by run_docker: not pulled here. */
+  imageArchive?: string;
 }
 
 export interface PreflightCheck {
@@ -79,6 +81,35 @@ export interface SyncCodeResult {
   /** Where the step's time went: the copy (folders, keys, rsync), then the install check and step. */
   copyMs?: number;
   installMs?: number;
+}
+
+export interface CopyImageArchiveInput {
+  target: HostRef;
+  /** The archive on the executor (image_archive). */
+  localFile: string;
+  /** The folder on the host it goes to, under its own name. */
+  remoteDir: string;
+  /** From this host, which has it already, instead of from the executor (see SyncCodeInput). */
+  relay?: { source: HostRef; session: string };
+}
+
+export interface CopyImageArchiveResult {
+  changed: boolean;
+  bytesSent: number;
+  copyMs: number;
+}
+
+export interface LoadImagesInput {
+  target: HostRef;
+  cli: ContainerCli;
+  /** The images this host's containers run: loaded from `archive` unless all are present. */
+  images: string[];
+  archive: string;
+}
+
+export interface LoadImagesResult {
+  /** Whether `docker load` ran (false: every image was there). */
+  loaded: boolean;
 }
 
 export interface EndRelaySessionInput {

@@ -92,6 +92,9 @@ export const executorPath = (): z.ZodType<string> =>
     )
     .transform((s) => lexicalNormalForm(s) ?? s);
 
+/** An executor path, or nothing (''): an optional file the executor has. */
+export const optionalExecutorPath = (): z.ZodType<string> => z.union([z.literal(''), executorPath()]);
+
 /** A name that becomes part of a host name, workflow ID or container name. */
 const nameOfAtMost = (max: number, why: string) => (s: string, ctx: z.RefinementCtx) => {
   if (s.length > max) {

@@ -58,6 +58,12 @@ export interface DeploySettings {
    * the executor, all at once, as the seed's synchronize does.
    */
   code_sync_fan_out: number;
+  /**
+   * A `docker save` archive on the executor, for hosts that cannot reach a registry: copied to
+   * every machine as the code is (fanned out) and `docker load`ed where an image is missing,
+   * before run_docker starts containers. '' (the default): images come from the registry.
+   */
+  image_archive: string;
   known_hosts_file: string;
   host_key_policy: HostKeyPolicy;
   engine_ready_timeout: string;

@@ -117,6 +117,11 @@ export class HostContainers {
     await this.invoke(['pull', image], opts);
   }
 
+  /** `load -i ARCHIVE`: every image of a `docker save` archive on the host. */
+  async load(archive: string, opts: Pick<ExecOptions, 'signal' | 'timeoutMs'> = {}): Promise<void> {
+    await this.invoke(['load', '-i', archive], opts);
+  }
+
   /** stdout and stderr of the container, as `logs` prints them. */
   async logs(
     name: string,

@@ -3,7 +3,10 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hostExec, powerOffHost, rebootHost } from '../../sim';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ENGINE_IMAGE, hostExec, IMAGE_STORE, powerOffHost, rebootHost } from '../../sim';
+import { closeActivityDeps, createActivities, createActivityDeps } from '../../src/activities';
+import { loadImagesInput } from '../../src/workflows/cluster/steps';
 import { stateDir } from '../../src/shared/paths';
 import {
   activityRuns,
@@ -14,6 +17,7 @@ import {
   type DeployEnv,
 } from '../helpers/deploy';
 import { makeCodeTree } from '../helpers/codeTree';
+import { tinyImageArchive } from '../helpers/imageArchive';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 
 /**
@@ -159,5 +163,84 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
     const cleaned = await waitForStatus(cleanup, (s) => s.stage !== 'deploying', 120_000, 'clean_up');
     assert.equal(cleaned.stage, 'cleaned', JSON.stringify(cleaned.failures));
     assert.equal(await relayLeftovers(p0.address), '0');
+  });
+
+  it('copies an image archive to every machine, fanned out, and loads what a host is missing', async () => {
+    const ctx = cluster!.ctx;
+    const work = fs.mkdtempSync(path.join(path.dirname(path.dirname(cluster!.codeDir)), 'images-'));
+    // The engine image as an archive (the hosts have it already, from the shared image store).
+    const archive = path.join(work, 'engine.tar');
+    execFileSync('podman', [
+      '--root',
+      IMAGE_STORE,
+      'save',
+      '--format',
+      'docker-archive',
+      '-o',
+      archive,
+      ENGINE_IMAGE,
+    ]);
+    const plan = cluster!.plan({ cluster_name: 'images', image_archive: archive });
+    const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));
+    const status = await waitForStatus(handle, (s) => s.stage !== 'deploying', 300_000, 'run_docker');
+    assert.equal(status.stage, 'ready', JSON.stringify(status.failures));
+    const runs = activityRuns(await handle.fetchHistory());
+    const copies = runs.filter((r) => r.type === 'copyImageArchive');
+    const machines = plan.hosts.filter((h) => h.role !== 'proxy');
+    assert.equal(copies.length, machines.length, 'one copy per machine (c0 shares p0)');
+    assert.ok(
+      copies.some((r) => (r.input as { relay?: unknown }).relay),
+      'hosts relayed the archive',
+    );
+    assert.equal(runs.filter((r) => r.type === 'loadImages').length, plan.hosts.length);
+    const sha = (text: string) => text.split(' ')[0];
+    const expected = sha(execFileSync('sha256sum', [archive]).toString());
+    for (const h of machines) {
+      const got = await hostExec(
+        h.address,
+        ['sha256sum', `${plan.settings.CODE_PATH}/omni-deploy-images/engine.tar`],
+        undefined,
+        ctx,
+      );
+      assert.equal(sha(got), expected, `${h.name}'s archive`);
+    }
+    await handle.terminate();
+
+    // A host missing an image: loadImages loads the archive's, and names an image it lacks.
+    const tiny = path.join(work, 'tiny.tar');
+    tinyImageArchive(tiny, 'localhost/omni-archive-test:1');
+    const d0 = plan.hosts.find((h) => h.name === 'd0')!;
+    const dir = '/data/images-e2e';
+    await hostExec(
+      d0.address,
+      ['sh', '-c', `mkdir -p ${dir} && base64 -d > ${dir}/tiny.tar`],
+      fs.readFileSync(tiny).toString('base64'),
+      ctx,
+    );
+    const deps = createActivityDeps();
+    try {
+      const input = {
+        ...loadImagesInput(plan, 'd0'),
+        images: ['localhost/omni-archive-test:1'],
+        archive: `${dir}/tiny.tar`,
+      };
+      const activities = createActivities(deps);
+      assert.deepEqual(await new MockActivityEnvironment().run(activities.loadImages, input), {
+        loaded: true,
+      });
+      assert.deepEqual(await new MockActivityEnvironment().run(activities.loadImages, input), {
+        loaded: false,
+      });
+      await assert.rejects(
+        new MockActivityEnvironment().run(activities.loadImages, {
+          ...input,
+          images: ['localhost/not-in-it:1'],
+        }),
+        /localhost\/not-in-it:1 not in the image archive \/data\/images-e2e\/tiny\.tar on d0/,
+      );
+    } finally {
+      await closeActivityDeps(deps);
+      fs.rmSync(work, { recursive: true, force: true });
+    }
   });
 });

@@ -11,6 +11,7 @@ import type { Activities } from '../../src/activities';
 import type { EndRelaySessionInput, SyncCodeInput } from '../../src/activities/types';
 import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
+import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
 import { bigInventory } from '../helpers/bigInventory';
 import { waitForStatus } from '../helpers/deploy';
@@ -33,6 +34,8 @@ class FakeSync {
   refuseRelayed = new Set<string>();
   /** Host names whose direct copy fails. */
   broken = new Set<string>();
+  loads: string[] = [];
+  containers: string[] = [];
   /** Before a relayed copy answers: lets a test hold those in flight. */
   relayGate: Promise<void> = Promise.resolve();
 
@@ -66,6 +69,19 @@ class FakeSync {
         return { changed: true, bytesSent: 100, installed: true };
       },
       endRelaySession: async (i) => (this.ended.push(i), { cleaned: 0, unreachable: [] }),
+      copyImageArchive: async (i) => {
+        this.copies.push({
+          to: i.target.name,
+          from: i.relay?.source.name ?? 'executor',
+          session: i.relay?.session,
+        });
+        return { changed: true, bytesSent: 1000, copyMs: 1 };
+      },
+      loadImages: async (i) => (this.loads.push(i.target.name), { loaded: true }),
+      ensureContainer: async (i) => (
+        this.containers.push(i.target.name),
+        { action: 'created', id: `id-${i.name}` }
+      ),
       cleanupHost: async (i) => ({
         removedContainers: i.containers,
         stopScriptsRun: 0,
@@ -106,7 +122,12 @@ describe('sync_code fan-out with mocked copies', () => {
     await env?.teardown();
   });
 
-  async function deploy(fake: FakeSync, plan: Plan, until: 'ready' | 'waiting-for-operator' = 'ready') {
+  async function deploy(
+    fake: FakeSync,
+    plan: Plan,
+    until: 'ready' | 'waiting-for-operator' = 'ready',
+    phases: Phase[] = ['sync_code'],
+  ) {
     const taskQueue = `fanout-${randomUUID()}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -118,7 +139,7 @@ describe('sync_code fan-out with mocked copies', () => {
       const handle = await env.client.workflow.start(deployCluster, {
         taskQueue,
         workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: mockedOptions(taskQueue, ['sync_code']) }],
+        args: [{ plan, options: mockedOptions(taskQueue, phases) }],
       });
       const status = await waitForStatus(handle, (s) => s.stage === until, 60_000);
       await handle.terminate();
@@ -253,5 +274,27 @@ describe('sync_code fan-out with mocked copies', () => {
     assert.equal(fake.copies.length, 20);
     assert.ok(fake.copies.every((c) => c.from === 'executor'));
     assert.equal(fake.ended.length, 0, 'no session, nothing to end');
+  });
+
+  it('fans an image archive out to every machine, loads it on every host, then starts containers', async () => {
+    const fake = new FakeSync();
+    const plan = planOf({ image_archive: '/srv/images/omniinfer.tar' });
+    const status = await deploy(fake, plan, 'ready', ['run_docker']);
+    const machines = plan.hosts.filter((h) => h.role !== 'proxy').map((h) => h.name);
+    assert.deepEqual(
+      fake.copies.map((c) => c.to).sort(),
+      [...machines].sort(),
+      'each machine once (c0 shares p0)',
+    );
+    assertCausal(fake);
+    assert.equal(
+      fake.copies.filter((c) => c.from === 'executor').length,
+      6,
+      'as the code: the executor 6 of 20',
+    );
+    assert.equal(fake.ended.length, 1);
+    assert.deepEqual([...fake.loads].sort(), plan.hosts.map((h) => h.name).sort(), 'loaded on every host');
+    assert.equal(fake.containers.length, plan.hosts.length);
+    for (const h of plan.hosts) assert.equal(status.table[h.name]?.run_docker?.state, 'ok', h.name);
   });
 });

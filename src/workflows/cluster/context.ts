@@ -15,7 +15,7 @@ import { hostError, hostStepRetry, settleBounded } from '../common';
 import { runHostStep, type HostStepOutcome, type HostStepSpec, type HostStepsProgress } from './hostSteps';
 import type { hostStepsWorkflow } from './hostStepsWorkflow';
 import type { ClusterState } from './state';
-import { syncCodeFanOut } from './syncFanOut';
+import { copyFanOut, fanOutSettings } from './copyFanOut';
 import { DEFAULT_CHILD_STEPS, type ActivityTuning, type DeployOptions } from './types';
 
 /** A phase could not finish on some hosts; the runner waits for the operator. */
@@ -132,7 +132,7 @@ export class PhaseContext {
     if (todo.length > split.minHosts && patched('host-steps-in-children')) {
       return this.hostStepsInChild(step, phase, todo, spec, onKept);
     }
-    if (spec.kind === 'syncCodeFanOut') return this.syncFanOutHere(step, phase, todo, spec);
+    if (spec.kind === 'copyFanOut') return this.copyFanOutHere(step, phase, todo, spec);
     return this.fanOut(
       step,
       phase,
@@ -193,16 +193,16 @@ export class PhaseContext {
     if (failed || hosts.some((h) => !this.state.isDone(step, h))) throw new PhaseFailed(phase);
   }
 
-  /** A code sync fan-out in this workflow, its hosts' cells kept as fanOut keeps them. */
-  private async syncFanOutHere(
+  /** A copy fan-out in this workflow, its hosts' cells kept as fanOut keeps them. */
+  private async copyFanOutHere(
     step: string,
     phase: Phase,
     hosts: string[],
-    spec: Extract<HostStepSpec, { kind: 'syncCodeFanOut' }>,
+    spec: Extract<HostStepSpec, { kind: 'copyFanOut' }>,
   ): Promise<void> {
     let failed = false;
     const touched = () => this.onChange();
-    await syncCodeFanOut(
+    await copyFanOut(
       {
         acts: this,
         plan: this.plan,
@@ -215,9 +215,10 @@ export class PhaseContext {
           touched()
         ),
       },
+      spec.artefact,
       hosts,
       spec.holders,
-      { executorSlots: spec.fanOut, relaySlots: spec.fanOut },
+      fanOutSettings(spec.fanOut, hosts.length),
     );
     if (failed) throw new PhaseFailed(phase);
   }

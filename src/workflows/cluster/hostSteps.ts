@@ -7,7 +7,16 @@ import type { Phase } from '../../shared/phases';
 import type { HostError } from '../common';
 import { hostRef } from '../common';
 import { engineLaunchInput, engineReadyInput } from './serverSteps';
-import { cleanupInput, containerInput, owner, planHost, preflightInput, syncCodeInput } from './steps';
+import type { FanOutArtefact } from './copyFanOut';
+import {
+  cleanupInput,
+  containerInput,
+  loadImagesInput,
+  owner,
+  planHost,
+  preflightInput,
+  syncCodeInput,
+} from './steps';
 
 /**
  * A step that runs on many hosts, as data: which activity, with which inputs (built from the Plan
@@ -21,10 +30,12 @@ export type HostStepSpec =
   | { kind: 'container' }
   | { kind: 'syncCode' }
   /**
-   * The code copied by a fan-out schedule (syncFanOut.ts): not one activity per host but copies
-   * from the executor and from hosts that have it; `holders` have it already.
+   * A copy by a fan-out schedule (copyFanOut.ts): not one activity per host but copies from the
+   * executor and from hosts that have it; `holders` have it already. `fanOut` 0: all direct.
    */
-  | { kind: 'syncCodeFanOut'; fanOut: number; holders: string[] }
+  | { kind: 'copyFanOut'; artefact: FanOutArtefact; fanOut: number; holders: string[] }
+  /** `docker load` of the image archive where an image is missing. */
+  | { kind: 'loadImages' }
   | { kind: 'readDeviceIps' }
   /** The shared ranktable folder copied from the coordinator by content address. */
   | { kind: 'copyRanktables'; hash: string }
@@ -80,8 +91,12 @@ export async function runHostStep(
           r.changed || r.installed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged',
       };
     }
-    case 'syncCodeFanOut':
-      throw new Error('a sync fan-out runs over all its hosts at once (syncCodeFanOut), not per host');
+    case 'copyFanOut':
+      throw new Error('a fan-out runs over all its hosts at once (copyFanOut), not per host');
+    case 'loadImages': {
+      const r = await acts.activities(host, phase).loadImages(loadImagesInput(plan, host));
+      return { note: r.loaded ? 'images loaded from the archive' : 'images present' };
+    }
     case 'readDeviceIps': {
       const h = planHost(plan, host);
       const outputs = await acts.activities(host, phase).readDeviceIps({

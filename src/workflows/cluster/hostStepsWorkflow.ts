@@ -19,7 +19,7 @@ import {
   type HostStepsProgress,
   type StepActivities,
 } from './hostSteps';
-import { syncCodeFanOut } from './syncFanOut';
+import { copyFanOut, fanOutSettings } from './copyFanOut';
 import type { ActivityTuning } from './types';
 
 /** Sent by hostStepsWorkflow to its parent cluster workflow as its hosts start and finish. */
@@ -67,14 +67,14 @@ export async function hostStepsWorkflow(input: HostStepsInput): Promise<HostStep
   const acts = new ChildActivities(input);
   const progress = new Progress(input);
   const outcomes: HostStepOutcome[] = [...(input.done ?? [])];
-  if (input.spec.kind === 'syncCodeFanOut') {
+  if (input.spec.kind === 'copyFanOut') {
     // One schedule over all the hosts, in this run (a copy is a few events: 512 hosts stay
     // within a run's budget), its outcomes reported as the lanes below report theirs.
     const report = (o: HostStepOutcome) => {
       if (o.state !== 'running') outcomes.push(o);
       progress.add(o);
     };
-    await syncCodeFanOut(
+    await copyFanOut(
       {
         acts,
         plan,
@@ -83,9 +83,10 @@ export async function hostStepsWorkflow(input: HostStepsInput): Promise<HostStep
         done: (host, note) => report({ host, state: 'done', at: Date.now(), note }),
         failed: (host, error) => report({ host, state: 'failed', at: Date.now(), error }),
       },
+      input.spec.artefact,
       input.hosts,
       input.spec.holders,
-      { executorSlots: input.spec.fanOut, relaySlots: input.spec.fanOut },
+      fanOutSettings(input.spec.fanOut, input.hosts.length),
     );
     await progress.idle();
     return { outcomes };

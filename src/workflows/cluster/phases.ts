@@ -19,7 +19,21 @@ const allHosts = (plan: Plan) => plan.hosts.map((h) => h.name);
 export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   preflight: (ctx) => ctx.hostSteps('preflight', 'preflight', allHosts(ctx.plan), { kind: 'preflight' }),
 
-  run_docker: (ctx) => ctx.hostSteps('run_docker', 'run_docker', allHosts(ctx.plan), { kind: 'container' }),
+  run_docker: async (ctx) => {
+    // An image archive (image_archive) reaches every machine as the code does, fanned out, and is
+    // loaded where an image is missing, before any container starts.
+    if ((ctx.plan.settings.image_archive ?? '') !== '' && patched('image-archive')) {
+      const machines = syncCodeTargets(ctx.plan);
+      await ctx.hostSteps('image_archive', 'run_docker', machines, {
+        kind: 'copyFanOut',
+        artefact: 'imageArchive',
+        fanOut: ctx.plan.settings.code_sync_fan_out,
+        holders: machines.filter((h) => ctx.state.isDone('image_archive', h)),
+      });
+      await ctx.hostSteps('image_load', 'run_docker', allHosts(ctx.plan), { kind: 'loadImages' });
+    }
+    await ctx.hostSteps('run_docker', 'run_docker', allHosts(ctx.plan), { kind: 'container' });
+  },
 
   sync_code: async (ctx) => {
     const targets = syncCodeTargets(ctx.plan);
@@ -32,7 +46,12 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     const fanOut = ctx.plan.settings.code_sync_fan_out ?? 0;
     const spec: HostStepSpec =
       fanOut > 0 && targets.length > fanOut && patched('code-sync-fan-out')
-        ? { kind: 'syncCodeFanOut', fanOut, holders: targets.filter((h) => ctx.state.isDone('sync_code', h)) }
+        ? {
+            kind: 'copyFanOut',
+            artefact: 'code',
+            fanOut,
+            holders: targets.filter((h) => ctx.state.isDone('sync_code', h)),
+          }
         : { kind: 'syncCode' };
     await ctx.hostSteps('sync_code', 'sync_code', targets, spec);
   },

@@ -1,6 +1,8 @@
 import type {
   CleanupInput,
   ContainerInput,
+  CopyImageArchiveInput,
+  LoadImagesInput,
   Owner,
   PreflightInput,
   SyncCodeInput,
@@ -48,6 +50,7 @@ export function preflightInput(plan: Plan, name: string): PreflightInput {
     ports: host.ports.flatMap((p) => range(p.first, p.last)),
     disk: [{ path: s.LOG_PATH, minFreeBytes: 1 << 30 }],
     ownContainers: machineMates(plan, host).map((h) => h.container.name),
+    ...((s.image_archive ?? '') !== '' && { imageArchive: baseName(s.image_archive) }),
   };
 }
 
@@ -92,6 +95,31 @@ export function syncCodeInput(plan: Plan, name: string): SyncCodeInput {
       host.role === 'proxy' || plan.codeInstallCommand.trim() === ''
         ? undefined
         : { cli: host.container.cli, container: host.container.name, command: plan.codeInstallCommand },
+  };
+}
+
+/** Where the image archive lands on a host: beside the code, under its own name. */
+function imageArchiveDir(plan: Plan): string {
+  return `${plan.settings.CODE_PATH}/omni-deploy-images`;
+}
+
+const baseName = (file: string) => file.slice(file.lastIndexOf('/') + 1);
+
+export function imageArchiveInput(plan: Plan, name: string): CopyImageArchiveInput {
+  return {
+    target: hostRef(plan, planHost(plan, name)),
+    localFile: plan.settings.image_archive,
+    remoteDir: imageArchiveDir(plan),
+  };
+}
+
+export function loadImagesInput(plan: Plan, name: string): LoadImagesInput {
+  const host = planHost(plan, name);
+  return {
+    target: hostRef(plan, host),
+    cli: host.container.cli,
+    images: [host.container.image],
+    archive: `${imageArchiveDir(plan)}/${baseName(plan.settings.image_archive)}`,
   };
 }
 

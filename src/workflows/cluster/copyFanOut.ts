@@ -17,7 +17,7 @@ import type { Plan } from '../../plan/types';
 import type { HostRef } from '../../shared/host';
 import { hostError, hostRef, settleBounded, type HostError } from '../common';
 import type { StepActivities } from './hostSteps';
-import { planHost, syncCodeInput } from './steps';
+import { imageArchiveInput, planHost, syncCodeInput } from './steps';
 
 /** The failure type of a relay whose sending end failed (src/activities/relay.ts). */
 const RELAY_SENDER_FAILED = 'RelaySenderFailed';
@@ -32,8 +32,18 @@ export interface FanOutDriver {
   failed(host: string, error: HostError): void;
 }
 
+/** `fanOut` copies per sender; 0: every host from the executor, all in one wave. */
+export function fanOutSettings(fanOut: number, hosts: number): FanOutSettings {
+  return fanOut > 0
+    ? { executorSlots: fanOut, relaySlots: fanOut }
+    : { executorSlots: Math.max(1, hosts), relaySlots: 0 };
+}
+
+/** What a fan-out copies: the code tree (sync_code) or the image archive (run_docker). */
+export type FanOutArtefact = 'code' | 'imageArchive';
+
 /**
- * sync_code as a fan-out (issue 16): the executor copies the code to a few hosts, and each host
+ * A copy as a fan-out (issue 16): the executor copies the code to a few hosts, and each host
  * that has it sends it on, wave after wave (src/plan/syncWaves.ts), so the executor makes O(log N)
  * copies instead of N. A host-to-host copy is tried once: if it fails, its receiver gets a direct
  * copy from the executor in the next wave, and a sender that failed relays no more. A direct copy
@@ -41,8 +51,9 @@ export interface FanOutDriver {
  * it reached when the fan-out ends, however it ends (cancellation included). `holders` have the
  * tree already (they finished earlier in the deploy) and relay from the start.
  */
-export async function syncCodeFanOut(
+export async function copyFanOut(
   d: FanOutDriver,
+  artefact: FanOutArtefact,
   hosts: readonly string[],
   holders: readonly string[],
   settings: FanOutSettings,
@@ -68,7 +79,7 @@ export async function syncCodeFanOut(
       // Even when the fan-out is being cancelled: a key must not outlive its session.
       await CancellationScope.nonCancellable(() =>
         d.acts
-          .executorActivities(hosts[0] ?? holders[0]!, 'sync_code')
+          .executorActivities(hosts[0] ?? holders[0]!, artefact === 'code' ? 'sync_code' : 'run_docker')
           .endRelaySession({
             session,
             senders: [...senders].map(ref),
@@ -85,23 +96,28 @@ export async function syncCodeFanOut(
     const to = copy.to;
     const from = copy.from.kind === 'host' ? copy.from.host : undefined;
     d.running(to);
-    const input = syncCodeInput(plan, to);
+    const phase = artefact === 'code' ? 'sync_code' : 'run_docker';
     try {
-      if (from === undefined) {
-        const r = await d.acts.executorActivities(to, 'sync_code').syncCode(input);
-        d.done(to, copyNote(r));
-      } else {
+      let acts = d.acts.executorActivities(to, phase);
+      let relay: { source: HostRef; session: string } | undefined;
+      if (from !== undefined) {
         senders.add(from);
         receivers.add(to);
-        const r = await d.acts
-          .activities(to, 'sync_code', {
-            taskQueue: d.acts.executorTaskQueue,
-            // The retry of a host-to-host copy is the executor's direct copy.
-            retry: { maximumAttempts: 1 },
-          })
-          .syncCode({ ...input, relay: { source: ref(from), session } });
-        d.done(to, `${copyNote(r)} from ${from}`);
+        relay = { source: ref(from), session };
+        acts = d.acts.activities(to, phase, {
+          taskQueue: d.acts.executorTaskQueue,
+          // The retry of a host-to-host copy is the executor's direct copy.
+          retry: { maximumAttempts: 1 },
+        });
       }
+      const note =
+        artefact === 'code'
+          ? copyNote(await acts.syncCode({ ...syncCodeInput(plan, to), ...(relay && { relay }) }))
+          : copyNote({
+              installed: false,
+              ...(await acts.copyImageArchive({ ...imageArchiveInput(plan, to), ...(relay && { relay }) })),
+            });
+      d.done(to, from === undefined ? note : `${note} from ${from}`);
       return { copy, ok: true };
     } catch (err) {
       if (isCancellation(err)) {
