@@ -40,6 +40,18 @@ const INSTANCE = Number(process.env.BENCH_SCALE_INSTANCE ?? 70);
 /** What `deploy start` runs without tags: every phase but the on-demand fetch_log and clean_up. */
 const DEPLOY_PHASES: Phase[] = selectPhases();
 
+/** Roomy bounds for hosts that share 2 cores: a step may wait long for CPU, not for ever. */
+export const BENCH_ACTIVITY = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 5,
+  },
+};
+
 /** N−4 single-host prefill instances, a decode instance over 4 hosts, the proxy on p0's machine. */
 export function scaleInventory(ctx: SimContext, work: string, n: number): string {
   if (n < 5 || n > 240) throw new Error(`N must be 5..240, got ${n}`);
@@ -213,16 +225,7 @@ async function benchOne(n: number, address: string, client: Client): Promise<Res
     const t0 = performance.now();
     const handle = await startDeploy(client, compact, {
       ...testOptions(DEPLOY_PHASES, { parallelism: 50 }),
-      activity: {
-        startToCloseTimeout: '10 minutes',
-        heartbeatTimeout: '30 seconds',
-        retry: {
-          initialInterval: '1 second',
-          backoffCoefficient: 2,
-          maximumInterval: '10 seconds',
-          maximumAttempts: 5,
-        },
-      },
+      activity: BENCH_ACTIVITY,
       health: DEFAULT_HEALTH,
     });
     const outcome = await deployed(handle);

@@ -23,7 +23,7 @@ import { plansFromFile } from '../src/client/planFile';
 import { startDeploy, startDeployEnv, testOptions, TEST_EXECUTOR } from '../test/helpers/deploy';
 import { makeCodeTree } from '../test/helpers/codeTree';
 import { startWorkerProcess } from '../test/helpers/workerProcess';
-import { deployed, phaseSeconds, scaleInventory } from './scale';
+import { BENCH_ACTIVITY, deployed, phaseSeconds, scaleInventory } from './scale';
 
 const SIZES = (process.env.BENCH_SYNC_SIZES ?? '8,16,32,64').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_SYNC_ROUNDS ?? 1);
@@ -62,40 +62,43 @@ async function syncOnce(
   );
   const handle = await startDeploy(client, compact, {
     ...testOptions(['run_docker', 'sync_code'], { parallelism: 64 }),
-    activity: {
-      startToCloseTimeout: '10 minutes',
-      heartbeatTimeout: '30 seconds',
-      retry: {
-        initialInterval: '1 second',
-        backoffCoefficient: 2,
-        maximumInterval: '10 seconds',
-        maximumAttempts: 5,
-      },
-    },
+    activity: BENCH_ACTIVITY,
   });
   const t0 = performance.now();
   const outcome = await deployed(handle);
   const wall = (performance.now() - t0) / 1000;
-  const history = await handle.fetchHistory();
+  // Over 32 hosts the copies run in a child workflow (hostStepsWorkflow): its history too.
+  const clusterHistory = await handle.fetchHistory();
+  const children = (clusterHistory.events ?? []).flatMap((e) => {
+    const id = e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    return id ? [id] : [];
+  });
+  const histories = [clusterHistory.events ?? []];
+  for (const id of children)
+    histories.push((await client.workflow.getHandle(id).fetchHistory()).events ?? []);
+  // Event IDs count from 1 in each history: keyed by history too.
+  const events = histories.flatMap((h, n) =>
+    h.map((e) => ({ e, key: (id: unknown) => `${n}/${String(id)}` })),
+  );
   await handle.terminate('bench done');
   // What each syncCode step reported (copy/install split), and which host relayed it if one did.
   const payload = <T>(p: { payloads?: { data?: Uint8Array | null }[] | null } | null | undefined): T =>
     JSON.parse(Buffer.from(p?.payloads?.[0]?.data ?? []).toString() || '{}') as T;
   const relayOf = new Map<string, string | undefined>();
   const results: { relay?: string; copyMs: number; installMs: number }[] = [];
-  for (const e of history.events ?? []) {
+  for (const { e, key } of events) {
     const s = e.activityTaskScheduledEventAttributes;
     if (s?.activityType?.name === 'syncCode') {
       relayOf.set(
-        String(e.eventId),
+        key(e.eventId),
         payload<{ relay?: { source: { name: string } } }>(s.input).relay?.source.name,
       );
     }
     const c = e.activityTaskCompletedEventAttributes;
-    if (c && relayOf.has(String(c.scheduledEventId))) {
+    if (c && relayOf.has(key(c.scheduledEventId))) {
       const r = payload<{ copyMs?: number; installMs?: number }>(c.result);
       results.push({
-        relay: relayOf.get(String(c.scheduledEventId)),
+        relay: relayOf.get(key(c.scheduledEventId)),
         copyMs: r.copyMs ?? 0,
         installMs: r.installMs ?? 0,
       });

@@ -175,6 +175,8 @@ export async function hostExec(
     child.on('exit', (code) =>
       code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} on ${h.name}: exit ${code}: ${err}`)),
     );
+    // A command that exits without reading its input closes the pipe first: EPIPE is no error.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }

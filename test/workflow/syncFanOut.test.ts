@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
@@ -122,12 +123,13 @@ describe('sync_code fan-out with mocked copies', () => {
     await env?.teardown();
   });
 
-  async function deploy(
+  /** The cluster workflow over `plan` with a worker of `fake`'s activities; `fn` gets its handle. */
+  async function withDeploy<T>(
     fake: FakeSync,
     plan: Plan,
-    until: 'ready' | 'waiting-for-operator' = 'ready',
-    phases: Phase[] = ['sync_code'],
-  ) {
+    phases: Phase[],
+    fn: (handle: WorkflowHandle<typeof deployCluster>) => Promise<T>,
+  ): Promise<T> {
     const taskQueue = `fanout-${randomUUID()}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -135,12 +137,25 @@ describe('sync_code fan-out with mocked copies', () => {
       workflowBundle: await workflowBundle(),
       activities: fake.activities(),
     });
-    return worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: mockedOptions(taskQueue, phases) }],
-      });
+    return worker.runUntil(async () =>
+      fn(
+        await env.client.workflow.start(deployCluster, {
+          taskQueue,
+          workflowId: `cluster/${randomUUID()}`,
+          args: [{ plan, options: mockedOptions(taskQueue, phases) }],
+        }),
+      ),
+    );
+  }
+
+  /** Deploys `phases` until the stage is `until`; the status then. */
+  function deploy(
+    fake: FakeSync,
+    plan: Plan,
+    until: 'ready' | 'waiting-for-operator' = 'ready',
+    phases: Phase[] = ['sync_code'],
+  ) {
+    return withDeploy(fake, plan, phases, async (handle) => {
       const status = await waitForStatus(handle, (s) => s.stage === until, 60_000);
       await handle.terminate();
       return status;
@@ -243,20 +258,7 @@ describe('sync_code fan-out with mocked copies', () => {
     const fake = new FakeSync();
     let open!: () => void;
     fake.relayGate = new Promise<void>((r) => (open = r));
-    const taskQueue = `fanout-${randomUUID()}`;
-    const plan = planOf();
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: fake.activities(),
-    });
-    await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(deployCluster, {
-        taskQueue,
-        workflowId: `cluster/${randomUUID()}`,
-        args: [{ plan, options: mockedOptions(taskQueue, ['sync_code']) }],
-      });
+    await withDeploy(fake, planOf(), ['sync_code'], async (handle) => {
       // The first relayed copies are held in flight; cancel then.
       await waitForStatus(handle, () => fake.copies.some((c) => c.from !== 'executor'));
       await handle.cancel();
