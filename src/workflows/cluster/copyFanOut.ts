@@ -43,8 +43,8 @@ export function fanOutSettings(fanOut: number, hosts: number): FanOutSettings {
 export type FanOutArtefact = 'code' | 'imageArchive';
 
 /**
- * A copy as a fan-out (issue 16): the executor copies the code to a few hosts, and each host
- * that has it sends it on, wave after wave (src/plan/syncWaves.ts), so the executor makes O(log N)
+ * A copy as a fan-out (issue 16): the executor copies the artefact to a few hosts, and each
+ * host that has it sends it on, wave after wave (src/plan/syncWaves.ts), so the executor makes O(log N)
  * copies instead of N. A host-to-host copy is tried once: if it fails, its receiver gets a direct
  * copy from the executor in the next wave, and a sender that failed relays no more. A direct copy
  * that fails is the host's failure, reported as any step's. The session's key leaves every host
@@ -98,18 +98,20 @@ export async function copyFanOut(
     d.running(to);
     const phase = artefact === 'code' ? 'sync_code' : 'run_docker';
     try {
-      let acts = d.acts.executorActivities(to, phase);
       let relay: { source: HostRef; session: string } | undefined;
       if (from !== undefined) {
         senders.add(from);
         receivers.add(to);
         relay = { source: ref(from), session };
-        acts = d.acts.activities(to, phase, {
-          taskQueue: d.acts.executorTaskQueue,
-          // The retry of a host-to-host copy is the executor's direct copy.
-          retry: { maximumAttempts: 1 },
-        });
       }
+      const acts =
+        relay === undefined
+          ? d.acts.executorActivities(to, phase)
+          : d.acts.activities(to, phase, {
+              taskQueue: d.acts.executorTaskQueue,
+              // The retry of a host-to-host copy is the executor's direct copy.
+              retry: { maximumAttempts: 1 },
+            });
       const note =
         artefact === 'code'
           ? copyNote(await acts.syncCode({ ...syncCodeInput(plan, to), ...(relay && { relay }) }))
