@@ -10,6 +10,8 @@ import { loadImagesInput } from '../../src/workflows/cluster/steps';
 import { stateDir } from '../../src/shared/paths';
 import {
   activityRuns,
+  historyText,
+  recordHistory,
   startDeploy,
   startDeployEnv,
   testOptions,
@@ -147,6 +149,9 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
       assert.equal(got, expected, `${h.name}'s tree`);
       assert.equal(await relayLeftovers(h.address), '0', `${h.name} holds no relay key`);
     }
+    // The session's private key went from the executor's disk to the senders, never through Temporal.
+    assert.doesNotMatch(historyText(await handle.fetchHistory()), /PRIVATE KEY/);
+    await recordHistory(handle, 'deploy-sync-fan-out-relay-down');
     assert.equal(
       fs.existsSync(path.join(stateDir(), 'relay'))
         ? fs.readdirSync(path.join(stateDir(), 'relay')).length
@@ -204,6 +209,7 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
       );
       assert.equal(sha(got), expected, `${h.name}'s archive`);
     }
+    await recordHistory(handle, 'deploy-image-archive-fan-out');
     await handle.terminate();
 
     // A host missing an image: loadImages loads the archive's, and names an image it lacks.

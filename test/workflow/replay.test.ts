@@ -36,6 +36,9 @@ describe('replay of recorded cluster workflow histories', () => {
       // that runs out of attempts and is retried by the operator.
       'deploy-heal-decode-host-returns',
       'deploy-heal-exhausted-then-retry',
+      // Code and an image archive fanned out host to host; a relay powered off mid-copy.
+      'deploy-sync-fan-out-relay-down',
+      'deploy-image-archive-fan-out',
     ]) {
       assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing`);
     }
