@@ -38,7 +38,18 @@ unlinked() {
     _path=\${_path%/*}
   done
 }
-locked() { mkdir -p "$state"; exec 9>>"$m.lock"; flock 9; }
+# The lock is taken on the file still at $m.lock: a cleanup that emptied the manifest removes the
+# lock file and the folder while holding it, and a machine mate that opened the file before that
+# would otherwise go on, locked, into a folder that is gone.
+locked() {
+  while :; do
+    mkdir -p "$state"
+    exec 9>>"$m.lock"
+    flock 9
+    [ ! -e "/proc/$$/fd/9" ] || [ "$m.lock" -ef "/proc/$$/fd/9" ] && return 0
+    exec 9>&-
+  done
+}
 `;
 
 /**

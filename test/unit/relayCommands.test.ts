@@ -127,8 +127,13 @@ describe('relay commands', () => {
     assert.deepEqual(fs.readdirSync(relayDir).sort(), ['c1@bbb', 'c2@ccc']);
     assert.equal(run(home, removeRelayFolders({ cluster: 'c1' })).code, 0);
     assert.deepEqual(fs.readdirSync(relayDir), ['c2@ccc']);
+    fs.mkdirSync(path.join(home, '.omni-deploy', 'clusters'));
     assert.equal(run(home, removeRelayFolders({ cluster: 'c2' })).code, 0);
-    assert.equal(fs.existsSync(path.join(home, '.omni-deploy')), false, 'empty parents go too');
+    assert.equal(fs.existsSync(relayDir), false, 'the empty relay folder goes too');
+    // ~/.omni-deploy holds the ownership manifests as well: never removed here, even empty.
+    fs.rmdirSync(path.join(home, '.omni-deploy', 'clusters'));
+    assert.equal(run(home, removeRelayFolders({ cluster: 'c2' })).code, 0);
+    assert.ok(fs.existsSync(path.join(home, '.omni-deploy')), '~/.omni-deploy stays');
     assert.equal(run(home, removeRelayFolders({ cluster: 'c2' })).code, 0, 'nothing left is fine');
   });
 

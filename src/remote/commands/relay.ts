@@ -143,7 +143,7 @@ export function parseRelayFolder(stdout: string): string {
   return dir;
 }
 
-/** Removes the sending host's folders of `scope` (and the parents, when that leaves them empty). */
+/** Removes the sending host's folders of `scope` (and the relay folder, when that leaves it empty). */
 export function removeRelayFolders(scope: RelayScope): string[] {
   const word = scopeWord(scope);
   return [
@@ -153,7 +153,9 @@ export function removeRelayFolders(scope: RelayScope): string[] {
       `r="$HOME/${RELAY_HOME_FOLDER}"`,
       // A session's folder is its name; a cluster's, every name that starts with `<cluster>@`.
       'for d in "$r/$2"*; do [ -e "$d" ] || continue; if [ "$1" = cluster ] || [ "${d#"$r/"}" = "$2" ]; then rm -rf -- "$d"; fi; done',
-      'rmdir "$r" "$HOME/.omni-deploy" 2>/dev/null',
+      // Only the relay folder itself: ~/.omni-deploy holds the ownership manifests too, which a
+      // machine mate's step may be writing this very moment.
+      'rmdir "$r" 2>/dev/null',
       'exit 0',
     ].join('; '),
     'remove-relay',
