@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,6 +41,33 @@ describe('host ownership manifest', () => {
     root = path.join(tmp, 'scripts_path');
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('a machine mate recording while a cleanup empties the manifest does not lose its folder', async () => {
+    // The cleanup removes the lock file and the state folder under the lock; a mate that had
+    // opened the lock file meanwhile used to go on into the removed folder (59 of 60 rounds).
+    const runAsync = (script: string, owner: Owner, ...args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const [cmd, ...rest] = ownershipArgv(script, owner, args);
+        const child = spawn(cmd!, rest, { env: { ...process.env, HOME: home } });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+    fs.mkdirSync(root);
+    // c0's file exists, so a cleanup of p0 that runs after c0 recorded it keeps its entry.
+    write(path.join(root, 'c0-file'));
+    for (let i = 0; i < 20; i++) {
+      assert.equal(run(RECORD_FILES, p0, root, path.join(root, 'p0-file')).code, 0);
+      const [, recorded] = await Promise.all([
+        runAsync(CLEANUP, p0),
+        runAsync(RECORD_FILES, c0, root, path.join(root, 'c0-file')),
+      ]);
+      assert.equal(recorded.code, 0, `round ${i}: ${recorded.stderr}`);
+      assert.match(fs.readFileSync(manifest(), 'utf8'), /^c0\tfile\t/m);
+      assert.equal(run(CLEANUP, c0).code, 0);
+      write(path.join(root, 'c0-file'));
+    }
+  });
 
   it('records only the folders it creates; cleanup removes its files and empty folders, keeps the rest', () => {
     fs.mkdirSync(root); // the operator made the managed folder: not ours
