@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import { makeFolders, readFile, removeFiles } from '../remote/commands';
+import { readFile, removeFiles } from '../remote/commands';
 import type { ActivityDeps } from './deps';
 import { classified, fail } from './failures';
-import { relayCopy } from './relay';
+import { copyToHost } from './relay';
 import { withHeartbeat } from './heartbeat';
 import { TIMEOUTS } from './timeouts';
 import type { SyncCodeInput, SyncCodeResult } from './types';
@@ -34,25 +34,18 @@ export async function syncCode(deps: ActivityDeps, input: SyncCodeInput): Promis
       const host = input.target;
       const onOutput = (line: string) => progress({ rsync: line });
       const started = Date.now();
-      let sync;
-      if (input.relay) {
-        sync = await relayCopy(
-          deps,
-          { ...input.relay, target: host, dir: input.remotePath, exclude: [INSTALLED_MARKER] },
-          signal,
-          onOutput,
-        );
-      } else {
-        await remote.exec(host, makeFolders([input.remotePath]), { signal, timeoutMs: TIMEOUTS.makeFolders });
-        sync = await remote.rsync(host, {
-          direction: 'push',
+      const sync = await copyToHost(
+        deps,
+        {
+          target: host,
           localDir: input.localPath,
           remoteDir: input.remotePath,
           exclude: [INSTALLED_MARKER],
-          signal,
-          onOutput,
-        });
-      }
+          relay: input.relay,
+        },
+        signal,
+        onOutput,
+      );
       const copied = Date.now();
       const changed = sync.filesTransferred > 0;
       const marker = `${input.remotePath}/${INSTALLED_MARKER}`;

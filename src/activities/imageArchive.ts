@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeFolders } from '../remote/commands';
 import type { ActivityDeps } from './deps';
 import { classified, fail } from './failures';
 import { withHeartbeat } from './heartbeat';
-import { relayCopy } from './relay';
+import { copyToHost } from './relay';
 import { TIMEOUTS } from './timeouts';
 import type {
   CopyImageArchiveInput,
@@ -27,34 +26,25 @@ export async function copyImageArchive(
       const file = path.basename(input.localFile);
       const started = Date.now();
       const onOutput = (line: string) => progress({ rsync: line });
-      let sync;
-      if (input.relay) {
-        sync = await relayCopy(
-          deps,
-          { ...input.relay, target: input.target, dir: input.remoteDir, exclude: [], file },
-          signal,
-          onOutput,
+      if (!input.relay && !fs.existsSync(input.localFile)) {
+        throw fail(
+          'ConfigError',
+          `image archive ${input.localFile} does not exist on this executor (image_archive)`,
         );
-      } else {
-        if (!fs.existsSync(input.localFile)) {
-          throw fail(
-            'ConfigError',
-            `image archive ${input.localFile} does not exist on this executor (image_archive)`,
-          );
-        }
-        await deps.remote.exec(input.target, makeFolders([input.remoteDir]), {
-          signal,
-          timeoutMs: TIMEOUTS.makeFolders,
-        });
-        sync = await deps.remote.rsync(input.target, {
-          direction: 'push',
+      }
+      const sync = await copyToHost(
+        deps,
+        {
+          target: input.target,
           localDir: path.dirname(input.localFile),
           remoteDir: input.remoteDir,
+          exclude: [],
           file,
-          signal,
-          onOutput,
-        });
-      }
+          relay: input.relay,
+        },
+        signal,
+        onOutput,
+      );
       return { changed: sync.filesTransferred > 0, bytesSent: sync.bytesSent, copyMs: Date.now() - started };
     }),
   );

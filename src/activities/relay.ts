@@ -122,6 +122,40 @@ export async function relayCopy(
 }
 
 /**
+ * `localDir` of the executor (or only its `file`) into `remoteDir` on `target` — from the executor
+ * itself, or with `relay` from a host that has it at `remoteDir` already (relayCopy). What sync_code
+ * and the image archive share.
+ */
+export async function copyToHost(
+  deps: ActivityDeps,
+  input: {
+    target: HostRef;
+    localDir: string;
+    remoteDir: string;
+    exclude: string[];
+    file?: string;
+    relay?: { source: HostRef; session: string };
+  },
+  signal: AbortSignal,
+  onOutput: (line: string) => void,
+): Promise<RsyncResult> {
+  const { target, remoteDir, exclude, file } = input;
+  if (input.relay) {
+    return relayCopy(deps, { ...input.relay, target, dir: remoteDir, exclude, file }, signal, onOutput);
+  }
+  await deps.remote.exec(target, makeFolders([remoteDir]), { signal, timeoutMs: TIMEOUTS.makeFolders });
+  return deps.remote.rsync(target, {
+    direction: 'push',
+    localDir: input.localDir,
+    remoteDir,
+    exclude,
+    file,
+    signal,
+    onOutput,
+  });
+}
+
+/**
  * The end of a session: its key leaves every receiver's authorized_keys and every sender's home,
  * and the executor. Best effort per host — a host that is down now is reported, and clean_up
  * removes what is left there (cleanupHost) — so the end never fails the sync it ends.
