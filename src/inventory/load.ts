@@ -1,7 +1,13 @@
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { DeploySettings, Group } from './types';
-import { formatPathViolation, managedFolderViolations } from '../shared/hostPaths';
+import {
+  executorFolderViolations,
+  folderOverlapViolations,
+  formatPathViolation,
+  managedFolderViolations,
+} from '../shared/hostPaths';
+import { stateDir } from '../shared/paths';
 import { EXTRA_VARS_FILE, InventoryError, type InventoryProblem } from './errors';
 import {
   APPLICABLE,
@@ -188,6 +194,7 @@ function resolveSettings(
       }
     }
   }
+  checkExecutorFolders(loader, scope, settings);
   // Catalogue order, so the plan's JSON does not depend on where a setting was written.
   return Object.fromEntries(
     SETTING_KEYS.filter((k) => k in settings).map((k) => [k, settings[k]]),
@@ -208,6 +215,31 @@ function checkManagedFolders(loader: Loader, scope: VarScope, settings: Record<s
       const origin = scope.origin(key);
       if (origin) loader.at(origin, formatPathViolation(v));
       else loader.at(scope.origin('MODEL_PATH')!, `${key} (default ${folder}): ${formatPathViolation(v)}`);
+    }
+  }
+  const folders = Object.fromEntries(
+    MANAGED_FOLDERS.filter((k) => typeof settings[k] === 'string').map((k) => [k, settings[k] as string]),
+  );
+  for (const { setting, violation } of folderOverlapViolations(
+    folders,
+    (k) => scope.origin(k) !== undefined,
+  )) {
+    const origin = scope.origin(setting);
+    const message = formatPathViolation(violation);
+    if (origin) loader.at(origin, message);
+    else loader.atPath(['all', 'vars', setting], `${setting} (default ${folders[setting]}): ${message}`);
+  }
+}
+
+/** The executor's code and log folders against its secrets and omni-deploy's state folder. */
+function checkExecutorFolders(loader: Loader, scope: VarScope, settings: Record<string, unknown>): void {
+  for (const key of ['LOCAL_CODE_PATH', 'LOG_PATH_IN_EXECUTOR'] as const) {
+    const folder = settings[key];
+    if (typeof folder !== 'string') continue;
+    for (const v of executorFolderViolations(key, folder, stateDir())) {
+      const origin = scope.origin(key);
+      if (origin) loader.at(origin, formatPathViolation(v));
+      else loader.atPath(['all', 'vars', key], `${key} (default ${folder}): ${formatPathViolation(v)}`);
     }
   }
 }

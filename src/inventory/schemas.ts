@@ -6,6 +6,7 @@ import {
   hostPathViolations,
   lexicalNormalForm,
   managedFolderViolations,
+  modelPathViolations,
   type PathViolation,
 } from '../shared/hostPaths';
 import { limitMessage } from './limits';
@@ -70,9 +71,12 @@ function pathRules<T extends string>(violations: (s: T) => PathViolation[]) {
 /** A path on the hosts: absolute, normalised, shell-safe (src/shared/hostPaths.ts). */
 export const hostPath = (): z.ZodType<string> => text().superRefine(pathRules(hostPathViolations));
 
+/** MODEL_PATH: a host path that every engine container mounts, so never secrets or system state. */
+export const modelPath = (): z.ZodType<string> => text().superRefine(pathRules(modelPathViolations));
+
 /**
- * A folder omni-deploy creates and cleanup wipes on every host. Whether it overlaps MODEL_PATH is
- * checked by the loader, which knows both.
+ * A folder omni-deploy creates and writes its own files into on every host. Whether it overlaps
+ * MODEL_PATH or another such folder is checked by the loader, which knows them all.
  */
 export const managedFolder = (): z.ZodType<string> =>
   text().superRefine(pathRules((s) => managedFolderViolations(s)));

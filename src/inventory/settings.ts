@@ -9,10 +9,10 @@ import {
   envMap,
   executorPath,
   fraction,
-  hostPath,
   int,
   jsonObject,
   managedFolder,
+  modelPath,
   mountList,
   NAME_MAX,
   nameLengthMessage,
@@ -96,7 +96,7 @@ const containerPrefix = () =>
     `container names are <DOCKER_NAME_x>_<host>, at most 128 characters, so a prefix may have ${CONTAINER_PREFIX_MAX}`,
   );
 
-/** Folders omni-deploy creates and cleanup wipes on every host: they follow the managed-folder rules. */
+/** Folders omni-deploy creates and writes its own files into on every host: the managed-folder rules. */
 export const MANAGED_FOLDERS = ['SCRIPTS_PATH', 'ranktable_save_path', 'LOG_PATH', 'CODE_PATH'] as const;
 
 interface SettingDef {
@@ -114,7 +114,7 @@ interface SettingDef {
 export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
   cluster_name: { schema: containerName(NAME_MAX, nameLengthMessage) },
   LOG_PATH: { schema: managedFolder(), default: '/data/log_path' },
-  MODEL_PATH: { schema: hostPath(), required: true },
+  MODEL_PATH: { schema: modelPath(), required: true },
   MODEL_LEN_MAX_PREFILL: { schema: int(1), default: 32000 },
   MODEL_LEN_MAX_DECODE: { schema: int(1), default: 16384 },
   LOG_PATH_IN_EXECUTOR: { schema: executorPath(), default: '/data/log_path_in_executor' },

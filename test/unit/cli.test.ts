@@ -85,4 +85,20 @@ describe('deploy CLI', () => {
       );
     }
   });
+
+  it('every command that takes --inventory takes -i too (deploy sim up -i FILE as deploy start -i FILE)', () => {
+    const byPath = (cmd: Command, prefix: string[] = []): [string, Command][] =>
+      cmd.commands.flatMap((c) => [
+        [[...prefix, c.name()].join(' '), c] as [string, Command],
+        ...byPath(c, [...prefix, c.name()]),
+      ]);
+    const taking = byPath(buildProgram()).filter(([, c]) => c.options.some((o) => o.long === '--inventory'));
+    assert.ok(
+      taking.some(([p]) => p === 'sim up'),
+      'sim up takes an inventory',
+    );
+    for (const [p, c] of taking) {
+      assert.equal(c.options.find((o) => o.long === '--inventory')!.short, '-i', `deploy ${p}`);
+    }
+  });
 });

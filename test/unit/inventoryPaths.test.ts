@@ -81,12 +81,15 @@ const HOSTILE: [string, RegExp][] = [
   ['/tmp/a\\0b', /control character|a NUL byte/],
 ];
 
-/** Good places for a managed folder; the seed's defaults among them. */
+/**
+ * Good places for a managed folder; SCRIPTS_PATH's and ranktable_save_path's defaults among them
+ * (LOG_PATH's and CODE_PATH's would overlap those folders: see the overlap rules below).
+ */
 const FINE = [
   '/tmp/scripts_path',
   '/tmp/ranktable_save_path',
-  '/data/log_path',
-  '/data/local_code_path',
+  '/data/log_path2',
+  '/data/local_code_path_2',
   '/data/omni/scripts',
   '/var/lib/omni-deploy',
   '/var/lib/omni-deploy/x',
@@ -187,11 +190,11 @@ describe('configured paths are judged at plan time', () => {
       [
         [
           'all.vars.MODEL_PATH',
-          'CODE_PATH (default /data/local_code_path): path rule "model-folder": "/data/local_code_path" is inside the model folder MODEL_PATH "/data", and cleanup wipes this folder on every host: keep omni-deploy\'s folders and the model apart',
+          'CODE_PATH (default /data/local_code_path): path rule "model-folder": "/data/local_code_path" is inside the model folder MODEL_PATH "/data", and omni-deploy creates this folder on every host and writes its own files into it: keep omni-deploy\'s folders and the model apart',
         ],
         [
           'all.vars.MODEL_PATH',
-          'LOG_PATH (default /data/log_path): path rule "model-folder": "/data/log_path" is inside the model folder MODEL_PATH "/data", and cleanup wipes this folder on every host: keep omni-deploy\'s folders and the model apart',
+          'LOG_PATH (default /data/log_path): path rule "model-folder": "/data/log_path" is inside the model folder MODEL_PATH "/data", and omni-deploy creates this folder on every host and writes its own files into it: keep omni-deploy\'s folders and the model apart',
         ],
       ],
     );

@@ -46,7 +46,7 @@ describe('docker run argv', () => {
   });
 
   it('mounts a folder once even when two settings name it', () => {
-    const spec = specOf('p0', { CODE_PATH: '/data/omni', LOG_PATH: '/data/omni' });
+    const spec = specOf('p0', { SCRIPTS_PATH: '/data/omni', ranktable_save_path: '/data/omni' });
     const containerPaths = spec.mounts.map((m) => m.container);
     assert.deepEqual(containerPaths, [...new Set(containerPaths)]);
   });

@@ -22,7 +22,7 @@ export function registerSimCommands(program: Command): void {
   sim
     .command('up')
     .description('bring hosts up (idempotent; powered-off hosts come back with their disks)')
-    .option('--inventory <file>', 'one host per distinct ansible_host of the inventory')
+    .option('-i, --inventory <file>', 'one host per distinct ansible_host of the inventory')
     .option('--hosts <n>', 'N hosts h1..hN at 10.231.<instance>.11…', positiveInt)
     .option('--devices <n>', 'NPU devices per host (1-64)', deviceCount, 16)
     .option('--json', 'print the cluster as JSON')
