@@ -5,13 +5,16 @@ import { statusQuery } from '../../workflows/cluster/messages';
 import type { ClusterStatus } from '../../workflows/cluster/types';
 import { renderStatus } from '../progress';
 import { stepAttempts, workflowTaskTrouble } from '../stepAttempts';
+import { queryTrouble } from '../workerTrouble';
 import { printStatus } from './status';
 
 const SETTLED = new Set(['ready', 'waiting-for-operator', 'cleaned']);
 
 /**
  * Show the cluster's table live until `done` settles (an operation's update result), then print
- * the final table once and return the result. Ctrl-C stops watching; the operation goes on.
+ * the final table once and return the result. Ctrl-C stops watching; the operation goes on. While
+ * no worker answers, the last table stays with a line that says so: the operation waits for a
+ * worker, it has not failed.
  */
 export async function followUntil<T>(client: Client, cluster: string, done: Promise<T>): Promise<T> {
   let settled = false;
@@ -21,9 +24,18 @@ export async function followUntil<T>(client: Client, cluster: string, done: Prom
   const handle = client.workflow.getHandle(clusterWorkflowId(cluster));
   const tty = process.stdout.isTTY === true;
   let last = '';
+  let status: ClusterStatus | undefined;
   while (!settled) {
-    const [description, status] = await Promise.all([handle.describe(), handle.query(statusQuery)]);
-    const view = withTrouble(renderStatus(status, Date.now(), tty, stepAttempts(description)), description);
+    const [description, answer] = await Promise.all([
+      handle.describe(),
+      handle.query(statusQuery).then(
+        (s) => ({ status: s }),
+        (err: unknown) => ({ trouble: queryTrouble(err) }),
+      ),
+    ]);
+    if ('status' in answer) status = answer.status;
+    const table = status ? renderStatus(status, Date.now(), tty, stepAttempts(description)) : '';
+    const view = withTrouble('trouble' in answer ? `${table}\n${answer.trouble}`.trim() : table, description);
     if (tty) logUpdate(view);
     else if (view !== last) console.log(`${view}\n`);
     last = view;
@@ -58,12 +70,15 @@ export async function watchCluster(
     for (;;) {
       const description = await handle.describe();
       const closed = description.status.name !== 'RUNNING';
-      status = await handle.query(statusQuery).catch(() => status);
-      if (status) {
-        const view = withTrouble(
-          renderStatus(status, Date.now(), tty, stepAttempts(description)),
-          description,
-        );
+      let trouble: string | undefined;
+      status = await handle.query(statusQuery).catch((err: unknown) => {
+        // A closed run's query may fail too; only a running one waits for a worker.
+        if (!closed) trouble = queryTrouble(err);
+        return status;
+      });
+      if (status || trouble) {
+        const table = status ? renderStatus(status, Date.now(), tty, stepAttempts(description)) : '';
+        const view = withTrouble(trouble ? `${table}\n${trouble}`.trim() : table, description);
         if (tty) logUpdate(view);
         else if (view !== last) console.log(`${view}\n`);
         last = view;
