@@ -48,7 +48,10 @@ export function renderStatus(
   });
   const stage = `${s.cluster}: ${s.stage}${s.currentPhase ? ` (${s.currentPhase})` : ''}`;
   const lines = [color ? pc.bold(stage) : stage, head, ...rows];
-  for (const a of retrying) lines.push(paint('running', `retrying ${describeAttempt(a, now)}`));
+  for (const a of retrying) {
+    const line = describeAttempt(a, now);
+    lines.push(a.noAnswerForMs === undefined ? paint('running', `retrying ${line}`) : paint('failed', line));
+  }
   for (const f of s.failures) {
     lines.push(`${paint('failed', `${f.host} · ${f.phase}`)}: ${f.type}: ${f.message}`);
   }

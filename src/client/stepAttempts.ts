@@ -12,6 +12,33 @@ export interface StepAttempt {
   lastError?: { type: string; message: string };
   /** When the next attempt starts, while waiting out the backoff (ISO time). */
   nextAttemptAt?: string;
+  /**
+   * How long the step's host has not answered on its SSH connection while this attempt waits
+   * on it (the activity's heartbeat says so, src/activities/heartbeat.ts), as of `at`.
+   */
+  noAnswerForMs?: number;
+}
+
+interface Payloads {
+  payloads?: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }[] | null;
+}
+
+/** `noAnswerForMs` of a step's last heartbeat (JSON details), grown by the time since it was sent. */
+function noAnswerFor(
+  details: Payloads | null | undefined,
+  sentAt: number | undefined,
+  now: number,
+): number | undefined {
+  const p = details?.payloads?.[0];
+  if (!p?.data || Buffer.from(p.metadata?.encoding ?? []).toString() !== 'json/plain') return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(p.data).toString()) as { noAnswerForMs?: unknown } | null;
+    const ms = parsed?.noAnswerForMs;
+    if (typeof ms !== 'number') return undefined;
+    return ms + (sentAt !== undefined ? Math.max(0, now - sentAt) : 0);
+  } catch {
+    return undefined;
+  }
 }
 
 type Timestamp =
@@ -29,13 +56,14 @@ const millis = (t: Timestamp): number | undefined => {
  * workflow). The cluster workflow names its activities `<host>/<phase>/<n>`, so the pending ones
  * map back to the host × phase table.
  */
-export function stepAttempts(description: WorkflowExecutionDescription): StepAttempt[] {
+export function stepAttempts(description: WorkflowExecutionDescription, now = Date.now()): StepAttempt[] {
   const pending = description.raw.pendingActivities ?? [];
   const out: StepAttempt[] = [];
   for (const a of pending) {
     const [host, phase] = (a.activityId ?? '').split('/');
     if (!host || !phase) continue;
-    if ((a.attempt ?? 1) <= 1 && !a.lastFailure) continue;
+    const silent = noAnswerFor(a.heartbeatDetails, millis(a.lastHeartbeatTime as Timestamp), now);
+    if ((a.attempt ?? 1) <= 1 && !a.lastFailure && silent === undefined) continue;
     const failure = a.lastFailure;
     const next = millis(a.nextAttemptScheduleTime as Timestamp);
     out.push({
@@ -50,14 +78,22 @@ export function stepAttempts(description: WorkflowExecutionDescription): StepAtt
         },
       }),
       ...(next !== undefined && { nextAttemptAt: new Date(next).toISOString() }),
+      ...(silent !== undefined && { noAnswerForMs: silent }),
     });
   }
   return out;
 }
 
-/** "p0 · run_docker: attempt 3 of 5 — last: ConnectionError: … (next in 8 s)" */
+/**
+ * "p0 · run_docker: attempt 3 of 5 — last: ConnectionError: … (next in 8 s)", or while the host
+ * is silent "d1 · run_docker: no answer from d1 for 15 s (attempt 1 of 5)".
+ */
 export function describeAttempt(a: StepAttempt, now = Date.now()): string {
   const of = a.maximumAttempts > 0 ? ` of ${a.maximumAttempts}` : '';
+  if (a.noAnswerForMs !== undefined) {
+    const last = a.lastError ? ` — last: ${a.lastError.type}: ${a.lastError.message}` : '';
+    return `${a.host} · ${a.phase}: no answer from ${a.host} for ${Math.round(a.noAnswerForMs / 1000)} s (attempt ${a.attempt}${of}${last})`;
+  }
   const last = a.lastError ? ` — last: ${a.lastError.type}: ${a.lastError.message}` : '';
   const wait = a.nextAttemptAt ? Date.parse(a.nextAttemptAt) - now : 0;
   const next = wait > 0 ? ` (next in ${Math.ceil(wait / 1000)} s)` : '';

@@ -20,6 +20,7 @@ import {
   readKnownHosts,
 } from './knownHosts';
 import { Limiter } from './limiter';
+import { listenFor } from './silence';
 import { workerPath } from './workerPath';
 
 /** Known_hosts file and host key policy are each host's own (RemoteHost); these are the worker's. */
@@ -64,6 +65,8 @@ interface Connection {
   client: Client;
   active: number;
   alive: boolean;
+  /** Anything received (keepalive replies included) moves this: see src/remote/silence.ts. */
+  lastHeardAt: number;
   idleTimer?: NodeJS.Timeout;
 }
 
@@ -121,6 +124,7 @@ export class SshPool {
       for (let attempt = 0; ; attempt++) {
         const conn = await this.connection(host);
         this.markBusy(conn);
+        listenFor(host.name, conn);
         try {
           const value = await this.withinOpenBudget(open(conn.client, conn.ssh));
           let released = false;
@@ -278,7 +282,9 @@ export class SshPool {
       username: host.user,
       ...(await this.credentials(host)),
       hostVerifier,
-      keepaliveInterval: this.options.keepaliveIntervalMs ?? 15_000,
+      // A live host answers a keepalive every 5 s, so a silent one is told apart within ~10 s
+      // (src/remote/silence.ts) and its connection given up after about 20 s.
+      keepaliveInterval: this.options.keepaliveIntervalMs ?? 5_000,
       keepaliveCountMax: this.options.keepaliveCountMax ?? 3,
       readyTimeout: this.options.readyTimeoutMs ?? 20_000,
       ...(preferred.length > 0 && {
@@ -297,8 +303,12 @@ export class SshPool {
     }
     const client = ssh.connection;
     if (!client) throw new ConnectionError(host, 'the connection closed during the handshake');
-    const conn: Connection = { key, ssh, client, active: 0, alive: true };
+    const conn: Connection = { key, ssh, client, active: 0, alive: true, lastHeardAt: Date.now() };
     entry.conn = conn;
+    // ssh2 keeps its socket private; every byte from the host, keepalive replies too, passes it.
+    (client as unknown as { _sock?: NodeJS.EventEmitter })._sock?.on('data', () => {
+      conn.lastHeardAt = Date.now();
+    });
     // After the handshake node-ssh stops listening for 'error'; an unhandled one would crash the worker.
     const lost = () => this.forget(conn);
     client.on('error', lost);

@@ -1,0 +1,71 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { setLink } from '../../sim';
+import { stepAttempts, type StepAttempt } from '../../src/client/stepAttempts';
+import { renderStatus } from '../../src/client/progress';
+import { statusQuery } from '../../src/workflows/cluster/messages';
+import { startDeploy, startDeployEnv, testOptions, waitForStatus, type DeployEnv } from '../helpers/deploy';
+import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+
+/**
+ * A cut link while a step runs on the host (sim-2P1D, sim instance 56): d1's cable is pulled while
+ * its sync_code install (a 40 s command in its container, over one SSH channel) runs. The status
+ * names the host and how long it has not answered within 20 s of the cut, while the attempt is
+ * still open — before the keepalives give the connection up — instead of a silent `running`.
+ */
+const INSTANCE = 56;
+
+describe('a host that stops answering mid-step is named at once', { timeout: 300_000 }, () => {
+  let cluster: TestCluster | undefined;
+  let denv: DeployEnv | undefined;
+
+  before(async () => {
+    cluster = await upTestCluster('sim-2P1D', INSTANCE);
+    denv = await startDeployEnv();
+  });
+  after(async () => {
+    await setLink('d1', true, cluster?.ctx).catch(() => undefined);
+    await denv?.stop();
+    await cluster?.down();
+  });
+
+  it('link cut during a step: "no answer from d1 for N s" within 20 s, attempt still open', async () => {
+    const plan = cluster!.plan({ code_install_command: 'sleep 40; test -f "$CODE_PATH/omniinfer/setup.py"' });
+    const handle = await startDeploy(
+      denv!.client,
+      plan,
+      testOptions(['preflight', 'run_docker', 'sync_code']),
+    );
+    await waitForStatus(
+      handle,
+      (s) => s.currentPhase === 'sync_code' && s.table.d1?.sync_code?.state === 'running',
+      180_000,
+      "d1's sync_code",
+    );
+    // The rsync is quick; the 40 s install holds the channel open.
+    await new Promise((r) => setTimeout(r, 3000));
+    await setLink('d1', false, cluster!.ctx);
+    const cutAt = Date.now();
+
+    let silent: StepAttempt | undefined;
+    while (!silent) {
+      assert.ok(Date.now() - cutAt < 20_000, 'no "no answer" report within 20 s of the cut');
+      silent = stepAttempts(await handle.describe()).find((a) => a.noAnswerForMs !== undefined);
+      if (!silent) await new Promise((r) => setTimeout(r, 500));
+    }
+    const seenAfterMs = Date.now() - cutAt;
+    console.log(`"no answer" reported ${seenAfterMs} ms after the cut: ${JSON.stringify(silent)}`);
+    assert.equal(silent.host, 'd1');
+    assert.equal(silent.phase, 'sync_code');
+    assert.equal(silent.attempt, 1, 'the first attempt is still open');
+    assert.ok(silent.noAnswerForMs! >= 10_000, `${silent.noAnswerForMs} ms`);
+    const view = renderStatus(await handle.query(statusQuery), Date.now(), false, [silent]);
+    assert.match(view, /d1 · sync_code: no answer from d1 for \d+ s \(attempt 1 of 3\)/);
+
+    // The cable back: the step goes on (its retry reconnects) and the phase completes.
+    await setLink('d1', true, cluster!.ctx);
+    const done = await waitForStatus(handle, (s) => s.stage !== 'deploying', 180_000, 'the deploy');
+    assert.equal(done.stage, 'ready', JSON.stringify(done.failures));
+    await handle.terminate('e2e: done');
+  });
+});
