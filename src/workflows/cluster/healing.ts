@@ -11,6 +11,7 @@ import { startServers } from './serverPhases';
 import { proxyInput } from './serverSteps';
 import { planHost, syncCodeTargets } from './steps';
 import type { HealthOptions } from './types';
+import { HEALTH_WATCH } from '../patches';
 
 /** What the health watch probes on every host: its container, its API servers, the proxy. */
 export function probeHosts(plan: Plan): ProbeHost[] {
@@ -174,5 +175,5 @@ export async function followProxy(
 
 /** Behind a patch: runs started before the watch existed replay without it. */
 export function watchEnabled(health: HealthOptions | undefined): health is HealthOptions {
-  return health !== undefined && health.intervalMs > 0 && patched('health-watch');
+  return health !== undefined && health.intervalMs > 0 && patched(HEALTH_WATCH);
 }
