@@ -66,6 +66,14 @@ export const RESTART_ENSURES_CONTAINERS = 'restart-ensures-containers';
  */
 export const RANKTABLES_BY_CONTENT = 'ranktables-by-content';
 
+/**
+ * An idle cluster workflow (ready, nothing queued or running) continues as new when its worker
+ * runs a workflow build other than the one the run started on (workflowInfo().currentBuildId), so
+ * a long-lived cluster moves to new workflow code at its next idle point. Added with this registry
+ * (issue 22, branch wip/refactor). Deprecate once no run started before it is open.
+ */
+export const CONTINUE_AS_NEW_ON_UPGRADE = 'continue-as-new-on-upgrade';
+
 /** All the IDs above, for tests and docs. */
 export const PATCHES = [
   ACTIVITY_IDS_NAME_HOST,
@@ -77,4 +85,5 @@ export const PATCHES = [
   RETRY_RELAUNCHES_WHOLE_INSTANCE,
   RESTART_ENSURES_CONTAINERS,
   RANKTABLES_BY_CONTENT,
+  CONTINUE_AS_NEW_ON_UPGRADE,
 ] as const;

@@ -38,7 +38,6 @@ export class PhaseContext {
     plan: Plan,
     readonly state: ClusterState,
     readonly options: DeployOptions,
-    private readonly onChange: () => void,
     /** The Plan as the workflow was given it (compact), what child workflows get. */
     planInput: PlanInput = plan,
   ) {
@@ -173,7 +172,6 @@ export class PhaseContext {
       }
     } finally {
       this.childSteps.delete(step);
-      this.onChange();
     }
     if (failed || hosts.some((h) => !this.state.isDone(step, h))) throw new PhaseFailed(phase);
   }
@@ -186,19 +184,17 @@ export class PhaseContext {
     spec: Extract<HostStepSpec, { kind: 'copyFanOut' }>,
   ): Promise<void> {
     let failed = false;
-    const touched = () => this.onChange();
     await copyFanOut(
       {
         acts: this,
         plan: this.plan,
         parallelism: this.options.parallelism,
-        running: (h) => (this.state.markRunning(h, phase, Date.now()), touched()),
-        done: (h, note) => (this.state.markStepDone(step, h, phase, Date.now(), note), touched()),
-        failed: (h, error) => (
-          (failed = true),
-          this.state.markFailed(h, phase, Date.now(), error),
-          touched()
-        ),
+        running: (h) => this.state.markRunning(h, phase, Date.now()),
+        done: (h, note) => this.state.markStepDone(step, h, phase, Date.now(), note),
+        failed: (h, error) => {
+          failed = true;
+          this.state.markFailed(h, phase, Date.now(), error);
+        },
       },
       spec.artefact,
       hosts,
@@ -212,7 +208,6 @@ export class PhaseContext {
   applyProgress(progress: HostStepsProgress): void {
     if (!this.childSteps.has(progress.step)) return;
     for (const o of progress.outcomes) this.applyOutcome(progress.step, progress.phase, o);
-    this.onChange();
   }
 
   /** Returns whether the host's step failed. Idempotent: progress and result may both tell. */
@@ -249,7 +244,6 @@ export class PhaseContext {
     await settleBounded(todo, this.options.parallelism, async (host) => {
       // Marked when its slot comes up, so a host queued behind the parallelism bound shows pending.
       this.state.markRunning(host, phase, Date.now());
-      this.onChange();
       try {
         const result = await work(host);
         this.state.markStepDone(step, host, phase, Date.now(), note?.(result));
@@ -261,7 +255,6 @@ export class PhaseContext {
           this.state.markFailed(host, phase, Date.now(), hostError(err));
         }
       }
-      this.onChange();
     });
     if (cancelled !== undefined) throw cancelled;
     if (failed) throw new PhaseFailed(phase);
