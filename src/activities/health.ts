@@ -1,4 +1,4 @@
-import { sleep } from '@temporalio/activity';
+import { Context, sleep } from '@temporalio/activity';
 import { observationSignature, type HostObservation } from '../shared/observation';
 import { withHeartbeat } from './heartbeat';
 import type { ActivityDeps } from './deps';
@@ -133,24 +133,49 @@ async function probeAll(
 }
 
 /**
+ * The watch returns at least this often even when nothing changed, so an idle cluster workflow
+ * gets a workflow task (an idle point, where it may continue as new onto new workflow code).
+ */
+export const WATCH_RETURN_MS = 10 * 60_000;
+
+/**
  * Watch the cluster's hosts: probe them every `intervalMs` and return as soon as what is seen
- * differs from what the workflow knows (`known`), or after `maxWatchMs` without change. One
- * long-running, heartbeating activity instead of a workflow timer per round: the workflow's
- * history grows with changes, not with time.
+ * differs from what the workflow knows (`known`), or after `maxWatchMs` (at most WATCH_RETURN_MS)
+ * without change. One long-running, heartbeating activity instead of a workflow timer per round.
+ *
+ * It also returns promptly, with what it saw last, when its worker shuts down (the shutdown
+ * cancels it) and when it is a retry (its previous worker went away): either way the workflow
+ * gets a task now, where it may move to the new worker's code, instead of the watch being retried
+ * on and on by a worker that stays away.
  */
 export async function watchHealth(deps: ActivityDeps, input: WatchHealthInput): Promise<WatchHealthResult> {
-  return withHeartbeat(async (signal, progress) => {
-    const started = Date.now();
-    for (let rounds = 1; ; rounds++) {
-      const observations = await probeAll(deps, input.hosts, input.probeTimeoutMs, signal);
-      const signature = observationSignature(observations);
-      const observedAt = Date.now();
-      progress({ rounds, observedAt, signature });
-      const changed = signature !== input.known;
-      if (changed || observedAt - started + input.intervalMs >= input.maxWatchMs) {
-        return { observations, signature, observedAt, rounds, changed };
+  const ctx = Context.current();
+  const retry = ctx.info.attempt > 1;
+  const maxWatchMs = Math.min(input.maxWatchMs, WATCH_RETURN_MS);
+  let last: WatchHealthResult = {
+    observations: [],
+    signature: input.known,
+    observedAt: Date.now(),
+    rounds: 0,
+    changed: false,
+  };
+  try {
+    return await withHeartbeat(async (signal, progress) => {
+      const started = Date.now();
+      for (let rounds = 1; ; rounds++) {
+        const observations = await probeAll(deps, input.hosts, input.probeTimeoutMs, signal);
+        const signature = observationSignature(observations);
+        const observedAt = Date.now();
+        progress({ rounds, observedAt, signature });
+        const changed = signature !== input.known;
+        last = { observations, signature, observedAt, rounds, changed };
+        if (retry) return { ...last, reason: 'retry' as const };
+        if (changed || observedAt - started + input.intervalMs >= maxWatchMs) return last;
+        await sleep(input.intervalMs);
       }
-      await sleep(input.intervalMs);
-    }
-  });
+    });
+  } catch (err) {
+    if (ctx.cancellationDetails?.workerShutdown) return { ...last, reason: 'worker-shutdown' };
+    throw err;
+  }
 }

@@ -333,9 +333,14 @@ export interface WatchHealthResult {
   signature: string;
   /** When the returned observations were made (the watch's clock). */
   observedAt: number;
-  /** Probe rounds this watch ran. */
+  /** Probe rounds this watch ran (0: it returned before a round finished; nothing observed). */
   rounds: number;
   changed: boolean;
+  /**
+   * Why it returned before a change or its time was up: its worker shuts down, or it is a retry
+   * after its worker went away (it probes one round and returns).
+   */
+  reason?: 'worker-shutdown' | 'retry';
 }
 
 export type { HostObservation };

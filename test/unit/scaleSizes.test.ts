@@ -16,7 +16,7 @@ import {
 import { ownRanktableFiles } from '../../src/plan/ranktablePlan';
 import { PHASES } from '../../src/shared/phases';
 import { hostRef } from '../../src/workflows/common';
-import { probeHosts } from '../../src/workflows/cluster/healing';
+import { probeHosts } from '../../src/workflows/cluster/healthWatch';
 import { HOST_STEPS_RUN_BUDGET, type HostStepsInput } from '../../src/workflows/cluster/hostStepsWorkflow';
 import { engineLaunchInput, engineReadyInput, proxyInput } from '../../src/workflows/cluster/serverSteps';
 import { ClusterState } from '../../src/workflows/cluster/state';

@@ -1,29 +1,10 @@
-import {
-  CancellationScope,
-  condition,
-  continueAsNew,
-  allHandlersFinished,
-  isCancellation,
-  log,
-  sleep,
-  setCurrentDetails,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { WatchHealthResult } from '../../activities/types';
-import type { HostObservation } from '../../shared/observation';
-import { expandPlan } from '../../plan/compact';
+import { condition } from '@temporalio/workflow';
 import type { Plan } from '../../plan/types';
-import type { Phase } from '../../shared/phases';
-import { DEPLOY_HEALTH, DEPLOY_PHASE } from '../../shared/searchAttributes';
-import { hostError } from '../common';
-import { PhaseContext, PhaseFailed } from './context';
+import { PhaseContext } from './context';
 import type { HostStepsProgress } from './hostSteps';
-import type { DeployClusterInput, deployCluster } from './deployCluster';
-import { renderDetails } from './details';
+import type { DeployClusterInput } from './deployCluster';
+import { HealthWatch } from './healthWatch';
 import { expandedPlan, hostChangeProblems, phaseProblems, planProblems } from './inputChecks';
-import { diffPlans } from './diff';
-import { rollOut } from './rollout';
 import type {
   RolloutOutcome,
   RestartOutcome,
@@ -32,51 +13,35 @@ import type {
   RunPhasesOutcome,
   RunPhasesRequest,
 } from './messages';
-import {
-  OperationQueue,
-  describeRestart,
-  type Operation,
-  type OperationOutcome,
-  type OperationRequest,
-} from './operations';
-import { assessHealth, clusterUnits, unitsToHeal, type ClusterHealth, type UnitHealth } from './health';
-import { drainedUpstreams, followProxy, repairUnit, watchEnabled, watchHealth } from './healing';
-import { recordHealthMetrics, recordRepair } from './metrics';
-import { PHASE_RUNNERS, clusterEndpoints, cleanupAllHosts } from './phases';
-import { restartServers, restartTargets } from './serverPhases';
+import { OperationQueue, describeRestart, type OperationOutcome, type OperationRequest } from './operations';
+import { OperatorWait } from './operatorWait';
+import { clusterEndpoints } from './phases';
+import { StatusPublisher } from './publisher';
+import { queueRepairs } from './repairOperation';
+import { restartTargets } from './serverPhases';
 import { ClusterState } from './state';
-import type { ClusterEvent, ClusterStatus, DeployOptions, HealthOptions, Stage } from './types';
+import type { ClusterEvent, ClusterStatus, DeployOptions } from './types';
 
 /**
- * The cluster as a durable entity: its state table, the operations asked of it, and the loop that
- * runs phases. `deployCluster` creates one per run and routes the workflow's messages to its
- * methods; everything it carries to the next run is `state.data`.
+ * The cluster as a durable entity: its state, the operations asked of it and the workflow's
+ * message handlers. Handlers only record a request (or an answer to a waiting phase) and wait for
+ * its outcome; the loop in `deployCluster` runs the work (OPERATION_RUNNERS). Everything carried
+ * to the next run is `state.data`.
  */
 export class ClusterEntity {
-  private readonly options: DeployOptions;
-  private readonly state: ClusterState;
-  /** Holds the Plan every phase reads; a runPhases request may replace it. */
-  private readonly ctx: PhaseContext;
-  private readonly operations: OperationQueue;
-  /** Set by `retryFailed`, taken by the phase waiting for the operator. */
-  private retryRequested = false;
-  /** Set by `deploy rollback` while a rollout waits for the operator: revert it instead. */
-  private abandonRequested = false;
-  /** The answer for that rollback, once the revert finished. */
-  private reverted: RolloutOutcome | undefined;
-  /** Restart step names must not repeat within the cluster's life, across continue-as-new too. */
-  private restartRound: number;
-  private lastDetails = '';
-  private lastPhaseAttribute = '';
-  private lastHealthAttribute = '';
-  /** The running health watch, cancelled when an operation arrives or the run continues as new. */
-  private watchScope: CancellationScope | undefined;
-  private watchSeq = 0;
-  private carrying = false;
-  /** What the last watch saw (not carried: the first watch of a run reports at once). */
-  private observations: HostObservation[] = [];
-  private knownSignature = '';
-  private healRound: number;
+  readonly options: DeployOptions;
+  readonly state: ClusterState;
+  /** Holds the Plan every phase reads; a runPhases request or a rollout may replace it. */
+  readonly ctx: PhaseContext;
+  readonly operations: OperationQueue;
+  readonly operator = new OperatorWait();
+  readonly watch: HealthWatch;
+  /** Restart and repair step names must not repeat within the cluster's life, across runs too. */
+  readonly rounds: { restart: number; heal: number };
+  /** Set while the run winds down to continue as new: the watch does not start again. */
+  continuingAsNew = false;
+  /** The workflow build this run moves to at its idle point (upgrade.ts). */
+  upgradeTo: string | undefined;
 
   /** `plan` is `input.plan` expanded (src/plan/compact.ts). */
   constructor({ plan: planInput, options, carried }: DeployClusterInput, plan: Plan) {
@@ -89,11 +54,15 @@ export class ClusterEntity {
           options.phases,
           clusterEndpoints(plan),
         );
-    this.ctx = new PhaseContext(plan, this.state, options, () => this.publish(), planInput);
-    this.operations = new OperationQueue(this.state.status);
-    this.restartRound = this.state.status.generation * 1000;
-    this.healRound = this.state.status.generation * 1000;
-    this.state.status.healing ??= options.health?.heal === false ? 'off' : 'on';
+    this.ctx = new PhaseContext(plan, this.state, options, planInput);
+    this.operations = new OperationQueue(this.state);
+    this.watch = new HealthWatch(this);
+    this.rounds = { restart: this.state.status.generation * 1000, heal: this.state.status.generation * 1000 };
+    if (this.state.status.healing === undefined) {
+      this.state.setHealing(options.health?.heal === false ? 'off' : 'on');
+    }
+    const publisher = new StatusPublisher();
+    this.state.onChange((status) => publisher.publish(status));
   }
 
   /** The Plan in force (a rollout replaces it). */
@@ -101,8 +70,12 @@ export class ClusterEntity {
     return this.ctx.plan;
   }
 
-  get status(): ClusterStatus {
+  get status(): Readonly<ClusterStatus> {
     return this.state.status;
+  }
+
+  get events(): readonly ClusterEvent[] {
+    return this.state.events;
   }
 
   // The workflow's messages (wired in deployCluster). Validators refuse before anything is
@@ -116,10 +89,9 @@ export class ClusterEntity {
 
   async retryFailed(): Promise<RetryOutcome> {
     const phase = this.state.status.currentPhase!;
-    this.retryRequested = true;
-    // The phase runner takes the request, re-runs the failed hosts, then either moves on
+    // The phase runner takes the answer, re-runs the failed hosts, then either moves on
     // (another phase, ready, cleaned) or waits for the operator again.
-    await condition(() => !this.retryRequested);
+    await this.operator.retry();
     const busy = (stage: string) => stage === 'deploying' || stage === 'cleaning';
     await condition(() => !busy(this.state.status.stage) || this.state.status.currentPhase !== phase);
     const failures = this.state.failuresOf(phase);
@@ -184,12 +156,7 @@ export class ClusterEntity {
       { kind: 'rollout', plan: next, rollback: false },
       'rollout of the edited inventory',
     );
-    return {
-      ok: outcome.ok,
-      failures: outcome.failures,
-      changed: outcome.changed ?? true,
-      ...(outcome.decodeOutageMs !== undefined && { decodeOutageMs: outcome.decodeOutageMs }),
-    };
+    return rolloutOutcome(outcome);
   }
 
   validateRollback(): void {
@@ -205,27 +172,12 @@ export class ClusterEntity {
   }
 
   async rollback(): Promise<RolloutOutcome> {
-    if (this.rolloutWaiting()) {
-      this.abandonRequested = true;
-      await condition(() => this.reverted !== undefined);
-      const done = this.reverted!;
-      this.reverted = undefined;
-      return done;
-    }
+    if (this.rolloutWaiting()) return this.operator.abandon();
     const outcome = await this.enqueue(
       { kind: 'rollout', plan: this.state.data.previousPlan!, rollback: true },
       'rollback to the previous plan',
     );
-    return {
-      ok: outcome.ok,
-      failures: outcome.failures,
-      changed: outcome.changed ?? true,
-      ...(outcome.decodeOutageMs !== undefined && { decodeOutageMs: outcome.decodeOutageMs }),
-    };
-  }
-
-  get events(): readonly ClusterEvent[] {
-    return this.state.events;
+    return rolloutOutcome(outcome);
   }
 
   validateSetHealing(_request: { enabled: boolean }): void {
@@ -242,20 +194,22 @@ export class ClusterEntity {
   setHealing(enabled: boolean): { healing: 'on' | 'off' } {
     const healing = enabled ? 'on' : 'off';
     if (this.state.status.healing !== healing) {
-      this.state.status.healing = healing;
+      this.state.setHealing(healing);
       this.event({ kind: 'healing', message: `self-healing turned ${healing} by the operator` });
-      if (enabled && this.state.status.health) this.queueRepairs(this.state.status.health);
+      if (enabled && this.state.status.health) queueRepairs(this, this.state.status.health);
       if (!enabled) this.operations.dropQueuedRepairs();
-      this.publish();
     }
     return { healing };
+  }
+
+  event(e: Omit<ClusterEvent, 'at'>, at = Date.now()): void {
+    this.state.addEvent({ at, ...e });
   }
 
   private async enqueue(request: OperationRequest, what: string): Promise<OperationOutcome> {
     const op = this.operations.add(request, what);
     // The watch steps aside while the operator's work runs (it would see the work as failures).
-    this.watchScope?.cancel();
-    this.publish();
+    this.watch.stepAside();
     await condition(() => op.outcome !== undefined);
     return op.outcome!;
   }
@@ -272,434 +226,13 @@ export class ClusterEntity {
       );
     }
   }
-
-  /**
-   * Run the selected phases, then serve operations until cancelled. Cancellation at any moment
-   * cleans every host up in a non-cancellable scope before the run ends as cancelled.
-   */
-  async run(): Promise<void> {
-    try {
-      this.publish();
-      const health = this.options.health;
-      if (watchEnabled(health)) {
-        void this.watchLoop(health).catch((err: unknown) => {
-          if (!isCancellation(err)) log.error(`health watch stopped: ${String(err)}`);
-        });
-      }
-      await this.runPending();
-      while (this.state.status.stage !== 'cleaned') {
-        await condition(() => this.operations.hasWork || this.shouldContinueAsNew());
-        const op = this.operations.start();
-        if (!op) {
-          await this.carryOn();
-          continue;
-        }
-        this.operations.finish(await this.runOperation(op));
-        this.publish();
-      }
-      await condition(allHandlersFinished);
-    } catch (err) {
-      if (isCancellation(err)) await this.cleanUpAfterCancel();
-      throw err;
-    }
-  }
-
-  private async runPending(): Promise<void> {
-    for (let phase = this.state.takeNextPhase(); phase; phase = this.state.takeNextPhase()) {
-      if (phase === 'clean_up') {
-        await this.cleanUpOrWait();
-        this.state.setStage('cleaned');
-        this.publish();
-        return;
-      }
-      await this.runPhase(phase);
-      // Not in the middle of an operation: its update waits for an answer from this run.
-      if (!this.operations.hasWork && this.shouldContinueAsNew()) await this.carryOn();
-    }
-    this.state.setStage('ready');
-    this.publish();
-  }
-
-  /**
-   * The clean_up phase (`--tags clean_up`): like any phase, hosts where it fails wait for the
-   * operator (`deploy retry` runs it again on every host; cleanup is idempotent). Its failure
-   * used to escape as an error and fail the workflow task over and over.
-   */
-  private async cleanUpOrWait(): Promise<void> {
-    for (;;) {
-      try {
-        await cleanupAllHosts(this.ctx);
-        return;
-      } catch (err) {
-        if (!(err instanceof PhaseFailed)) throw err;
-        this.state.setFailures(this.state.failuresOf('clean_up'));
-        this.state.setStage('waiting-for-operator', 'clean_up');
-        this.publish();
-        this.operations.answerRunningEarly({ ok: false, failures: this.state.status.failures });
-        await condition(() => this.retryRequested);
-        this.retryRequested = false;
-        this.state.setFailures([]);
-        this.state.setStage('cleaning', 'clean_up');
-        this.publish();
-      }
-    }
-  }
-
-  /** Run one phase to success, waiting for `retryFailed` after each failed attempt. */
-  private async runPhase(
-    phase: Phase,
-    runner = PHASE_RUNNERS[phase],
-    stage: Extract<Stage, 'deploying' | 'healing' | 'rolling-out'> = 'deploying',
-  ): Promise<void> {
-    this.state.setStage(stage, phase);
-    this.state.setFailures([]);
-    this.publish();
-    for (;;) {
-      try {
-        await runner(this.ctx);
-        this.state.finishPhase(phase, this.state.status.hosts, Date.now());
-        this.publish();
-        return;
-      } catch (err) {
-        if (!(err instanceof PhaseFailed)) throw err;
-        this.state.setFailures(this.state.failuresOf(err.phase));
-        this.state.setStage('waiting-for-operator', err.phase);
-        this.publish();
-        this.operations.answerRunningEarly({ ok: false, failures: this.state.status.failures });
-        await condition(() => this.retryRequested || this.abandonRequested);
-        if (this.abandonRequested) {
-          this.abandonRequested = false;
-          this.state.setFailures([]);
-          throw new RolloutAbandoned();
-        }
-        this.retryRequested = false;
-        this.state.setFailures([]);
-        this.state.setStage(stage, phase);
-        this.publish();
-      }
-    }
-  }
-
-  private async runOperation(op: Operation): Promise<OperationOutcome> {
-    if (op.kind === 'phases') {
-      if (op.plan) {
-        this.ctx.setPlanInput(op.plan, expandPlan(op.plan));
-        this.state.status.endpoints = clusterEndpoints(this.ctx.plan);
-      }
-      for (const phase of op.phases) this.state.resetPhase(phase);
-      this.state.addPhases(op.phases);
-      await this.runPending();
-      const failures = op.phases.flatMap((p) => this.state.failuresOf(p));
-      return { ok: failures.length === 0, failures };
-    }
-    if (op.kind === 'heal') return this.repair(op.unit);
-    if (op.kind === 'rollout') return this.applyPlanNow(op.plan, op.rollback);
-    const round = ++this.restartRound;
-    const hosts = restartTargets(this.plan, op.request);
-    for (const h of hosts) this.state.markRunning(h, 'run_server', Date.now());
-    await this.runPhase('run_server', (c) => restartServers(c, op.request, round));
-    this.state.setStage('ready');
-    this.publish();
-    const failures = this.state.failuresOf('run_server');
-    return { ok: failures.length === 0, failures };
-  }
-
-  private async cleanUpAfterCancel(): Promise<void> {
-    await CancellationScope.nonCancellable(async () => {
-      this.state.setStage('cleaning', 'clean_up');
-      this.publish();
-      await cleanupAllHosts(this.ctx).catch((err: unknown) => this.reportCleanupFailure(err));
-      this.state.setStage('cleaned');
-      this.publish();
-    });
-  }
-
-  /**
-   * A cancelled run has no operator waiting to retry, and it must still end cancelled: what its
-   * cleanup could not do is logged and kept in the status (failures and cells), so `deploy down`,
-   * `deploy status` and the Web UI name the hosts that may still run engines or hold files.
-   */
-  private reportCleanupFailure(err: unknown): void {
-    const now = Date.now();
-    if (!(err instanceof PhaseFailed)) {
-      // Not a host's step failing (that one is in its cell): a host whose step did not finish
-      // is not known to be clean.
-      for (const host of this.state.status.hosts) {
-        if (!this.state.isDone('clean_up', host))
-          this.state.markFailed(host, 'clean_up', now, hostError(err));
-      }
-    }
-    this.state.finishPhase('clean_up', this.state.status.hosts, now);
-    const failures = this.state.failuresOf('clean_up');
-    this.state.setFailures(failures);
-    log.error(
-      `cleanup after cancellation failed on ${failures.map((f) => f.host).join(', ')}: ` +
-        failures.map((f) => `${f.host}: ${f.type}: ${f.message}`).join('; '),
-      { cluster: this.plan.cluster, failures },
-    );
-  }
-
-  private shouldContinueAsNew(): boolean {
-    const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= this.options.maxHistoryEvents;
-  }
-
-  private async carryOn(): Promise<never> {
-    this.carrying = true;
-    this.watchScope?.cancel();
-    await condition(() => this.watchScope === undefined);
-    await condition(allHandlersFinished);
-    this.state.status.generation += 1;
-    return continueAsNew<typeof deployCluster>({
-      plan: this.ctx.planInput,
-      options: this.options,
-      carried: this.state.data,
-    });
-  }
-
-  /** The Web UI's view of the state: current details, and the phase as a search attribute. */
-  private publish(): void {
-    const details = renderDetails(this.state.status);
-    if (details !== this.lastDetails) {
-      setCurrentDetails(details);
-      this.lastDetails = details;
-    }
-    const phaseAttribute = this.state.status.currentPhase ?? this.state.status.stage;
-    if (phaseAttribute !== this.lastPhaseAttribute) {
-      upsertSearchAttributes([{ key: DEPLOY_PHASE, value: phaseAttribute }]);
-      this.lastPhaseAttribute = phaseAttribute;
-    }
-    // Lets the Web UI list degraded or down clusters (`DeployHealth = "down"`). Set only once a
-    // watch has judged the cluster, so runs without one never touch it.
-    const healthAttribute = this.state.status.health?.state;
-    if (healthAttribute !== undefined && healthAttribute !== this.lastHealthAttribute) {
-      upsertSearchAttributes([{ key: DEPLOY_HEALTH, value: healthAttribute }]);
-      this.lastHealthAttribute = healthAttribute;
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // health watch and self-healing
-
-  private event(e: Omit<ClusterEvent, 'at'>, at = Date.now()): void {
-    this.state.addEvent({ at, ...e });
-  }
-
-  /** The watch runs while the cluster is ready and nothing else is going on. */
-  private watchable(): boolean {
-    const { stage } = this.state.status;
-    return stage === 'cleaned' || (stage === 'ready' && !this.operations.hasWork && !this.carrying);
-  }
-
-  private async watchLoop(health: HealthOptions): Promise<void> {
-    for (;;) {
-      await condition(() => this.watchable());
-      if (this.state.status.stage === 'cleaned') return;
-      const scope = new CancellationScope();
-      this.watchScope = scope;
-      let result: WatchHealthResult | undefined;
-      try {
-        result = await scope.run(() =>
-          watchHealth(
-            this.plan,
-            health,
-            this.knownSignature,
-            this.options.activity.heartbeatTimeout,
-            ++this.watchSeq,
-          ),
-        );
-      } catch (err) {
-        // Cancelled to make way for an operation or a continue-as-new: start again when idle.
-        if (!isCancellation(err)) {
-          log.warn(`health watch failed: ${String(err)}`);
-          await sleep(health.intervalMs);
-        }
-      } finally {
-        this.watchScope = undefined;
-      }
-      if (result) this.observe(result, health);
-    }
-  }
-
-  /** Judge what the watch saw, tell the operator what changed, and queue repairs. */
-  private observe(result: WatchHealthResult, health: HealthOptions): void {
-    this.knownSignature = result.signature;
-    this.observations = result.observations;
-    const before = this.state.status.health;
-    const after = assessHealth(this.plan, result.observations, before, result.observedAt);
-    this.state.status.health = after;
-    for (const unit of after.units) {
-      const was = before?.units.find((u) => u.unit === unit.unit)?.state;
-      if (was === unit.state || (was === undefined && unit.state === 'serving')) continue;
-      this.event(
-        {
-          kind: 'health',
-          unit: unit.unit,
-          message: `${unit.unit} ${unit.state}${unit.cause ? `: ${unit.cause}` : ''}`,
-        },
-        result.observedAt,
-      );
-    }
-    if (before && before.state !== after.state) {
-      this.event(
-        { kind: 'health', message: `cluster ${after.state}${after.cause ? `: ${after.cause}` : ''}` },
-        result.observedAt,
-      );
-    }
-    recordHealthMetrics(this.plan.cluster, after);
-    if (health.heal && this.state.status.healing === 'on') this.queueRepairs(after);
-    this.publish();
-  }
-
-  private queueRepairs(health: ClusterHealth): void {
-    for (const unit of unitsToHeal(health)) {
-      if (!this.operations.hasRepair(unit.unit)) {
-        this.operations.add({ kind: 'heal', unit: unit.unit }, repairTitle(unit));
-      }
-    }
-  }
-
-  /** Upstreams to drain, with `healed` counted as serving again. */
-  private drained(healed?: string): string[] {
-    const health = this.state.status.health;
-    const units = health?.units.filter((u) => u.unit !== healed);
-    return drainedUpstreams(this.plan, health && units ? { ...health, units } : undefined, this.observations);
-  }
-
-  /**
-   * Apply a Plan to the running cluster unit by unit (src/workflows/cluster/rollout.ts). The
-   * table gets rows for new hosts at once and loses removed ones once they are cleaned; the Plan
-   * in force before becomes the one `deploy rollback` returns to.
-   */
-  private async applyPlanNow(next: Plan, rollback: boolean): Promise<OperationOutcome> {
-    const current = this.plan;
-    const diff = diffPlans(current, next);
-    const verb = rollback ? 'rollback' : 'rollout';
-    if (!diff.changed) {
-      this.ctx.plan = next;
-      return { ok: true, failures: [], changed: false };
-    }
-    const round = ++this.restartRound;
-    const units = diff.units.filter((u) => u.change !== 'none').map((u) => `${u.unit} ${u.change}`);
-    this.event({ kind: 'rollout', message: `${verb} started: ${units.join(', ')}` });
-    this.state.setHosts([...new Set([...current.hosts, ...next.hosts].map((h) => h.name))]);
-    this.ctx.plan = next;
-    this.state.status.endpoints = clusterEndpoints(next);
-    const title = `${verb} (${units.join(', ')})`;
-    let decodeOutageMs: number | undefined;
-    try {
-      await this.runPhase(
-        'run_server',
-        async (ctx) => {
-          const report = await rollOut(ctx, current, diff, round, (what) => {
-            this.operations.describeRunning(`${title}: ${what}`);
-            this.publish();
-          });
-          decodeOutageMs = report.decodeOutageMs;
-        },
-        'rolling-out',
-      );
-    } catch (err) {
-      if (!(err instanceof RolloutAbandoned)) throw err;
-      // `deploy rollback` while this rollout waited: back to the Plan it started from, by the
-      // same kind of rollout (units not reached yet are already there and only restart).
-      this.event({
-        kind: 'rollout',
-        result: 'failed',
-        message: `${verb} abandoned by the operator; rolling back`,
-      });
-      const back = await this.applyPlanNow(current, true);
-      this.reverted = {
-        ok: back.ok,
-        changed: true,
-        failures: back.failures,
-        ...(back.decodeOutageMs !== undefined && { decodeOutageMs: back.decodeOutageMs }),
-      };
-      return back;
-    }
-    this.state.setHosts(next.hosts.map((h) => h.name));
-    this.state.data.previousPlan = current;
-    const outage =
-      decodeOutageMs === undefined ? '' : `; decode outage ${(decodeOutageMs / 1000).toFixed(1)} s`;
-    this.event({ kind: 'rollout', result: 'ok', message: `${verb} done${outage}` });
-    this.state.setStage('ready');
-    this.publish();
-    return { ok: true, failures: [], changed: true, ...(decodeOutageMs !== undefined && { decodeOutageMs }) };
-  }
-
-  /**
-   * Repair one unit that stopped serving (a heal operation): drain it from the proxy, rebuild it
-   * as the deploy did, put it back. Attempts are bounded with backoff; when they run out the
-   * cluster waits for the operator with the cause (`deploy retry` repairs the unit again).
-   */
-  private async repair(unitName: string): Promise<OperationOutcome> {
-    const health = this.options.health!;
-    const unit = clusterUnits(this.plan).find((u) => u.unit === unitName);
-    const seen = this.state.status.health?.units.find((u) => u.unit === unitName);
-    if (!unit || !seen || seen.state === 'serving') return { ok: true, failures: [] };
-    const round = ++this.healRound;
-    const phase: Phase = unit.kind === 'proxy' ? 'run_proxy' : 'run_server';
-    this.event({
-      kind: 'heal',
-      unit: unitName,
-      result: 'started',
-      message: `repairing ${unitName}: ${seen.cause ?? seen.state}`,
-    });
-    recordRepair(this.plan.cluster, unitName, 'started');
-    for (const h of unit.hosts) this.state.markRunning(h, phase, Date.now());
-    if (unit.kind !== 'proxy') await followProxy(this.ctx, `heal.${round}.drain`, this.drained(), true);
-    const title = repairTitle(seen);
-    const attempts = (ctx: PhaseContext) =>
-      repairUnit(
-        ctx,
-        unit,
-        round,
-        health,
-        () => this.drained(unitName),
-        (attempt, waitMs) => {
-          const failures = this.state.failuresOf(phase).filter((f) => unit.hosts.includes(f.host));
-          const why = failures.map((f) => `${f.host}: ${f.type}: ${f.message}`).join('; ');
-          this.event({
-            kind: 'heal',
-            unit: unitName,
-            result: 'failed',
-            message: `attempt ${attempt} of ${health.healAttempts} failed (${why}); next in ${Math.round(waitMs / 1000)} s`,
-          });
-          recordRepair(this.plan.cluster, unitName, 'failed');
-          this.operations.describeRunning(
-            `${title} (attempt ${attempt + 1} of ${health.healAttempts} in ${Math.round(waitMs / 1000)} s)`,
-          );
-          this.publish();
-        },
-      ).catch((err: unknown) => {
-        if (err instanceof PhaseFailed) {
-          // Out of attempts: the cluster now waits for the operator (`deploy retry`).
-          this.event({
-            kind: 'heal',
-            unit: unitName,
-            result: 'exhausted',
-            message: `repair of ${unitName} gave up after ${health.healAttempts} attempt(s); waiting for the operator`,
-          });
-          recordRepair(this.plan.cluster, unitName, 'exhausted');
-        }
-        throw err;
-      });
-    try {
-      await this.runPhase(phase, attempts, 'healing');
-    } finally {
-      this.operations.describeRunning(title);
-    }
-    this.event({ kind: 'heal', unit: unitName, result: 'ok', message: `${unitName} repaired` });
-    recordRepair(this.plan.cluster, unitName, 'ok');
-    this.state.setStage('ready');
-    this.publish();
-    return { ok: true, failures: [] };
-  }
 }
 
-function repairTitle(unit: UnitHealth): string {
-  return `repair ${unit.unit} (${unit.state}${unit.cause ? `: ${unit.cause}` : ''})`;
+function rolloutOutcome(outcome: OperationOutcome): RolloutOutcome {
+  return {
+    ok: outcome.ok,
+    failures: outcome.failures,
+    changed: outcome.changed ?? true,
+    ...(outcome.decodeOutageMs !== undefined && { decodeOutageMs: outcome.decodeOutageMs }),
+  };
 }
-
-/** A rollout waiting for the operator was told to roll back instead of retrying. */
-class RolloutAbandoned extends Error {}

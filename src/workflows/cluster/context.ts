@@ -1,9 +1,7 @@
 import {
-  ActivityCancellationType,
   executeChild,
   isCancellation,
   patched,
-  proxyActivities,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -11,12 +9,14 @@ import type { Activities } from '../../activities';
 import type { PlanInput } from '../../plan/compact';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
-import { hostError, hostStepRetry, settleBounded } from '../common';
+import { hostError, settleBounded } from '../common';
 import { runHostStep, type HostStepOutcome, type HostStepSpec, type HostStepsProgress } from './hostSteps';
 import type { hostStepsWorkflow } from './hostStepsWorkflow';
 import type { ClusterState } from './state';
 import { copyFanOut, fanOutSettings } from './copyFanOut';
 import { DEFAULT_CHILD_STEPS, type ActivityTuning, type DeployOptions } from './types';
+import { HOST_STEPS_IN_CHILDREN } from '../patches';
+import { HostActivities, clusterRunFeatures } from './hostActivities';
 
 /** A phase could not finish on some hosts; the runner waits for the operator. */
 export class PhaseFailed extends Error {
@@ -38,7 +38,6 @@ export class PhaseContext {
     plan: Plan,
     readonly state: ClusterState,
     readonly options: DeployOptions,
-    private readonly onChange: () => void,
     /** The Plan as the workflow was given it (compact), what child workflows get. */
     planInput: PlanInput = plan,
   ) {
@@ -70,43 +69,28 @@ export class PhaseContext {
   /** Steps running in child workflows now: their progress signals are applied, others ignored. */
   private readonly childSteps = new Set<string>();
 
-  private activitySeq = 0;
-
   /**
    * While set, host steps retry by this instead of the deploy's policy: a repair tries each step
    * briefly (a host that is still down fails its attempt in seconds) and keeps its own attempts.
    */
   retryOverride: ActivityTuning['retry'] | undefined;
 
-  /**
-   * Activity stubs whose Web UI summary names host and phase ("p0 · run_docker"). Their activity
-   * ID does too ("p0/run_docker/7"): while a step is retrying, the only place its attempt number
-   * and last error live is the server's pending-activity record, which `deploy status` reads by
-   * this ID (see activityProgress in the client).
-   */
+  /** Host-step activity stubs (hostActivities.ts), made as this run's patches say. */
+  private readonly stubs = new HostActivities(
+    () => ({
+      activity: this.options.activity,
+      ...(this.retryOverride && { retryOverride: this.retryOverride }),
+      executorTaskQueue: this.options.executorTaskQueue,
+    }),
+    clusterRunFeatures,
+  );
+
   activities(host: string, phase: Phase, overrides: Partial<ActivityOptions> = {}): Activities {
-    const t = this.options.activity;
-    const id = patched('activity-ids-name-host') ? `${host}/${phase}/${++this.activitySeq}` : undefined;
-    return proxyActivities<Activities>({
-      ...(id !== undefined && { activityId: id }),
-      startToCloseTimeout: t.startToCloseTimeout,
-      heartbeatTimeout: t.heartbeatTimeout,
-      retry: hostStepRetry(this.retryOverride ?? t.retry),
-      summary: `${host} · ${phase}`,
-      // A cancelled step is awaited until it has really stopped on its host (it learns of the
-      // cancellation by heartbeat), so the cleanup that follows never races it: with the default
-      // TRY_CANCEL a `docker run` still in flight created its container after cleanup had looked.
-      // Runs started before this change replay without it.
-      ...(patched('cancel-waits-for-steps') && {
-        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      }),
-      ...overrides,
-    });
+    return this.stubs.activities(host, phase, overrides);
   }
 
-  /** For steps that need the executor machine's own disk (code sync source, log destination). */
   executorActivities(host: string, phase: Phase): Activities {
-    return this.activities(host, phase, { taskQueue: this.options.executorTaskQueue });
+    return this.stubs.executorActivities(host, phase);
   }
 
   get executorTaskQueue(): string {
@@ -129,7 +113,7 @@ export class PhaseContext {
   ): Promise<void> {
     const todo = hosts.filter((h) => !this.state.isDone(step, h));
     const split = this.options.childSteps ?? DEFAULT_CHILD_STEPS;
-    if (todo.length > split.minHosts && patched('host-steps-in-children')) {
+    if (todo.length > split.minHosts && patched(HOST_STEPS_IN_CHILDREN)) {
       return this.hostStepsInChild(step, phase, todo, spec, onKept);
     }
     if (spec.kind === 'copyFanOut') return this.copyFanOutHere(step, phase, todo, spec);
@@ -188,7 +172,6 @@ export class PhaseContext {
       }
     } finally {
       this.childSteps.delete(step);
-      this.onChange();
     }
     if (failed || hosts.some((h) => !this.state.isDone(step, h))) throw new PhaseFailed(phase);
   }
@@ -201,19 +184,17 @@ export class PhaseContext {
     spec: Extract<HostStepSpec, { kind: 'copyFanOut' }>,
   ): Promise<void> {
     let failed = false;
-    const touched = () => this.onChange();
     await copyFanOut(
       {
         acts: this,
         plan: this.plan,
         parallelism: this.options.parallelism,
-        running: (h) => (this.state.markRunning(h, phase, Date.now()), touched()),
-        done: (h, note) => (this.state.markStepDone(step, h, phase, Date.now(), note), touched()),
-        failed: (h, error) => (
-          (failed = true),
-          this.state.markFailed(h, phase, Date.now(), error),
-          touched()
-        ),
+        running: (h) => this.state.markRunning(h, phase, Date.now()),
+        done: (h, note) => this.state.markStepDone(step, h, phase, Date.now(), note),
+        failed: (h, error) => {
+          failed = true;
+          this.state.markFailed(h, phase, Date.now(), error);
+        },
       },
       spec.artefact,
       hosts,
@@ -227,7 +208,6 @@ export class PhaseContext {
   applyProgress(progress: HostStepsProgress): void {
     if (!this.childSteps.has(progress.step)) return;
     for (const o of progress.outcomes) this.applyOutcome(progress.step, progress.phase, o);
-    this.onChange();
   }
 
   /** Returns whether the host's step failed. Idempotent: progress and result may both tell. */
@@ -264,7 +244,6 @@ export class PhaseContext {
     await settleBounded(todo, this.options.parallelism, async (host) => {
       // Marked when its slot comes up, so a host queued behind the parallelism bound shows pending.
       this.state.markRunning(host, phase, Date.now());
-      this.onChange();
       try {
         const result = await work(host);
         this.state.markStepDone(step, host, phase, Date.now(), note?.(result));
@@ -276,7 +255,6 @@ export class PhaseContext {
           this.state.markFailed(host, phase, Date.now(), hostError(err));
         }
       }
-      this.onChange();
     });
     if (cancelled !== undefined) throw cancelled;
     if (failed) throw new PhaseFailed(phase);

@@ -1,5 +1,12 @@
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  setHandler,
+} from '@temporalio/workflow';
 import type { PlanInput } from '../../plan/compact';
+import { cleanUpAfterCancel } from './cleanup';
 import { ClusterEntity } from './clusterEntity';
 import { hostStepsProgressSignal } from './hostStepsWorkflow';
 import { expandedPlan, optionProblems, planProblems } from './inputChecks';
@@ -15,6 +22,9 @@ import {
   runPhasesUpdate,
   statusQuery,
 } from './messages';
+import { continueAsNewNow, shouldContinueAsNew } from './nextRun';
+import { runOperation, runPending } from './operationRunners';
+import { checkForUpgrade, recordStartBuild } from './upgrade';
 import type { ClusterStateData } from './state';
 import type { DeployOptions } from './types';
 
@@ -32,8 +42,9 @@ export interface DeployClusterInput {
 /**
  * The cluster as a durable entity (workflow ID `cluster/<name>`): runs the selected phases, then
  * stays up to serve operations until cancelled. Cancellation at any moment cleans every host up
- * in a non-cancellable scope before the run ends as cancelled. The work is ClusterEntity's; this
- * function checks the input and routes the workflow's messages to it.
+ * in a non-cancellable scope before the run ends as cancelled. ClusterEntity keeps the state and
+ * answers the workflow's messages; this function checks the input, wires the handlers and runs
+ * the loop (`run`).
  */
 export async function deployCluster(input: DeployClusterInput): Promise<void> {
   const expanded = expandedPlan(input.plan);
@@ -68,5 +79,35 @@ export async function deployCluster(input: DeployClusterInput): Promise<void> {
     validator: (request) => cluster.validateSetHealing(request),
   });
   setHandler(hostStepsProgressSignal, (progress) => cluster.applyHostStepsProgress(progress));
-  await cluster.run();
+  await run(cluster);
+}
+
+/**
+ * Run the selected phases, then serve operations one at a time until the cluster is cleaned.
+ * At an idle point a run whose history grew long, or whose worker now runs another workflow
+ * build (upgrade.ts), continues as new.
+ */
+async function run(cluster: ClusterEntity): Promise<void> {
+  try {
+    recordStartBuild(cluster);
+    cluster.watch.afterResult = () => checkForUpgrade(cluster);
+    cluster.watch.start();
+    await runPending(cluster);
+    while (cluster.state.status.stage !== 'cleaned') {
+      await condition(
+        () => cluster.operations.hasWork || shouldContinueAsNew(cluster) || cluster.upgradeTo !== undefined,
+      );
+      const op = cluster.operations.start();
+      if (!op) {
+        await continueAsNewNow(cluster);
+        continue;
+      }
+      cluster.operations.finish(await runOperation(cluster, op));
+      checkForUpgrade(cluster);
+    }
+    await condition(allHandlersFinished);
+  } catch (err) {
+    if (isCancellation(err)) await cleanUpAfterCancel(cluster);
+    throw err;
+  }
 }

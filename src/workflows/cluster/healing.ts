@@ -1,9 +1,6 @@
-import { ActivityCancellationType, patched, proxyActivities, sleep } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
-import type { ProbeHost, WatchHealthInput, WatchHealthResult } from '../../activities/types';
+import { sleep } from '@temporalio/workflow';
 import type { Plan } from '../../plan/types';
 import type { HostObservation } from '../../shared/observation';
-import { hostRef, hostStepRetry } from '../common';
 import { PhaseFailed, type PhaseContext } from './context';
 import type { ClusterHealth, Unit } from './health';
 import { distributeRanktables, keptRanktables } from './ranktablePhase';
@@ -11,53 +8,6 @@ import { startServers } from './serverPhases';
 import { proxyInput } from './serverSteps';
 import { planHost, syncCodeTargets } from './steps';
 import type { HealthOptions } from './types';
-
-/** What the health watch probes on every host: its container, its API servers, the proxy. */
-export function probeHosts(plan: Plan): ProbeHost[] {
-  return plan.hosts.map((h) => ({
-    target: hostRef(plan, h),
-    cli: h.container.cli,
-    container: h.container.name,
-    address: h.address,
-    servers: h.apiServers.map((s) => ({ port: s.port, dpRank: s.dpRank })),
-    ...(h.role === 'proxy' && { proxyPort: plan.proxy.listenPort }),
-  }));
-}
-
-/** The watch: one activity that returns when something changed (or after maxWatchMs). */
-export function watchHealth(
-  plan: Plan,
-  health: HealthOptions,
-  known: string,
-  heartbeatTimeout: string,
-  seq: number,
-): Promise<WatchHealthResult> {
-  const { watchHealth: watch } = proxyActivities<Activities>({
-    activityId: `watch/health/${seq}`,
-    summary: `${plan.cluster} · health watch`,
-    // A round probes every host (each bounded); the activity lives up to maxWatchMs.
-    startToCloseTimeout: health.maxWatchMs + 10 * health.probeTimeoutMs + 60_000,
-    heartbeatTimeout,
-    retry: hostStepRetry({
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      // The watch itself never fails (an unreachable host is an observation); only a lost
-      // worker makes it retry, for as long as the cluster lives.
-      maximumAttempts: 1_000_000,
-    }),
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
-  const input: WatchHealthInput = {
-    cluster: plan.cluster,
-    hosts: probeHosts(plan),
-    known,
-    intervalMs: health.intervalMs,
-    probeTimeoutMs: health.probeTimeoutMs,
-    maxWatchMs: health.maxWatchMs,
-  };
-  return watch(input);
-}
 
 /**
  * Upstreams the proxy should not send to: every API server that does not answer, and all of a
@@ -170,9 +120,4 @@ export async function followProxy(
   await reload.catch((err: unknown) => {
     if (!(err instanceof PhaseFailed)) throw err;
   });
-}
-
-/** Behind a patch: runs started before the watch existed replay without it. */
-export function watchEnabled(health: HealthOptions | undefined): health is HealthOptions {
-  return health !== undefined && health.intervalMs > 0 && patched('health-watch');
 }

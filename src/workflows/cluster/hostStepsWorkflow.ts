@@ -1,25 +1,16 @@
 import {
-  ActivityCancellationType,
   continueAsNew,
   defineSignal,
   getExternalWorkflowHandle,
   isCancellation,
-  proxyActivities,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
 import { expandPlan, type PlanInput } from '../../plan/compact';
 import type { Phase } from '../../shared/phases';
-import { hostError, hostStepRetry } from '../common';
-import {
-  runHostStep,
-  type HostStepOutcome,
-  type HostStepSpec,
-  type HostStepsProgress,
-  type StepActivities,
-} from './hostSteps';
+import { hostError } from '../common';
+import { runHostStep, type HostStepOutcome, type HostStepSpec, type HostStepsProgress } from './hostSteps';
 import { copyFanOut, fanOutSettings } from './copyFanOut';
+import { HostActivities, childRunFeatures } from './hostActivities';
 import type { ActivityTuning } from './types';
 
 /** Sent by hostStepsWorkflow to its parent cluster workflow as its hosts start and finish. */
@@ -64,7 +55,7 @@ export const HOST_STEPS_RUN_BUDGET = { events: 2_000, bytes: 2 * 1024 * 1024 };
  */
 export async function hostStepsWorkflow(input: HostStepsInput): Promise<HostStepsResult> {
   const plan = expandPlan(input.plan);
-  const acts = new ChildActivities(input);
+  const acts = new HostActivities(() => input, childRunFeatures);
   const progress = new Progress(input);
   const outcomes: HostStepOutcome[] = [...(input.done ?? [])];
   if (input.spec.kind === 'copyFanOut') {
@@ -135,33 +126,6 @@ function overBudget(): boolean {
     info.historyLength >= HOST_STEPS_RUN_BUDGET.events ||
     info.historySize >= HOST_STEPS_RUN_BUDGET.bytes
   );
-}
-
-class ChildActivities implements StepActivities {
-  private seq = 0;
-
-  constructor(private readonly input: HostStepsInput) {}
-
-  activities(host: string, phase: Phase, overrides: Partial<ActivityOptions> = {}): Activities {
-    const t = this.input.activity;
-    return proxyActivities<Activities>({
-      activityId: `${host}/${phase}/${++this.seq}`,
-      startToCloseTimeout: t.startToCloseTimeout,
-      heartbeatTimeout: t.heartbeatTimeout,
-      retry: hostStepRetry(this.input.retryOverride ?? t.retry),
-      summary: `${host} · ${phase}`,
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      ...overrides,
-    });
-  }
-
-  executorActivities(host: string, phase: Phase): Activities {
-    return this.activities(host, phase, { taskQueue: this.input.executorTaskQueue });
-  }
-
-  get executorTaskQueue(): string {
-    return this.input.executorTaskQueue;
-  }
 }
 
 /** Batches outcomes into signals to the parent, one signal in flight at a time. */

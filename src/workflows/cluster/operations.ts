@@ -2,7 +2,8 @@ import type { PlanInput } from '../../plan/compact';
 import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import type { RestartRequest } from './messages';
-import type { ClusterStatus, HostFailure, OperationInfo } from './types';
+import type { ClusterState } from './state';
+import type { HostFailure, OperationInfo } from './types';
 
 export interface OperationOutcome {
   ok: boolean;
@@ -42,7 +43,7 @@ export class OperationQueue {
   private readonly operations: Operation[] = [];
   private running: Operation | undefined;
 
-  constructor(private readonly status: ClusterStatus) {}
+  constructor(private readonly state: ClusterState) {}
 
   get hasWork(): boolean {
     return this.operations.length > 0;
@@ -107,7 +108,9 @@ export class OperationQueue {
   }
 
   private show(): void {
-    this.status.operation = this.running?.info;
-    this.status.queued = this.operations.filter((o) => o !== this.running).map((o) => o.info);
+    this.state.showOperations(
+      this.running?.info,
+      this.operations.filter((o) => o !== this.running).map((o) => o.info),
+    );
   }
 }

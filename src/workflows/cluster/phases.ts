@@ -7,6 +7,7 @@ import { runRanktablePhase } from './ranktablePhase';
 import { runProxyPhase, runServerPhase, verifyPhase } from './serverPhases';
 import { syncCodeTargets } from './steps';
 import type { HostStepSpec } from './hostSteps';
+import { CODE_SYNC_FAN_OUT, IMAGE_ARCHIVE } from '../patches';
 
 type PhaseRunner = (ctx: PhaseContext) => Promise<void>;
 
@@ -22,7 +23,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   run_docker: async (ctx) => {
     // An image archive (image_archive) reaches every machine as the code does, fanned out, and is
     // loaded where an image is missing, before any container starts.
-    if ((ctx.plan.settings.image_archive ?? '') !== '' && patched('image-archive')) {
+    if ((ctx.plan.settings.image_archive ?? '') !== '' && patched(IMAGE_ARCHIVE)) {
       const machines = syncCodeTargets(ctx.plan);
       await ctx.hostSteps('image_archive', 'run_docker', machines, {
         kind: 'copyFanOut',
@@ -45,7 +46,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     // to at once (issue 16); runs started before the fan-out replay with every copy direct.
     const fanOut = ctx.plan.settings.code_sync_fan_out ?? 0;
     const spec: HostStepSpec =
-      fanOut > 0 && targets.length > fanOut && patched('code-sync-fan-out')
+      fanOut > 0 && targets.length > fanOut && patched(CODE_SYNC_FAN_OUT)
         ? {
             kind: 'copyFanOut',
             artefact: 'code',

@@ -14,6 +14,7 @@ import type { DeviceIpOutput, RanktableFileWrite } from '../../activities/types'
 import { PhaseFailed, type PhaseContext } from './context';
 import { hostRef } from '../common';
 import { owner, planHost } from './steps';
+import { RANKTABLES_BY_CONTENT } from '../patches';
 
 /** Generated ranktables as kept in workflow state by runs before content addressing. */
 export interface RanktableSet {
@@ -56,7 +57,7 @@ export async function runRanktablePhase(ctx: PhaseContext): Promise<void> {
   ctx.state.markSkipped(plan.proxy.host, 'ranktable', 'nginx reads no ranktable');
   await readDeviceIps(ctx, READ, hosts);
 
-  if (ctx.state.stepData<RanktableSet>(SET_KEY) || !patched('ranktables-by-content')) {
+  if (ctx.state.stepData<RanktableSet>(SET_KEY) || !patched(RANKTABLES_BY_CONTENT)) {
     return legacyRanktables(ctx, hosts);
   }
   const source = ctx.state.stepData<RanktableSource>(SOURCE_KEY) ?? validatedSource(ctx, hosts, {});

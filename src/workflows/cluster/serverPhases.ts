@@ -4,6 +4,7 @@ import type { PhaseContext } from './context';
 import type { RestartRequest } from './messages';
 import { instanceHosts, proxyInput, serverGroups, verifyInput } from './serverSteps';
 import { syncCodeTargets } from './steps';
+import { RESTART_ENSURES_CONTAINERS, RETRY_RELAUNCHES_WHOLE_INSTANCE } from '../patches';
 
 /** Launch (master wave first) and await readiness, group by group; `force` restarts running servers. */
 export async function startServers(
@@ -50,7 +51,7 @@ function instancesToRelaunch(
   const failed = groupHosts.filter(
     (h) => hosts.has(h) && ctx.state.cell(h, 'run_server')?.state === 'failed',
   );
-  if (failed.length === 0 || !patched('retry-relaunches-whole-instance')) return new Set();
+  if (failed.length === 0 || !patched(RETRY_RELAUNCHES_WHOLE_INSTANCE)) return new Set();
   const relaunch = instanceHosts(ctx.plan, failed).filter((h) => hosts.has(h));
   for (const h of relaunch) for (const step of steps) ctx.state.forgetStep(step, h);
   return new Set(relaunch);
@@ -106,7 +107,7 @@ export async function restartServers(
   const hosts = restartTargets(ctx.plan, request);
   // After a host rebooted its container exists but is stopped (`Created`): engines cannot start
   // in it, so containers come first. Restarts recorded before this step replay without it.
-  if (patched('restart-ensures-containers')) {
+  if (patched(RESTART_ENSURES_CONTAINERS)) {
     await ctx.hostSteps(`restart.${round}.container`, 'run_docker', hosts, { kind: 'container' });
   }
   if (request.syncCode) {

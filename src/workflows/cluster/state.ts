@@ -23,13 +23,33 @@ export interface ClusterStateData {
   events?: ClusterEvent[];
   /** The Plan in force before the last rollout that finished: what `deploy rollback` returns to. */
   previousPlan?: Plan;
+  /**
+   * The workflow build (`workflowInfo().currentBuildId`) this run started on: an idle cluster
+   * continues as new when its worker runs another build (upgrade.ts).
+   */
+  buildId?: string;
 }
 
+/**
+ * The one owner of the cluster's state. Every change goes through its methods, and each tells
+ * the listener (the StatusPublisher, which shows the status in the Web UI when it changed).
+ */
 export class ClusterState {
   private readonly done: Set<string>;
+  private listener: (status: ClusterStatus) => void = () => undefined;
 
   constructor(readonly data: ClusterStateData) {
     this.done = new Set(data.doneSteps);
+  }
+
+  /** Tell `listener` of the status now and after every change. */
+  onChange(listener: (status: ClusterStatus) => void): void {
+    this.listener = listener;
+    listener(this.data.status);
+  }
+
+  private changed(): void {
+    this.listener(this.data.status);
   }
 
   static fresh(
@@ -55,23 +75,63 @@ export class ClusterState {
     });
   }
 
-  get status(): ClusterStatus {
+  /** Read-only by convention: change it through the methods below, which publish. */
+  get status(): Readonly<ClusterStatus> {
     return this.data.status;
+  }
+
+  setHealth(health: ClusterStatus['health']): void {
+    this.data.status.health = health;
+    this.changed();
+  }
+
+  setHealing(healing: 'on' | 'off'): void {
+    this.data.status.healing = healing;
+    this.changed();
+  }
+
+  setEndpoints(endpoints: Record<string, string>): void {
+    this.data.status.endpoints = endpoints;
+    this.changed();
+  }
+
+  /** The running operation and those queued behind it (OperationQueue). */
+  showOperations(running: ClusterStatus['operation'], queued: NonNullable<ClusterStatus['queued']>): void {
+    this.data.status.operation = running;
+    this.data.status.queued = queued;
+    this.changed();
+  }
+
+  /** The next run of the chain (continue-as-new) counts one more. */
+  nextGeneration(): void {
+    this.data.status.generation += 1;
+    this.changed();
+  }
+
+  setPreviousPlan(plan: Plan): void {
+    this.data.previousPlan = plan;
+  }
+
+  setBuildId(buildId: string | undefined): void {
+    this.data.buildId = buildId;
   }
 
   setStage(stage: Stage, phase?: Phase): void {
     this.data.status.stage = stage;
     this.data.status.currentPhase = phase;
+    this.changed();
   }
 
   addPhases(phases: Phase[]): void {
     this.data.pendingPhases.push(...phases);
     for (const p of phases) this.showPhase(p);
+    this.changed();
   }
 
   /** Give the phase a column in the table (cleanup after a cancel is not a planned phase). */
   showPhase(phase: Phase): void {
     if (!this.data.status.phases.includes(phase)) this.data.status.phases.push(phase);
+    this.changed();
   }
 
   /**
@@ -86,6 +146,7 @@ export class ClusterState {
       if (key.startsWith(`${stepPrefix}.`)) delete this.data.stepData[key];
     }
     for (const row of Object.values(this.data.status.table)) delete row[phase];
+    this.changed();
   }
 
   /** Make a finished step run again (its result turned out unusable). */
@@ -113,6 +174,7 @@ export class ClusterState {
       startedAt: previous?.startedAt ?? now,
       note: previous?.note,
     });
+    this.changed();
   }
 
   markStepDone(step: string, host: string, phase: Phase, now: number, note?: string): void {
@@ -124,6 +186,7 @@ export class ClusterState {
       startedAt: previous?.startedAt ?? now,
       note: note ?? previous?.note,
     });
+    this.changed();
   }
 
   markFailed(host: string, phase: Phase, now: number, error: HostError): void {
@@ -134,6 +197,7 @@ export class ClusterState {
       endedAt: now,
       error,
     });
+    this.changed();
   }
 
   /** Close every cell of the phase that is still running (all its steps are done). */
@@ -142,10 +206,12 @@ export class ClusterState {
       const c = this.cell(host, phase);
       if (c?.state === 'running') this.setCell(host, phase, { ...c, state: 'ok', endedAt: now });
     }
+    this.changed();
   }
 
   markSkipped(host: string, phase: Phase, note: string): void {
     this.setCell(host, phase, { state: 'skipped', note });
+    this.changed();
   }
 
   failuresOf(phase: Phase): HostFailure[] {
@@ -157,6 +223,7 @@ export class ClusterState {
 
   setFailures(failures: HostFailure[]): void {
     this.data.status.failures = failures;
+    this.changed();
   }
 
   takeNextPhase(): Phase | undefined {
@@ -175,6 +242,7 @@ export class ClusterState {
     const events = (this.data.events ??= []);
     events.push(event);
     if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
+    this.changed();
   }
 
   stepData<T>(key: string): T | undefined {
@@ -196,5 +264,6 @@ export class ClusterState {
     for (const h of hosts) table[h] ??= {};
     for (const h of Object.keys(table)) if (!hosts.includes(h)) delete table[h];
     this.data.status.hosts = [...hosts];
+    this.changed();
   }
 }
