@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from '../../src/shared/paths';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import type { ClusterStatus } from '../../src/workflows/cluster/types';
 import { runDeploy } from '../helpers/cli';
-import { TEST_EXECUTOR, waitForStatus } from '../helpers/deploy';
+import { recordHistory, TEST_EXECUTOR, waitForStatus } from '../helpers/deploy';
 import { serverManifest } from '../helpers/serve';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 import { startTestServer } from '../helpers/temporal';
@@ -199,6 +199,23 @@ describe(
         last?.workflowExecutionContinuedAsNewEventAttributes,
         `the previous build's run ends continued as new, not ${last?.eventType}`,
       );
+      // The old build's run, replayed by the new code up to its idle point, then the marker of
+      // the upgrade patch and the continue-as-new: with RECORD_HISTORIES=1 a history for
+      // test/workflow/replay.test.ts (which wants every patch ID of src/ in some history).
+      assert.ok(
+        (oldRun.events ?? []).some(
+          (e) =>
+            e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
+            Buffer.from(
+              e.markerRecordedEventAttributes.details?.['patch-data']?.payloads?.[0]?.data ?? [],
+            ).includes(UPGRADE_PATCH),
+        ),
+        `the ${UPGRADE_PATCH} marker in the previous build's run`,
+      );
+      await recordHistory(
+        server.client.workflow.getHandle(clusterWorkflowId(name), firstRunId),
+        'upgrade-previous-build-run-continued-as-new',
+      );
       const newRunId = last.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId!;
       const newRun = await server.client.workflow.getHandle(clusterWorkflowId(name), newRunId).fetchHistory();
       const identities = taskIdentities(newRun);
@@ -233,6 +250,7 @@ describe(
         identities.length > 0 && identities.every((i) => i.startsWith(`${newWorker!.child.pid}@`)),
         `the restart ran on the new worker (pid ${newWorker!.child.pid}): ${identities.join(', ')}`,
       );
+      await recordHistory(status(), 'upgrade-new-build-run-restart');
     });
   },
 );
