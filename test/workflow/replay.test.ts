@@ -26,7 +26,9 @@ import { workflowBundle } from '../helpers/temporal';
  * rollout that fails and is rolled back, rollout and rollback, hostSteps children, continue-as-new)
  * is recorded by
  *   OMNI_SIM_TEST_INSTANCE=2xx RECORD_HISTORIES=1 node --import tsx --test test/e2e/clusterOperations.test.ts
- * and `node --import tsx test/helpers/historyCoverage.ts` prints which history covers what.
+ * and rollouts under load (argument, image, rollback, an instance added and removed) by
+ *   OMNI_SIM_TEST_INSTANCE=2xx RECORD_HISTORIES=1 node --import tsx --test test/e2e/rollout.test.ts
+ * `node --import tsx test/helpers/historyCoverage.ts` prints which history covers what.
  * Child workflow histories (hostStepsWorkflow) replay here too: the replayer takes the workflow
  * type from the history's first event.
  */
@@ -86,6 +88,9 @@ describe('replay of recorded cluster workflow histories', () => {
       // continued as new again at its idle point).
       'deploy-continue-as-new-after-phase',
       'deploy-continued-restart-then-continue-as-new',
+      // test/e2e/rollout.test.ts: rollouts of an argument and an image under load, a rollback, a
+      // prefill instance added (ranktables rebuilt) and removed; steps in the cluster workflow.
+      'deploy-rollouts-rollback-add-remove-prefill',
     ]) {
       assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing`);
     }
