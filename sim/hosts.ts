@@ -24,8 +24,8 @@ export interface SimContext {
 }
 
 export function simContext(instance = Number(process.env.OMNI_SIM_INSTANCE ?? 0)): SimContext {
-  if (!Number.isInteger(instance) || instance < 0 || instance > 99) {
-    throw new Error(`sim instance must be an integer 0..99 (OMNI_SIM_INSTANCE), got ${instance}`);
+  if (!Number.isInteger(instance) || instance < 0 || instance > 254) {
+    throw new Error(`sim instance must be an integer 0..254 (OMNI_SIM_INSTANCE), got ${instance}`);
   }
   const root = path.join(stateDir(), 'sim');
   const prefix = instance === 0 ? 'omd-' : `omd${instance}-`;

@@ -9,6 +9,7 @@ import { selectPhases } from '../../src/shared/phases';
 import { runDeploy } from '../helpers/cli';
 import {
   containersOn,
+  recordHistory,
   ssh,
   startDeploy,
   startDeployEnv,
@@ -257,5 +258,8 @@ describe('rollouts on the simulated cluster', () => {
       'ls -A /tmp/scripts_path /tmp/ranktable_save_path 2>/dev/null; true',
     );
     assert.equal(left.trim(), '', 'nothing the tool made is left on p2');
+    // With RECORD_HISTORIES=1, for test/workflow/replay.test.ts: rollouts of an argument and an
+    // image, a rollback, an instance added (its ranktables) and removed, steps in this workflow.
+    await recordHistory(handle, 'deploy-rollouts-rollback-add-remove-prefill');
   });
 });

@@ -16,7 +16,7 @@ export function registerSimCommands(program: Command): void {
     .option(
       '--instance <n>',
       'a separate simulated cluster (10.231.<n>.0/24), e.g. for tests; default $OMNI_SIM_INSTANCE or 0',
-      wholeNumber(0, 99),
+      wholeNumber(0, 254),
     );
 
   sim

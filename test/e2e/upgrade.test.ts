@@ -1,0 +1,256 @@
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { temporal } from '@temporalio/proto';
+import { PROJECT_ROOT } from '../../src/shared/paths';
+import { clusterWorkflowId } from '../../src/shared/ids';
+import type { ClusterStatus } from '../../src/workflows/cluster/types';
+import { runDeploy } from '../helpers/cli';
+import { recordHistory, TEST_EXECUTOR, waitForStatus } from '../helpers/deploy';
+import { serverManifest } from '../helpers/serve';
+import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { startTestServer } from '../helpers/temporal';
+
+/**
+ * An upgrade of omni-deploy under a running cluster (issue 22). A cluster started by the previous
+ * build — the tree of git tag PREVIOUS_BUILD, built with scripts/build.js, its own `deploy start`
+ * and `deploy worker` — keeps running when a worker of this checkout replaces the old worker; at
+ * its next idle point the workflow continues as new (a ContinueAsNew event ends the old build's
+ * run), and a later `deploy restart` runs on this checkout's code.
+ *
+ * NEEDS the upgrade feature (branch wip/refactor when this was written): the cluster workflow
+ * records `workflowInfo().currentBuildId` when a run starts and continues as new at the idle point
+ * when it differs, behind `patched('continue-as-new-on-upgrade')` (registered in
+ * src/workflows/patches.ts); the health watch activity returns promptly when its worker shuts
+ * down, so the idle workflow gets a task. Without that patch ID in the registry the suite is
+ * skipped, with that reason in the test output.
+ *
+ * sim-2P1D on sim instance 58 unless OMNI_SIM_TEST_INSTANCE says otherwise.
+ */
+const INSTANCE = 58;
+const PREVIOUS_BUILD = 'prev-build-2026-12-07';
+const UPGRADE_PATCH = 'continue-as-new-on-upgrade';
+
+/** Why the suite cannot run here, or undefined. Never a silent pass: node:test prints the reason. */
+function missingFeature(): string | undefined {
+  const registry = path.join(PROJECT_ROOT, 'src', 'workflows', 'patches.ts');
+  if (!fs.existsSync(registry)) {
+    return `needs the continue-as-new-on-upgrade feature: no patch registry src/workflows/patches.ts`;
+  }
+  if (!fs.readFileSync(registry, 'utf8').includes(`'${UPGRADE_PATCH}'`)) {
+    return `needs the continue-as-new-on-upgrade feature: patch '${UPGRADE_PATCH}' is not in src/workflows/patches.ts`;
+  }
+  return undefined;
+}
+
+/** The tree of PREVIOUS_BUILD, extracted (git archive) and built, node_modules and .tools linked. */
+function previousBuild(dir: string): void {
+  const archive = spawnSync('git', ['archive', '--format=tar', PREVIOUS_BUILD], {
+    cwd: PROJECT_ROOT,
+    maxBuffer: 512 << 20,
+  });
+  assert.equal(archive.status, 0, `git archive ${PREVIOUS_BUILD}: ${String(archive.stderr)}`);
+  const untar = spawnSync('tar', ['-xf', '-'], { cwd: dir, input: archive.stdout });
+  assert.equal(untar.status, 0, String(untar.stderr));
+  for (const link of ['node_modules', '.tools']) {
+    fs.symlinkSync(fs.realpathSync(path.join(PROJECT_ROOT, link)), path.join(dir, link));
+  }
+  const build = spawnSync(process.execPath, ['scripts/build.js'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(build.status, 0, `build of ${PREVIOUS_BUILD}: ${build.stdout}${build.stderr}`);
+}
+
+interface Worker {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<number | null>;
+}
+
+/** `deploy worker` of a checkout (bin/deploy inside it) against the test server. */
+async function startWorker(checkout: string, address: string): Promise<Worker> {
+  const child = spawn(path.join(checkout, 'bin', 'deploy'), ['worker', '--executor', TEST_EXECUTOR], {
+    cwd: checkout,
+    env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker of ${checkout} did not start: ${out}`)), 120_000);
+    const check = () => {
+      if (out.includes('worker connected')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then(() => reject(new Error(`worker of ${checkout} exited early: ${out}`)));
+  });
+  return {
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+type History = temporal.api.history.v1.IHistory;
+
+/** The identities (`<pid>@<host>`) of the workers that completed each workflow task, in order. */
+const taskIdentities = (h: History): string[] =>
+  (h.events ?? []).flatMap((e) =>
+    e.workflowTaskCompletedEventAttributes ? [e.workflowTaskCompletedEventAttributes.identity ?? ''] : [],
+  );
+
+const reason = missingFeature();
+
+describe(
+  'upgrade under a running cluster: previous build → this checkout',
+  { skip: reason, timeout: 900_000 },
+  () => {
+    let cluster: TestCluster;
+    let server: TestWorkflowEnvironment;
+    let oldCheckout: string;
+    let oldWorker: Worker | undefined;
+    let newWorker: Worker | undefined;
+    let env: NodeJS.ProcessEnv;
+    let name: string;
+    let firstRunId: string;
+
+    const status = () => server.client.workflow.getHandle(clusterWorkflowId(name));
+    const serving = (s: ClusterStatus) =>
+      s.stage === 'ready' && !s.operation && (s.queued ?? []).length === 0 && s.health?.state === 'serving';
+
+    before(async () => {
+      oldCheckout = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-prev-build-'));
+      previousBuild(oldCheckout);
+      cluster = await upTestCluster('sim-2P1D', INSTANCE);
+      name = cluster.plan().cluster;
+      server = await startTestServer();
+      env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default', NO_COLOR: '1' };
+    });
+
+    after(async () => {
+      await server?.client.workflow
+        .getHandle(clusterWorkflowId(name))
+        .terminate()
+        .catch(() => undefined);
+      await newWorker?.stop();
+      await oldWorker?.stop();
+      await server?.teardown();
+      await cluster?.down();
+      if (oldCheckout) fs.rmSync(oldCheckout, { recursive: true, force: true });
+    });
+
+    it('the previous build deploys the cluster with its own deploy start and deploy worker', async () => {
+      oldWorker = await startWorker(oldCheckout, server.address);
+      const r = await runDeploy(
+        [
+          'start',
+          '-i',
+          cluster.inventoryFile,
+          '--detach',
+          '--executor',
+          TEST_EXECUTOR,
+          '--attempts',
+          '3',
+          '--watch-every',
+          '2s',
+        ],
+        env,
+        120_000,
+        oldCheckout,
+      );
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const s = await waitForStatus(status(), serving, 300_000, 'the deploy of the previous build, serving');
+      assert.equal(s.generation, 0);
+      const description = await status().describe();
+      firstRunId = description.runId;
+      const identities = taskIdentities(await status().fetchHistory());
+      assert.ok(
+        identities.every((i) => i.startsWith(`${oldWorker!.child.pid}@`)),
+        `every task so far by the old worker (pid ${oldWorker!.child.pid}): ${identities.join(', ')}`,
+      );
+    });
+
+    it('a worker of this checkout replaces the old one: the run continues as new at its idle point', async () => {
+      await oldWorker!.stop();
+      oldWorker = undefined;
+      newWorker = await startWorker(PROJECT_ROOT, server.address);
+      const s = await waitForStatus(
+        status(),
+        (x) => serving(x) && x.generation >= 1,
+        120_000,
+        'a continue-as-new onto the new build, serving',
+      );
+      assert.equal(s.generation, 1, 'exactly one continue-as-new for the upgrade');
+      const oldRun = await server.client.workflow
+        .getHandle(clusterWorkflowId(name), firstRunId)
+        .fetchHistory();
+      const last = oldRun.events?.at(-1);
+      assert.ok(
+        last?.workflowExecutionContinuedAsNewEventAttributes,
+        `the previous build's run ends continued as new, not ${last?.eventType}`,
+      );
+      // The old build's run, replayed by the new code up to its idle point, then the marker of
+      // the upgrade patch and the continue-as-new: with RECORD_HISTORIES=1 a history for
+      // test/workflow/replay.test.ts (which wants every patch ID of src/ in some history).
+      assert.ok(
+        (oldRun.events ?? []).some(
+          (e) =>
+            e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
+            Buffer.from(
+              e.markerRecordedEventAttributes.details?.['patch-data']?.payloads?.[0]?.data ?? [],
+            ).includes(UPGRADE_PATCH),
+        ),
+        `the ${UPGRADE_PATCH} marker in the previous build's run`,
+      );
+      await recordHistory(
+        server.client.workflow.getHandle(clusterWorkflowId(name), firstRunId),
+        'upgrade-previous-build-run-continued-as-new',
+      );
+      const newRunId = last.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId!;
+      const newRun = await server.client.workflow.getHandle(clusterWorkflowId(name), newRunId).fetchHistory();
+      const identities = taskIdentities(newRun);
+      assert.ok(identities.length > 0);
+      assert.ok(
+        identities.every((i) => i.startsWith(`${newWorker!.child.pid}@`)),
+        `the new run's tasks by the new worker (pid ${newWorker!.child.pid}): ${identities.join(', ')}`,
+      );
+    });
+
+    it('a later deploy restart runs on the new code', async () => {
+      const plan = cluster.plan();
+      const before = await serverManifest(cluster.ctx, plan, 'd0');
+      const r = await runDeploy(['restart', name, '--role', 'decode'], env, 300_000);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /restarted d0, d1: ready again/);
+      const after = await serverManifest(cluster.ctx, plan, 'd0');
+      assert.notDeepEqual(
+        after.map((x) => x.pid),
+        before.map((x) => x.pid),
+        'the decode engines restarted',
+      );
+      const history = await status().fetchHistory();
+      const accepted = (history.events ?? []).findIndex(
+        (e) =>
+          e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
+          'restartServersAndWait',
+      );
+      assert.ok(accepted > 0, 'the restart update is in the current run');
+      const identities = taskIdentities({ events: history.events!.slice(accepted) });
+      assert.ok(
+        identities.length > 0 && identities.every((i) => i.startsWith(`${newWorker!.child.pid}@`)),
+        `the restart ran on the new worker (pid ${newWorker!.child.pid}): ${identities.join(', ')}`,
+      );
+      await recordHistory(status(), 'upgrade-new-build-run-restart');
+    });
+  },
+);
