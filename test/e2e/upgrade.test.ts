@@ -29,7 +29,15 @@ import { startTestServer } from '../helpers/temporal';
  * down, so the idle workflow gets a task. Without that patch ID in the registry the suite is
  * skipped, with that reason in the test output.
  *
- * sim-2P1D on sim instance 58 unless OMNI_SIM_TEST_INSTANCE says otherwise.
+ * Checked on 2026-12-07 in a scratch worktree of wip/refactor at b5220e3 (the feature), this file
+ * copied in: 3 of 3 pass (sim instance 204); on the code without the feature, the continue-as-new
+ * is never seen (the second test fails after 120 s). With RECORD_HISTORIES=1 it writes
+ * upgrade-previous-build-run-continued-as-new.json (the old build's run: the patch marker, then
+ * ContinueAsNew) and upgrade-new-build-run-restart.json; they belong with the feature, whose code
+ * alone replays them.
+ *
+ * sim-2P1D on sim instance 58 unless OMNI_SIM_TEST_INSTANCE says otherwise:
+ *   OMNI_SIM_TEST_INSTANCE=2xx RECORD_HISTORIES=1 node --import tsx --test test/e2e/upgrade.test.ts
  */
 const INSTANCE = 58;
 const PREVIOUS_BUILD = 'prev-build-2026-12-07';
