@@ -91,6 +91,10 @@ describe('replay of recorded cluster workflow histories', () => {
       // test/e2e/rollout.test.ts: rollouts of an argument and an image under load, a rollback, a
       // prefill instance added (ranktables rebuilt) and removed; steps in the cluster workflow.
       'deploy-rollouts-rollback-add-remove-prefill',
+      // test/e2e/upgrade.test.ts: a run started by the previous build that moved to the new code
+      // at its idle point (continue-as-new-on-upgrade), and the new build's run with a restart.
+      'upgrade-previous-build-run-continued-as-new',
+      'upgrade-new-build-run-restart',
     ]) {
       assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing`);
     }
