@@ -6,6 +6,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { expandPlan, type PlanInput } from '../../plan/compact';
+import type { Plan } from '../../plan/types';
 import type { Phase } from '../../shared/phases';
 import { hostError } from '../common';
 import { runHostStep, type HostStepOutcome, type HostStepSpec, type HostStepsProgress } from './hostSteps';
@@ -59,27 +60,7 @@ export async function hostStepsWorkflow(input: HostStepsInput): Promise<HostStep
   const progress = new Progress(input);
   const outcomes: HostStepOutcome[] = [...(input.done ?? [])];
   if (input.spec.kind === 'copyFanOut') {
-    // One schedule over all the hosts, in this run (a copy is a few events: 512 hosts stay
-    // within a run's budget), its outcomes reported as the lanes below report theirs.
-    const report = (o: HostStepOutcome) => {
-      if (o.state !== 'running') outcomes.push(o);
-      progress.add(o);
-    };
-    await copyFanOut(
-      {
-        acts,
-        plan,
-        parallelism: input.parallelism,
-        running: (host) => report({ host, state: 'running', at: Date.now() }),
-        done: (host, note) => report({ host, state: 'done', at: Date.now(), note }),
-        failed: (host, error) => report({ host, state: 'failed', at: Date.now(), error }),
-      },
-      input.spec.artefact,
-      input.hosts,
-      input.spec.holders,
-      fanOutSettings(input.spec.fanOut, input.hosts.length),
-    );
-    await progress.idle();
+    await copyInOneRun(input, input.spec, acts, plan, progress, outcomes);
     return { outcomes };
   }
   let cancelled: unknown;
@@ -117,6 +98,39 @@ export async function hostStepsWorkflow(input: HostStepsInput): Promise<HostStep
     });
   }
   return { outcomes };
+}
+
+/**
+ * A copy fan-out: one schedule over all the hosts, in this run (a copy is a few events: 512 hosts
+ * stay within a run's budget), its outcomes reported as the lanes report theirs.
+ */
+async function copyInOneRun(
+  input: HostStepsInput,
+  spec: Extract<HostStepSpec, { kind: 'copyFanOut' }>,
+  acts: HostActivities,
+  plan: Plan,
+  progress: Progress,
+  outcomes: HostStepOutcome[],
+): Promise<void> {
+  const report = (o: HostStepOutcome) => {
+    if (o.state !== 'running') outcomes.push(o);
+    progress.add(o);
+  };
+  await copyFanOut(
+    {
+      acts,
+      plan,
+      parallelism: input.parallelism,
+      running: (host) => report({ host, state: 'running', at: Date.now() }),
+      done: (host, note) => report({ host, state: 'done', at: Date.now(), note }),
+      failed: (host, error) => report({ host, state: 'failed', at: Date.now(), error }),
+    },
+    spec.artefact,
+    input.hosts,
+    spec.holders,
+    fanOutSettings(spec.fanOut, input.hosts.length),
+  );
+  await progress.idle();
 }
 
 function overBudget(): boolean {

@@ -33,19 +33,63 @@ export async function rollOut(
   round: number,
   progress: (what: string) => void,
 ): Promise<RolloutReport> {
-  const next = ctx.plan;
-  const prefix = `rollout.${round}`;
-  const report: RolloutReport = {};
-  const changed = diff.units.filter((u) => u.change !== 'none' && u.change !== 'remove');
-  const hostsWith = (action: string) =>
-    diff.units.flatMap((u) => u.hosts.filter((h) => h.actions.includes(action as never)).map((h) => h.host));
-  // Upstreams the proxy must not send to: new hosts until their unit is rolled (nothing runs
-  // there yet), and the unit being rolled. Changed units keep serving on their old engines until
-  // their turn.
-  const drained = new Set(upstreamsOf(next, hostsWith('add-host')));
-  const reload = (step: string, awaitDrain: boolean) =>
-    ctx.fanOut(
-      `${prefix}.${step}`,
+  const rollout = new Rollout(ctx, current, diff, `rollout.${round}`, progress);
+  await rollout.addHosts();
+  if (diff.globalRanktable || rollout.hostsWith('rewrite-ranktables').length > 0) {
+    progress('ranktables rebuilt for the new layout and written to every engine host');
+    await rebuildRanktables(ctx, `${rollout.prefix}.ranktable`);
+  }
+  // The new layout's upstreams; instances that are new (or removed) are out of it from now on.
+  await rollout.reload('proxy.layout', true);
+  if (diff.globalRanktable) {
+    await rollout.newLayout();
+  } else {
+    await rollout.prefillInTurn();
+    await rollout.decodeInTurn();
+  }
+  await rollout.replaceProxy();
+  await rollout.reload('proxy.final', false);
+  await rollout.removeHosts();
+  await rollout.verify();
+  return rollout.report;
+}
+
+/** The steps of one rollout, in the order rollOut runs them, and what they share. */
+class Rollout {
+  readonly report: RolloutReport = {};
+  private readonly next: Plan;
+  /** Units to roll (changed, not removed). */
+  private readonly changed: UnitChange[];
+  /**
+   * Upstreams the proxy must not send to: new hosts until their unit is rolled (nothing runs
+   * there yet), and the unit being rolled. Changed units keep serving on their old engines until
+   * their turn.
+   */
+  private readonly drained: Set<string>;
+
+  constructor(
+    private readonly ctx: PhaseContext,
+    private readonly current: Plan,
+    private readonly diff: PlanDiff,
+    readonly prefix: string,
+    private readonly progress: (what: string) => void,
+  ) {
+    this.next = ctx.plan;
+    this.changed = diff.units.filter((u) => u.change !== 'none' && u.change !== 'remove');
+    this.drained = new Set(upstreamsOf(this.next, this.hostsWith('add-host')));
+  }
+
+  hostsWith(action: string): string[] {
+    return this.diff.units.flatMap((u) =>
+      u.hosts.filter((h) => h.actions.includes(action as never)).map((h) => h.host),
+    );
+  }
+
+  /** Reload the proxy with the drained upstreams out of it. */
+  reload(step: string, awaitDrain: boolean): Promise<void> {
+    const { ctx, next, drained } = this;
+    return ctx.fanOut(
+      `${this.prefix}.${step}`,
       'run_proxy',
       [next.proxy.host],
       (h) =>
@@ -56,10 +100,14 @@ export async function rollOut(
         }),
       (r) => `${r.action}${drained.size > 0 ? `, ${drained.size} upstream(s) drained` : ''}`,
     );
+  }
 
-  const added = hostsWith('add-host');
-  if (added.length > 0) {
-    progress(`new hosts ${added.join(', ')}: containers and code`);
+  /** New hosts get their containers and code before anything is restarted. */
+  async addHosts(): Promise<void> {
+    const { ctx, next, prefix } = this;
+    const added = this.hostsWith('add-host');
+    if (added.length === 0) return;
+    this.progress(`new hosts ${added.join(', ')}: containers and code`);
     await ctx.fanOut(`${prefix}.add.container`, 'run_docker', added, (h) =>
       ctx.activities(h, 'run_docker').ensureContainer(containerInput(next, h)),
     );
@@ -70,78 +118,85 @@ export async function rollOut(
       (h) => ctx.executorActivities(h, 'sync_code').syncCode(syncCodeInput(next, h)),
     );
   }
-  if (diff.globalRanktable || hostsWith('rewrite-ranktables').length > 0) {
-    progress('ranktables rebuilt for the new layout and written to every engine host');
-    await rebuildRanktables(ctx, `${prefix}.ranktable`);
-  }
-  // The new layout's upstreams; instances that are new (or removed) are out of it from now on.
-  await reload('proxy.layout', true);
 
-  if (diff.globalRanktable) {
-    // A changed layout (an instance added or removed): every engine must agree on the global
-    // ranktable and on kv_parallel_size, so a mix of old and new engines refuses each other's KV
-    // transfers. They restart together, drained, and that window is the outage.
-    const engines = changed.filter((u) => u.kind !== 'proxy');
-    progress(`new layout: ${engines.map((u) => u.unit).join(', ')} drained and restarted together`);
-    const upstreams = engines.flatMap((u) => unitUpstreams(next, u.unit));
-    for (const x of upstreams) drained.add(x);
-    await reload('layout.drain', true);
+  /**
+   * A changed layout (an instance added or removed): every engine must agree on the global
+   * ranktable and on kv_parallel_size, so a mix of old and new engines refuses each other's KV
+   * transfers. They restart together, drained, and that window is the outage.
+   */
+  async newLayout(): Promise<void> {
+    const engines = this.changed.filter((u) => u.kind !== 'proxy');
+    this.progress(`new layout: ${engines.map((u) => u.unit).join(', ')} drained and restarted together`);
+    const upstreams = engines.flatMap((u) => unitUpstreams(this.next, u.unit));
+    for (const x of upstreams) this.drained.add(x);
+    await this.reload('layout.drain', true);
     const outageFrom = Date.now();
-    await rollUnits(ctx, `${prefix}.layout`, engines);
-    for (const x of upstreams) drained.delete(x);
-    await reload('layout.back', false);
-    report.decodeOutageMs = Date.now() - outageFrom;
-    progress(`new layout serving after ${(report.decodeOutageMs / 1000).toFixed(1)} s`);
+    await rollUnits(this.ctx, `${this.prefix}.layout`, engines);
+    for (const x of upstreams) this.drained.delete(x);
+    await this.reload('layout.back', false);
+    this.report.decodeOutageMs = Date.now() - outageFrom;
+    this.progress(`new layout serving after ${(this.report.decodeOutageMs / 1000).toFixed(1)} s`);
   }
 
-  const prefill = diff.globalRanktable ? [] : changed.filter((u) => u.kind === 'prefill');
-  for (const [i, u] of prefill.entries()) {
-    progress(`prefill ${i + 1} of ${prefill.length}: ${u.unit} drained, restarting`);
-    const upstreams = unitUpstreams(next, u.unit);
-    for (const x of upstreams) drained.add(x);
-    await reload(`${u.unit}.drain`, true);
-    await rollUnit(ctx, prefix, u);
-    for (const x of upstreams) drained.delete(x);
-    progress(`prefill ${i + 1} of ${prefill.length}: ${u.unit} back in the proxy`);
-    await reload(`${u.unit}.back`, false);
+  /** Each changed prefill instance in turn: drained, rolled, back in the proxy. */
+  async prefillInTurn(): Promise<void> {
+    const prefill = this.changed.filter((u) => u.kind === 'prefill');
+    for (const [i, u] of prefill.entries()) {
+      this.progress(`prefill ${i + 1} of ${prefill.length}: ${u.unit} drained, restarting`);
+      const upstreams = unitUpstreams(this.next, u.unit);
+      for (const x of upstreams) this.drained.add(x);
+      await this.reload(`${u.unit}.drain`, true);
+      await rollUnit(this.ctx, this.prefix, u);
+      for (const x of upstreams) this.drained.delete(x);
+      this.progress(`prefill ${i + 1} of ${prefill.length}: ${u.unit} back in the proxy`);
+      await this.reload(`${u.unit}.back`, false);
+    }
   }
 
-  for (const u of diff.globalRanktable ? [] : changed.filter((x) => x.kind === 'decode')) {
-    progress(`${u.unit}: drained, restarting (the decode outage starts)`);
-    const upstreams = unitUpstreams(next, u.unit);
-    for (const x of upstreams) drained.add(x);
-    await reload(`${u.unit}.drain`, true);
-    const outageFrom = Date.now();
-    await rollUnit(ctx, prefix, u);
-    for (const x of upstreams) drained.delete(x);
-    await reload(`${u.unit}.back`, false);
-    report.decodeOutageMs = Date.now() - outageFrom;
-    progress(`${u.unit}: back after ${(report.decodeOutageMs / 1000).toFixed(1)} s`);
+  /** The decode instance last: its window without decode is the outage, measured. */
+  async decodeInTurn(): Promise<void> {
+    for (const u of this.changed.filter((x) => x.kind === 'decode')) {
+      this.progress(`${u.unit}: drained, restarting (the decode outage starts)`);
+      const upstreams = unitUpstreams(this.next, u.unit);
+      for (const x of upstreams) this.drained.add(x);
+      await this.reload(`${u.unit}.drain`, true);
+      const outageFrom = Date.now();
+      await rollUnit(this.ctx, this.prefix, u);
+      for (const x of upstreams) this.drained.delete(x);
+      await this.reload(`${u.unit}.back`, false);
+      this.report.decodeOutageMs = Date.now() - outageFrom;
+      this.progress(`${u.unit}: back after ${(this.report.decodeOutageMs / 1000).toFixed(1)} s`);
+    }
   }
 
-  const proxyUnit = changed.find((u) => u.kind === 'proxy');
-  if (proxyUnit) {
-    progress('proxy: container replaced');
-    await ctx.fanOut(`${prefix}.proxy.container`, 'run_docker', [next.proxy.host], (h) =>
+  async replaceProxy(): Promise<void> {
+    if (!this.changed.some((u) => u.kind === 'proxy')) return;
+    const { ctx, next } = this;
+    this.progress('proxy: container replaced');
+    await ctx.fanOut(`${this.prefix}.proxy.container`, 'run_docker', [next.proxy.host], (h) =>
       ctx.activities(h, 'run_docker').ensureContainer(containerInput(next, h)),
     );
   }
-  await reload('proxy.final', false);
 
-  const removed = hostsWith('remove-host');
-  if (removed.length > 0) {
-    progress(`hosts leaving the cluster: ${removed.join(', ')} cleaned up`);
-    await ctx.fanOut(`${prefix}.remove`, 'clean_up', removed, (h) =>
+  /** Hosts that left the cluster are cleaned up (as the Plan in force before knew them). */
+  async removeHosts(): Promise<void> {
+    const removed = this.hostsWith('remove-host');
+    if (removed.length === 0) return;
+    const { ctx, current } = this;
+    this.progress(`hosts leaving the cluster: ${removed.join(', ')} cleaned up`);
+    await ctx.fanOut(`${this.prefix}.remove`, 'clean_up', removed, (h) =>
       ctx.activities(h, 'clean_up').cleanupHost(cleanupInput(current, h)),
     );
   }
 
-  progress('verifying a completion through the proxy');
-  const requestId = `omni-deploy-rollout-${uuid4()}`;
-  await ctx.fanOut(`${prefix}.verify`, 'verify', [next.proxy.host], (h) =>
-    ctx.activities(h, 'verify').verifyCompletion(verifyInput(next, requestId)),
-  );
-  return report;
+  async verify(): Promise<void> {
+    const { ctx, next } = this;
+    this.progress('verifying a completion through the proxy');
+    const requestId = `omni-deploy-rollout-${uuid4()}`;
+    await ctx.fanOut(`${this.prefix}.verify`, 'verify', [next.proxy.host], (h) =>
+      ctx.activities(h, 'verify').verifyCompletion(verifyInput(next, requestId)),
+    );
+  }
 }
 
 /** One unit: its changed containers replaced (code installed into them), its engines relaunched. */
