@@ -4,6 +4,7 @@ import { ensureContainer } from './container';
 import type { ActivityDeps } from './deps';
 import { awaitEnginesReady, launchEngines } from './engines';
 import { copyImageArchive, loadImages } from './imageArchive';
+import { awaitHostAnswers } from './hostWait';
 import { fetchHostLogs, type FetchHostLogsInput } from './logs';
 import { ping } from './ping';
 import { preflight } from './preflight';
@@ -12,6 +13,7 @@ import { readDeviceIps, writeRanktables } from './ranktable';
 import { endRelaySession } from './relay';
 import { watchHealth } from './health';
 import type {
+  AwaitHostInput,
   CleanupInput,
   ContainerInput,
   CopyImageArchiveInput,
@@ -53,6 +55,7 @@ export function createActivities(deps: ActivityDeps) {
     ensureProxy: (input: ProxyInput) => ensureProxy(deps, input),
     verifyCompletion: (input: VerifyInput) => verifyCompletion(deps, input),
     watchHealth: (input: WatchHealthInput) => watchHealth(deps, input),
+    awaitHostAnswers: (input: AwaitHostInput) => awaitHostAnswers(deps, input),
   };
 }
 

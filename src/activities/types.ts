@@ -315,6 +315,17 @@ export interface ProbeHost {
   proxyPort?: number;
 }
 
+/** awaitHostAnswers: one host, tried every `pollMs` until SSH answers. */
+export interface AwaitHostInput {
+  target: HostRef;
+  pollMs: number;
+}
+
+export interface AwaitHostResult {
+  waitedMs: number;
+  tries: number;
+}
+
 export interface WatchHealthInput {
   cluster: string;
   hosts: ProbeHost[];

@@ -74,6 +74,13 @@ export const RANKTABLES_BY_CONTENT = 'ranktables-by-content';
  */
 export const CONTINUE_AS_NEW_ON_UPGRADE = 'continue-as-new-on-upgrade';
 
+/**
+ * A repair whose attempt failed only because unit hosts do not answer (ConnectionError) waits for
+ * those hosts to answer again (awaitHostAnswers) instead of spending its attempts on them, then
+ * tries again. Added in issue 23. Deprecate once no run started before it is open.
+ */
+export const REPAIR_WAITS_FOR_HOST = 'repair-waits-for-host';
+
 /** All the IDs above, for tests and docs. */
 export const PATCHES = [
   ACTIVITY_IDS_NAME_HOST,
@@ -86,4 +93,5 @@ export const PATCHES = [
   RESTART_ENSURES_CONTAINERS,
   RANKTABLES_BY_CONTENT,
   CONTINUE_AS_NEW_ON_UPGRADE,
+  REPAIR_WAITS_FOR_HOST,
 ] as const;

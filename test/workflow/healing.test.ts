@@ -31,6 +31,10 @@ class FakeCluster {
   >();
   launches: string[] = [];
   proxyReloads: string[][] = [];
+  /** Hosts whose container cannot be started (a cause no wait fixes). */
+  broken = new Set<string>();
+  /** awaitHostAnswers calls, by host. */
+  waits: string[] = [];
 
   constructor(names: string[]) {
     for (const h of names) this.hosts.set(h, { reachable: true, healthy: true, container: 'running' });
@@ -72,6 +76,12 @@ class FakeCluster {
       },
       ensureContainer: async (i) => {
         this.step(i.target.name);
+        if (this.broken.has(i.target.name)) {
+          throw ApplicationFailure.create({
+            type: 'CommandError',
+            message: `docker start ${i.name} failed: OCI runtime error`,
+          });
+        }
         const h = this.hosts.get(i.target.name)!;
         const action = h.container === 'running' ? 'kept' : 'started';
         h.container = 'running';
@@ -86,6 +96,14 @@ class FakeCluster {
         return { action: i.force ? 'restarted' : 'started', servers: [] };
       },
       awaitEnginesReady: async (i) => (this.step(i.target.name), { servers: 1, waitedMs: 1 }),
+      awaitHostAnswers: async (i) => {
+        this.waits.push(i.target.name);
+        const started = Date.now();
+        for (let tries = 1; ; tries++) {
+          if (this.hosts.get(i.target.name)!.reachable) return { waitedMs: Date.now() - started, tries };
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
       ensureProxy: async (i) => {
         this.proxyReloads.push([...(i.conf.match(/server \S+ [^;]*down/g) ?? [])]);
         return { action: 'reloaded' };
@@ -142,9 +160,10 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
   }
   type Handle = Awaited<ReturnType<typeof env.client.workflow.start<typeof deployCluster>>>;
 
-  it('reports a lost decode host within one round, repairs the whole decode instance when it returns', async () => {
+  it('reports a lost decode host within one round; the repair waits for it, spending no attempt, and repairs the instance when it returns', async () => {
     const fake = new FakeCluster(plan.hosts.map((h) => h.name));
-    await run(fake, { healAttempts: 6, healBackoffMs: [400] }, async (handle) => {
+    // A budget of 2 attempts 200 ms apart: the host stays away far longer than that.
+    await run(fake, { healAttempts: 2, healBackoffMs: [200] }, async (handle) => {
       await waitForStatus(handle, (s) => s.health?.state === 'serving');
       fake.launches = [];
       fake.hosts.get('d1')!.reachable = false;
@@ -154,8 +173,16 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
       assert.equal(decode.hosts.find((h) => h.host === 'd1')?.condition, 'unreachable');
       assert.match(decode.cause!, /d1 cannot reach host: SSH handshake timed out/);
 
-      // Attempts fail while d1 is away; it comes back and the next attempt repairs the unit.
-      await waitForStatus(handle, (s) => (s.operation?.what ?? '').includes('attempt 2'));
+      const waiting = await waitForStatus(handle, (s) =>
+        (s.operation?.what ?? '').includes('waiting for d1 to answer'),
+      );
+      assert.equal(waiting.stage, 'healing');
+      // Far longer than the attempt budget (2 attempts, 200 ms): still waiting, not exhausted.
+      await new Promise((r) => setTimeout(r, 3000));
+      const still = await handle.query(statusQuery);
+      assert.equal(still.stage, 'healing', JSON.stringify(still.failures));
+      assert.match(still.operation?.what ?? '', /waiting for d1 to answer/);
+
       fake.hosts.get('d1')!.reachable = true;
       fake.hosts.get('d1')!.healthy = false;
       const healed = await waitForStatus(
@@ -169,39 +196,60 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
         ['d0', 'd1'],
         'the whole data-parallel group was relaunched, master first; prefill untouched',
       );
+      assert.ok(fake.waits.includes('d1'), 'the repair waited for d1');
       const events = await handle.query(eventsQuery);
       const kinds = events.map((e) => `${e.kind}:${e.unit ?? ''}:${e.result ?? ''}`);
       assert.ok(kinds.includes('health:decode-0:'), kinds.join(' '));
       assert.ok(kinds.includes('heal:decode-0:started'));
-      assert.ok(kinds.includes('heal:decode-0:failed'));
+      assert.ok(kinds.includes('heal:decode-0:waiting'), kinds.join(' '));
       assert.ok(kinds.includes('heal:decode-0:ok'));
+      assert.ok(
+        !kinds.includes('heal:decode-0:failed'),
+        `no attempt spent on a host that was away: ${kinds.join(' ')}`,
+      );
+      assert.ok(!kinds.includes('heal:decode-0:exhausted'));
+      const wait = events.find((e) => e.result === 'waiting')!;
+      assert.match(
+        wait.message,
+        /waits for d1 to answer \(d1 · \w+: ConnectionError: cannot reach d1 over SSH\); no attempt spent/,
+      );
+      assert.ok(events.some((e) => /d1 answer again after \d+ s; repairing decode-0/.test(e.message)));
       // The proxy was told to drain the broken instance during the repair.
       assert.ok(
         fake.proxyReloads.some((r) => r.length > 0),
         JSON.stringify(fake.proxyReloads),
       );
-      await recordHistory(handle, 'deploy-heal-decode-host-returns');
+      await recordHistory(handle, 'deploy-heal-waits-for-decode-host');
     });
   });
 
-  it('repairs exhausted: waits for the operator with the cause; deploy retry repairs the unit', async () => {
+  it('repairs exhausted on a cause a wait cannot fix: every attempt names it; deploy retry repairs the unit', async () => {
     const fake = new FakeCluster(plan.hosts.map((h) => h.name));
     await run(fake, { healAttempts: 2, healBackoffMs: [200] }, async (handle) => {
       await waitForStatus(handle, (s) => s.health?.state === 'serving');
-      fake.hosts.get('p1')!.reachable = false;
+      fake.broken.add('p1');
+      fake.hosts.get('p1')!.container = 'stopped';
       const waiting = await waitForStatus(handle, (s) => s.stage === 'waiting-for-operator', 30_000);
       assert.ok(
-        waiting.failures.some((f) => f.host === 'p1' && f.type === 'ConnectionError'),
+        waiting.failures.some((f) => f.host === 'p1' && f.type === 'CommandError'),
         JSON.stringify(waiting.failures),
       );
       const events = await handle.query(eventsQuery);
+      const failed = events.filter((e) => e.unit === 'prefill-1' && e.result === 'failed');
+      assert.equal(failed.length, 2, 'both attempts told');
+      for (const e of failed) {
+        assert.match(
+          e.message,
+          /failed \(p1 · run_docker: CommandError: docker start \S+ failed: OCI runtime error\)/,
+        );
+      }
       assert.ok(events.some((e) => e.unit === 'prefill-1' && e.result === 'exhausted'));
+      assert.ok(!events.some((e) => e.result === 'waiting'), 'nothing to wait for');
 
-      fake.hosts.get('p1')!.reachable = true;
+      fake.broken.delete('p1');
       const outcome = await handle.executeUpdate(retryFailedUpdate);
       assert.equal(outcome.ok, true, JSON.stringify(outcome));
       await waitForStatus(handle, (s) => s.stage === 'ready' && s.health?.state === 'serving', 30_000);
-      await recordHistory(handle, 'deploy-heal-exhausted-then-retry');
     });
   });
 

@@ -102,7 +102,9 @@ async function run(cluster: ClusterEntity): Promise<void> {
         await continueAsNewNow(cluster);
         continue;
       }
-      cluster.operations.finish(await runOperation(cluster, op));
+      const outcome = await runOperation(cluster, op);
+      if (outcome.ok) cluster.state.settleRunningCells(Date.now());
+      cluster.operations.finish(outcome);
       checkForUpgrade(cluster);
     }
     await condition(allHandlersFinished);

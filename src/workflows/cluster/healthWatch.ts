@@ -15,7 +15,7 @@ import type { HostObservation } from '../../shared/observation';
 import { hostRef, hostStepRetry } from '../common';
 import { HEALTH_WATCH } from '../patches';
 import type { ClusterEntity } from './clusterEntity';
-import { assessHealth } from './health';
+import { assessHealth, type UnitHealth } from './health';
 import { recordHealthMetrics } from './metrics';
 import { queueRepairs } from './repairOperation';
 import type { HealthOptions } from './types';
@@ -159,8 +159,12 @@ export class HealthWatch {
     const after = assessHealth(plan, result.observations, before, result.observedAt);
     state.setHealth(after);
     for (const unit of after.units) {
-      const was = before?.units.find((u) => u.unit === unit.unit)?.state;
-      if (was === unit.state || (was === undefined && unit.state === 'serving')) continue;
+      const previous = before?.units.find((u) => u.unit === unit.unit);
+      const was = previous?.state;
+      if (was === undefined && unit.state === 'serving') continue;
+      // A unit that stays down for another reason (unreachable → container stopped) is news too;
+      // the hosts' conditions tell, not the free text of their errors.
+      if (was === unit.state && previous && conditions(previous) === conditions(unit)) continue;
       this.cluster.event(
         {
           kind: 'health',
@@ -179,4 +183,9 @@ export class HealthWatch {
     recordHealthMetrics(plan.cluster, after);
     if (health.heal && state.status.healing === 'on') queueRepairs(this.cluster, after);
   }
+}
+
+/** "d0:ok d1:unreachable": what is wrong with each host of a unit, to tell a change of cause. */
+function conditions(unit: UnitHealth): string {
+  return unit.hosts.map((h) => `${h.host}:${h.condition}`).join(' ');
 }

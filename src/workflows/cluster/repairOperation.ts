@@ -2,10 +2,11 @@ import type { Phase } from '../../shared/phases';
 import type { ClusterEntity } from './clusterEntity';
 import { PhaseFailed, type PhaseContext } from './context';
 import { clusterUnits, unitsToHeal, type ClusterHealth, type Unit, type UnitHealth } from './health';
-import { drainedUpstreams, followProxy, repairUnit } from './healing';
+import { drainedUpstreams, followProxy, repairUnit, type RepairReport } from './healing';
 import { recordRepair } from './metrics';
 import type { OperationOutcome } from './operations';
 import { runPhase } from './phaseRunner';
+import type { ClusterEvent, HostFailure } from './types';
 
 /**
  * The repair policy: every unit the health model says to heal gets one repair operation, queued
@@ -57,12 +58,7 @@ export async function repair(cluster: ClusterEntity, unitName: string): Promise<
   if (unit.kind !== 'proxy') await followProxy(cluster.ctx, `heal.${round}.drain`, drained(cluster), true);
   const title = repairTitle(seen);
   try {
-    await runPhase(
-      cluster,
-      phase,
-      (ctx) => repairAttempts(cluster, ctx, unit, phase, round, title),
-      'healing',
-    );
+    await runPhase(cluster, phase, (ctx) => repairAttempts(cluster, ctx, unit, round, title), 'healing');
   } finally {
     cluster.operations.describeRunning(title);
   }
@@ -77,28 +73,45 @@ async function repairAttempts(
   cluster: ClusterEntity,
   ctx: PhaseContext,
   unit: Unit,
-  phase: Phase,
   round: number,
   title: string,
 ): Promise<void> {
   const health = cluster.options.health!;
   const unitName = unit.unit;
-  const attemptFailed = (attempt: number, waitMs: number) => {
-    const failures = cluster.state.failuresOf(phase).filter((f) => unit.hosts.includes(f.host));
-    const why = failures.map((f) => `${f.host}: ${f.type}: ${f.message}`).join('; ');
-    cluster.event({
-      kind: 'heal',
-      unit: unitName,
-      result: 'failed',
-      message: `attempt ${attempt} of ${health.healAttempts} failed (${why}); next in ${Math.round(waitMs / 1000)} s`,
-    });
-    recordRepair(cluster.plan.cluster, unitName, 'failed');
-    cluster.operations.describeRunning(
-      `${title} (attempt ${attempt + 1} of ${health.healAttempts} in ${Math.round(waitMs / 1000)} s)`,
-    );
+  const event = (result: ClusterEvent['result'], message: string) =>
+    cluster.event({ kind: 'heal', unit: unitName, result, message });
+  const report: RepairReport = {
+    attemptFailed: (attempt, waitMs, failures) => {
+      const next = waitMs > 0 ? `; next in ${Math.round(waitMs / 1000)} s` : '';
+      event(
+        'failed',
+        `attempt ${attempt} of ${health.healAttempts} failed (${describeFailures(failures)})${next}`,
+      );
+      recordRepair(cluster.plan.cluster, unitName, 'failed');
+      if (waitMs > 0) {
+        cluster.operations.describeRunning(
+          `${title} (attempt ${attempt + 1} of ${health.healAttempts} in ${Math.round(waitMs / 1000)} s)`,
+        );
+      }
+    },
+    waitingFor: (hosts, failures) => {
+      const who = hosts.join(', ');
+      event(
+        'waiting',
+        `repair of ${unitName} waits for ${who} to answer (${describeFailures(failures)}); no attempt spent`,
+      );
+      cluster.operations.describeRunning(`${title}: waiting for ${who} to answer`);
+    },
+    hostsBack: (hosts, waitedMs) => {
+      event(
+        'started',
+        `${hosts.join(', ')} answer again after ${Math.round(waitedMs / 1000)} s; repairing ${unitName}`,
+      );
+      cluster.operations.describeRunning(title);
+    },
   };
   try {
-    await repairUnit(ctx, unit, round, health, () => drained(cluster, unitName), attemptFailed);
+    await repairUnit(ctx, unit, round, health, () => drained(cluster, unitName), report);
   } catch (err) {
     if (err instanceof PhaseFailed) {
       // Out of attempts: the cluster now waits for the operator (`deploy retry`).
@@ -112,4 +125,10 @@ async function repairAttempts(
     }
     throw err;
   }
+}
+
+/** "d1 · run_docker: ConnectionError: host unreachable; …": host, step and error of each failure. */
+function describeFailures(failures: HostFailure[]): string {
+  if (failures.length === 0) return 'no step failed: the unit was not serving after the attempt';
+  return failures.map((f) => `${f.host} · ${f.phase}: ${f.type}: ${f.message}`).join('; ');
 }

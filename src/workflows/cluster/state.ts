@@ -167,13 +167,31 @@ export class ClusterState {
     (this.data.status.table[host] ??= {})[phase] = cell;
   }
 
+  /**
+   * A cell shows the latest run of its step: a step already running keeps its start (its hosts
+   * report progress more than once), any other starts a new run now (a repair, rollout, restart
+   * or retry of a step that had ended), without the end or error of the run before.
+   */
   markRunning(host: string, phase: Phase, now: number): void {
     const previous = this.cell(host, phase);
     this.setCell(host, phase, {
       state: 'running',
-      startedAt: previous?.startedAt ?? now,
+      startedAt: previous?.state === 'running' ? (previous.startedAt ?? now) : now,
       note: previous?.note,
     });
+    this.changed();
+  }
+
+  /**
+   * Once an operation has ended well nothing of it runs any more: a cell still `running` (a step
+   * an operation marked for its whole span, like a repair's run_server) ends ok now.
+   */
+  settleRunningCells(now: number): void {
+    for (const [host, row] of Object.entries(this.data.status.table)) {
+      for (const [phase, c] of Object.entries(row)) {
+        if (c?.state === 'running') this.setCell(host, phase as Phase, { ...c, state: 'ok', endedAt: now });
+      }
+    }
     this.changed();
   }
 

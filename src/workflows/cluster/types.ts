@@ -99,7 +99,7 @@ export interface ClusterEvent {
   /** The unit it concerns (`decode-0`), if any. */
   unit?: string;
   message: string;
-  result?: 'started' | 'ok' | 'failed' | 'exhausted';
+  result?: 'started' | 'ok' | 'failed' | 'exhausted' | 'waiting';
 }
 
 export const DEFAULT_ACTIVITY_TUNING: ActivityTuning = {
