@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { powerOffHost, rebootHost } from '../../sim';
 import { selectPhases } from '../../src/shared/phases';
-import { eventsQuery, retryFailedUpdate, statusQuery } from '../../src/workflows/cluster/messages';
+import { eventsQuery, statusQuery } from '../../src/workflows/cluster/messages';
 import type { HealthOptions } from '../../src/workflows/cluster/types';
 import {
   startDeploy,
@@ -143,23 +143,46 @@ describe('self-healing on the simulated cluster', () => {
     assert.ok(r.servedAfter);
   });
 
-  it('repairs exhausted while a host stays off: waits for the operator; deploy retry recovers it', async () => {
+  it('a prefill host kept off past the attempt budget: the repair waits for it, spends no attempt, and serves again after the reboot with no command', async () => {
     await poll(handle, 'serving', servingAgain, 120_000);
+    const eventsBefore = (await handle.query(eventsQuery)).length;
     await powerOffHost('p1', cluster.ctx);
     const waiting = await poll(
       handle,
-      'waiting for the operator',
-      (s) => s.stage === 'waiting-for-operator',
-      180_000,
+      'the repair waiting for p1',
+      (s) => /waiting for p1 to answer/.test(s.operation?.what ?? ''),
+      120_000,
     );
-    assert.ok(
-      waiting.failures.some((x) => x.host === 'p1'),
-      `the cause names p1: ${JSON.stringify(waiting.failures)}`,
+    assert.equal(waiting.stage, 'healing');
+    // The whole budget (3 attempts, 2 s and 4 s apart) fits many times into this.
+    await new Promise((r) => setTimeout(r, 45_000));
+    const still = await handle.query(statusQuery);
+    assert.equal(
+      still.stage,
+      'healing',
+      `still waiting for p1, not for the operator: ${JSON.stringify(still.failures)}`,
     );
     await rebootHost('p1', cluster.ctx);
-    const outcome = await handle.executeUpdate(retryFailedUpdate);
-    assert.equal(outcome.ok, true, JSON.stringify(outcome.failures));
-    await poll(handle, 'serving after retry', servingAgain, 120_000);
+    const rebootedAt = Date.now();
+    await poll(handle, 'serving after the reboot', servingAgain, 120_000);
+    const backMs = Date.now() - rebootedAt;
+    results.push(
+      `prefill host p1 off 45 s past the attempt budget: serving ${(backMs / 1000).toFixed(1)} s after its reboot, no command`,
+    );
+    const events = (await handle.query(eventsQuery)).slice(eventsBefore);
+    const heal = events.filter((e) => e.kind === 'heal' && e.unit === 'prefill-1');
+    assert.ok(
+      heal.some(
+        (e) =>
+          e.result === 'waiting' &&
+          /waits for p1 to answer \(p1 · \w+: ConnectionError: .+\); no attempt spent/.test(e.message),
+      ),
+      heal.map((e) => e.message).join('\n'),
+    );
+    assert.ok(!heal.some((e) => e.result === 'exhausted'), heal.map((e) => e.message).join('\n'));
+    for (const e of heal.filter((x) => x.result === 'failed'))
+      assert.doesNotMatch(e.message, /\(\)/, 'a failure names its cause');
+    assert.ok(backMs <= 60_000, `serving ${backMs} ms after the reboot`);
   });
 
   it('history stays flat while nothing changes', async () => {

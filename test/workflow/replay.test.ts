@@ -95,6 +95,9 @@ describe('replay of recorded cluster workflow histories', () => {
       // at its idle point (continue-as-new-on-upgrade), and the new build's run with a restart.
       'upgrade-previous-build-run-continued-as-new',
       'upgrade-new-build-run-restart',
+      // test/workflow/healing.test.ts: a repair that waited for its decode host to answer again
+      // (repair-waits-for-host) instead of spending its attempts.
+      'deploy-heal-waits-for-decode-host',
     ]) {
       assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing`);
     }
