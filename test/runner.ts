@@ -166,8 +166,13 @@ async function startSharedTemporal(): Promise<{ address: string; stop: () => Pro
       'default',
       '--log-level',
       'warn',
+      // What TestWorkflowEnvironment.createLocal passes to the dev server it starts.
       '--dynamic-config-value',
       'frontend.enableServerVersionCheck=false',
+      '--dynamic-config-value',
+      'frontend.enableUpdateWorkflowExecution=true',
+      '--dynamic-config-value',
+      'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
       ...searchAttributeFlags(),
     ],
     { stdio: ['ignore', out, out] },
