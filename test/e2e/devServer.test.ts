@@ -16,6 +16,7 @@ import { probeAddress } from '../../src/temporal/devServer';
 import { runDeploy } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import { workflowBundle } from '../helpers/temporal';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * `deploy server` as an operator uses it: detached start with a persistent database, the Web UI,
@@ -131,11 +132,10 @@ describe('deploy server', () => {
     );
     const exited = new Promise((r) => older.once('exit', r));
     try {
-      const deadline = Date.now() + 60_000;
-      while ((await probeAddress('127.0.0.1', oldPort)) !== 'temporal') {
-        assert.ok(Date.now() < deadline, 'the older server did not come up');
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      await waitFor(async () => (await probeAddress('127.0.0.1', oldPort)) === 'temporal', {
+        interval: 250,
+        what: 'the older server to come up',
+      });
     } finally {
       older.kill('SIGTERM');
       await exited;

@@ -27,6 +27,7 @@ import { fetchLogsInput } from '../../src/workflows/logSources';
 import { runDeploy } from '../helpers/cli';
 import { startTestServer } from '../helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * Log fetching on the simulated cluster (its own instance, 10.231.14.0/24: p0, d0 and c0 on three
@@ -100,16 +101,6 @@ function activityWorkers(history: temporal.api.history.v1.IHistory): { type: str
     }
   }
   return runs;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** When a fetch does not finish: what is still pending, and what the workers said. */
@@ -254,9 +245,9 @@ describe('log fetch on the simulated cluster', { timeout: 600_000 }, () => {
     const schedule = client.schedule.getHandle('logs/logs-e2e');
     const description = await schedule.describe();
     assert.equal(description.policies.overlap, 'SKIP');
-    const action = await waitFor('a scheduled run', async () => {
-      const d = await schedule.describe();
-      return d.info.recentActions[0];
+    const action = await waitFor(async () => (await schedule.describe()).info.recentActions[0], {
+      interval: 250,
+      what: 'a scheduled run',
     });
     const run = client.workflow.getHandle(action.action.workflow.workflowId);
     const result = (await run.result()) as FetchLogsResult;

@@ -16,13 +16,13 @@ import {
   settled,
   startDeploy,
   terminateQuietly,
-  waitFor,
   waitForStatus,
   type ClusterHandle,
 } from '../helpers/serve';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 import { startTestServer } from '../helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * The ranktable phase on a simulated sim-2P1D (instance 30: p0+c0, p1, d0, d1 with 2 NPU devices
@@ -266,15 +266,13 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
     handle = await startDeploy(env.client, plan, e2eOptions(['ranktable'], EXECUTOR, { parallelism: 1 }));
     const writes = engineHosts().length;
     const doneBeforeKill = await waitFor(
-      'a first writeRanktables to complete',
       async () => {
         const n = completedActivities(await handle!.fetchHistory()).filter(
           (t) => t === 'writeRanktables',
         ).length;
         return n >= 1 ? n : undefined;
       },
-      60_000,
-      50,
+      { timeout: 60_000, interval: 50, what: 'a first writeRanktables to complete' },
     );
     await worker!.kill();
     worker = undefined;

@@ -19,6 +19,7 @@ import {
 } from '../../src/remote';
 import { startLoopbackSshd, type LoopbackSshd } from '../helpers/loopbackSshd';
 import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/waitFor';
 
 /** The remote layer against a real OpenSSH sshd on loopback. */
 describe('remote layer over a real sshd', () => {
@@ -35,15 +36,14 @@ describe('remote layer over a real sshd', () => {
   };
 
   /** Polls until the local /proc (the sshd is on this machine) no longer has a live `pid`. */
-  const waitGone = async (pid: number, ms = 5000) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
-      if (!stat || stat.split(') ')[1]?.startsWith('Z')) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return false;
-  };
+  const waitGone = (pid: number, ms = 5000) =>
+    waitFor(
+      () => {
+        const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+        return !stat || stat.split(') ')[1]?.startsWith('Z') === true;
+      },
+      { timeout: ms, interval: 50, what: `process ${pid} to end` },
+    ).catch(() => false);
 
   before(async () => {
     sshd = await startLoopbackSshd();

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { clusterFiles, simContext, simDown, sshOptions, type SimCluster } from '../../sim';
 import { runDeploy } from '../helpers/cli';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * The simulated cluster end to end, as the tool will use it: `deploy sim up` of 3 hosts, strict
@@ -78,17 +79,16 @@ async function postJson(url: string, body: unknown): Promise<{ status: number; j
 }
 
 async function waitHealthy(url: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(500) });
-      if (res.ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} not healthy within ${ms} ms`);
+  await waitFor(
+    async () => {
+      try {
+        return (await fetch(url, { signal: AbortSignal.timeout(500) })).ok;
+      } catch {
+        return false; // not yet
+      }
+    },
+    { timeout: ms, interval: 100, what: `${url} to be healthy` },
+  );
 }
 
 /** What must be gone after `sim down`: namespaces, links, mounts, processes. */

@@ -21,6 +21,7 @@ import {
 import { makeCodeTree } from '../helpers/codeTree';
 import { tinyImageArchive } from '../helpers/imageArchive';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * sync_code's fan-out on sim-4P1D (sim instance 36; issue 16): the executor copies a 30 MB tree to
@@ -86,18 +87,18 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
     );
     const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker', 'sync_code']));
     // Wait for p0's rsync to another host, then pull its plug.
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      assert.ok(Date.now() < deadline, 'p0 never relayed');
-      const ps = await hostExec(
-        p0.address,
-        ['sh', '-c', 'ps -eo args | grep "[o]mni-deploy/relay" || true'],
-        undefined,
-        ctx,
-      );
-      if (ps.includes('rsync')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      async () => {
+        const ps = await hostExec(
+          p0.address,
+          ['sh', '-c', 'ps -eo args | grep "[o]mni-deploy/relay" || true'],
+          undefined,
+          ctx,
+        );
+        return ps.includes('rsync');
+      },
+      { timeout: 120_000, interval: 100, what: 'p0 to relay (an rsync of it to another host)' },
+    );
     await powerOffHost('p0', ctx);
     execFileSync('ip', ['neigh', 'flush', 'to', p0.address, 'dev', ctx.bridge]);
 

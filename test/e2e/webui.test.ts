@@ -17,6 +17,7 @@ import { seedPlan } from '../helpers/plans';
 import { freePort } from '../helpers/ports';
 import { workflowBundle } from '../helpers/temporal';
 import { ARTIFACTS, frameWithText, openUiBrowser, type UiBrowser } from '../helpers/webui';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * What an operator sees in the Temporal Web UI, checked in a real browser (Debian's Chromium driven
@@ -74,10 +75,14 @@ describe('Temporal Web UI in a browser', { timeout: 300_000 }, () => {
       staticSummary: planSummary(plan),
       staticDetails: `phases: ${PHASES.join(' → ')}`,
     });
-    for (let s = await handle.query(statusQuery); s.stage !== 'ready'; s = await handle.query(statusQuery)) {
-      assert.notEqual(s.stage, 'waiting-for-operator', JSON.stringify(s.failures));
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      async () => {
+        const s = await handle.query(statusQuery);
+        assert.notEqual(s.stage, 'waiting-for-operator', JSON.stringify(s.failures));
+        return s.stage === 'ready';
+      },
+      { interval: 100, what: 'the deploy to be ready' },
+    );
 
     browser = await openUiBrowser();
     page = browser.page;

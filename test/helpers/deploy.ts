@@ -18,6 +18,7 @@ import { deployCluster } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/cluster/messages';
 import type { ClusterStatus, DeployOptions } from '../../src/workflows/cluster/types';
 import { startTestServer, workflowBundle } from './temporal';
+import { waitFor } from './waitFor';
 
 /**
  * Shared code of the cluster workflow's end-to-end tests: a real Temporal test server, workers
@@ -97,16 +98,18 @@ export async function startDeployEnv(opts: { workers?: boolean } = {}): Promise<
 
 /**
  * Start the cluster workflow as `deploy start` does (ID `cluster/<name>`, shared queue), with a
- * full Plan (as older clients did) or the compact one `deploy start` sends.
+ * full Plan (as older clients did) or the compact one `deploy start` sends. `taskQueue` replaces
+ * the shared queue for tests on a Temporal server other test files use at the same time.
  */
 export function startDeploy(
   client: Client,
   plan: PlanInput,
   options: DeployOptions,
+  taskQueue = SHARED_TASK_QUEUE,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployCluster>> {
   return client.workflow.start(deployCluster, {
     workflowId: clusterWorkflowId(plan.cluster),
-    taskQueue: SHARED_TASK_QUEUE,
+    taskQueue,
     args: [{ plan, options }],
     typedSearchAttributes: [{ key: DEPLOY_CLUSTER, value: plan.cluster }],
   });
@@ -119,16 +122,14 @@ export async function waitForStatus(
   timeoutMs = 60_000,
   what = 'the status',
 ): Promise<ClusterStatus> {
-  const deadline = Date.now() + timeoutMs;
   let last: ClusterStatus | undefined;
-  for (;;) {
-    last = await handle.query(statusQuery).catch(() => last);
-    if (last && predicate(last)) return last;
-    if (Date.now() > deadline) {
-      throw new Error(`waited ${timeoutMs} ms for ${what} in vain; last status: ${JSON.stringify(last)}`);
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
+  return waitFor(
+    async () => {
+      last = await handle.query(statusQuery).catch(() => last);
+      return last && predicate(last) ? last : undefined;
+    },
+    { timeout: timeoutMs, interval: 150, what, detail: () => `last status: ${JSON.stringify(last)}` },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './ports';
+import { waitFor } from './waitFor';
 
 /** A real OpenSSH sshd on loopback, for tests of the remote layer. */
 export interface LoopbackSshd {
@@ -133,10 +134,9 @@ async function waitForListener(
   port: number,
   child: ReturnType<typeof spawn>,
 ): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  const listening = () => {
     if (child.exitCode !== null) throw new Error(`sshd exited with code ${child.exitCode}`);
-    const up = await new Promise<boolean>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const s = net.connect(port, address);
       s.once('connect', () => {
         s.destroy();
@@ -144,9 +144,13 @@ async function waitForListener(
       });
       s.once('error', () => resolve(false));
     });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`sshd on ${address}:${port} did not start listening`);
+  };
+  await waitFor(listening, {
+    timeout: 10_000,
+    interval: 50,
+    what: `sshd on ${address}:${port} to listen`,
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
 }

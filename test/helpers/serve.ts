@@ -116,21 +116,6 @@ export function describeFailures(failures: HostFailure[]): string {
   return failures.map((f) => `${f.host}/${f.phase} ${f.type}: ${f.message}`).join('\n');
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
 /** A shell script on a simulated host over ssh (the host itself, not a container). */
 export const onHost = ssh;
 

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
 import { clusterWorkflowId } from '../../src/shared/ids';
+import { waitFor } from './waitFor';
 
 /**
  * The Temporal Web UI in a real browser: Debian's Chromium driven by playwright-core (never a
@@ -65,18 +66,19 @@ export async function openUiBrowser(): Promise<UiBrowser> {
 
 /** The UI renders summaries and details as markdown in sandboxed iframes. */
 export async function frameWithText(page: Page, text: string, timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const frame of page.frames()) {
-      const body = await frame
-        .locator('body')
-        .innerText({ timeout: 1000 })
-        .catch(() => '');
-      if (body.includes(text)) return frame;
-    }
-    if (Date.now() > deadline) throw new Error(`no frame of ${page.url()} shows "${text}"`);
-    await page.waitForTimeout(250);
-  }
+  return waitFor(
+    async () => {
+      for (const frame of page.frames()) {
+        const body = await frame
+          .locator('body')
+          .innerText({ timeout: 1000 })
+          .catch(() => '');
+        if (body.includes(text)) return frame;
+      }
+      return undefined;
+    },
+    { timeout: timeoutMs, interval: 250, what: `a frame of ${page.url()} to show "${text}"` },
+  );
 }
 
 /**

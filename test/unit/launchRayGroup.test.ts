@@ -13,6 +13,7 @@ import {
 } from '../../src/plan/launch';
 import { freePort } from '../helpers/ports';
 import { PREFILL_HEAD_P0, PREFILL_WORKER_P1 } from './launchLayouts';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * The Ray group of a prefill instance over several hosts, with the generated scripts run for real
@@ -109,13 +110,8 @@ describe('multi-node prefill: the Ray group before the engine', () => {
     }
   };
 
-  async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!check()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const waitUntil = (what: string, check: () => boolean) =>
+    waitFor(check, { timeout: 10_000, interval: 50, what });
 
   it('the head returns at once; its engine waits until the member joined, then runs in the same process', async () => {
     const h = await headSpec('joins', [{ name: 'p1', address: '10.0.0.2' }], 60);
@@ -129,7 +125,7 @@ describe('multi-node prefill: the Ray group before the engine', () => {
     assert.ok(!fs.existsSync(path.join(h.calls, 'argv')), 'no engine before the group is whole');
 
     fs.appendFileSync(h.nodes, '10.0.0.2\n'); // the member joins
-    await waitFor('the engine to start', () => fs.existsSync(path.join(h.calls, 'argv')));
+    await waitUntil('the engine to start', () => fs.existsSync(path.join(h.calls, 'argv')));
     const argv = fs.readFileSync(path.join(h.calls, 'argv'), 'utf8').split('\0');
     assert.deepEqual(argv.slice(0, 2), ['serve', PREFILL_HEAD_P0.modelPath]);
     assert.ok(argv.includes('--distributed-executor-backend'));
@@ -153,7 +149,7 @@ describe('multi-node prefill: the Ray group before the engine', () => {
     const server = (JSON.parse(fs.readFileSync(manifestFile(h.spec.runDir), 'utf8')) as ServersManifest)
       .servers[0]!;
     groups.push(server.pid);
-    await waitFor('the server to give up', () => !alive(server.pid));
+    await waitUntil('the server to give up', () => !alive(server.pid));
     const log = fs.readFileSync(server.log, 'utf8');
     assert.match(
       log,

@@ -14,6 +14,7 @@ import {
 } from '../../src/plan/launch';
 import { freePort } from '../helpers/ports';
 import { DECODE_D0 } from './launchLayouts';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * Runs generated scripts for real: a fake `vllm` on PATH records its argv and environment and
@@ -70,13 +71,8 @@ function groupMembers(pgid: number): number[] {
     });
 }
 
-async function waitFor(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitUntil = (what: string, check: () => boolean) =>
+  waitFor(check, { timeout: 5000, interval: 50, what });
 
 function readNulList(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\0').slice(0, -1);
@@ -168,10 +164,10 @@ describe('launch and stop scripts, executed', () => {
       assert.ok(fs.readFileSync(s.log, 'utf8').includes(`starting DP rank ${s.dpRank} on port ${s.port}`));
     }
     const calls = callsOf('d0');
-    await waitFor('every fake engine to record its call', () =>
+    await waitUntil('every fake engine to record its call', () =>
       m.servers.every((s) => fs.existsSync(path.join(calls, `rank_${s.dpRank}.done`))),
     );
-    await waitFor('every fake engine to start its child', () =>
+    await waitUntil('every fake engine to start its child', () =>
       m.servers.every((s) => groupMembers(s.pid).length === 2),
     );
     for (const s of m.servers) {
@@ -225,7 +221,7 @@ describe('launch and stop scripts, executed', () => {
     assert.equal(launch(spec).status, 0);
     const m = JSON.parse(fs.readFileSync(manifestFile(spec.runDir), 'utf8')) as ServersManifest;
     const pid = m.servers[0]!.pid;
-    await waitFor('the fake engine to set its trap', () =>
+    await waitUntil('the fake engine to set its trap', () =>
       fs.existsSync(path.join(callsOf('stubborn'), 'rank_0.env')),
     );
     const stop = run(renderStopScript({ runDir: spec.runDir, ray: false, graceSeconds: 1 }));
@@ -265,7 +261,9 @@ describe('launch and stop scripts, executed', () => {
     assert.equal(m.host, `d0${evil}`);
     assert.ok(fs.existsSync(m.servers[0]!.log));
     const calls = callsOf('evil');
-    await waitFor('the fake engine to record its call', () => fs.existsSync(path.join(calls, 'rank_0.done')));
+    await waitUntil('the fake engine to record its call', () =>
+      fs.existsSync(path.join(calls, 'rank_0.done')),
+    );
     const argv = readNulList(path.join(calls, 'rank_0.argv'));
     assert.equal(argv[1], `/models/${evil}`);
     assert.equal(argv[argv.indexOf('--served-model-name') + 1], evil);

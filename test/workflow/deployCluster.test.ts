@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type LogEntry } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Activities } from '../../src/activities';
 import type { Phase } from '../../src/shared/phases';
@@ -18,7 +18,7 @@ import {
 import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
 import { planFromFile } from '../../src/client/planFile';
-import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
+import { mockedOptions, startTestServer, withMockedWorker } from '../helpers/temporal';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'inventories');
 
@@ -105,16 +105,8 @@ describe('deployCluster with mocked activities', () => {
     });
   }
 
-  async function withWorker<T>(fake: FakeHosts, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = `test-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: fake.activities(),
-    });
-    return worker.runUntil(fn(taskQueue));
-  }
+  const withWorker = <T>(fake: FakeHosts, fn: (taskQueue: string) => Promise<T>) =>
+    withMockedWorker(env, fake.activities(), 'test', fn);
 
   it('runs the phases on every host, reaches ready, and cleans every host up on cancel', async () => {
     const fake = new FakeHosts();

@@ -8,10 +8,11 @@ import type { Activities } from '../../src/activities';
 import type { FetchHostLogsInput } from '../../src/activities/logs';
 import { deployCluster, fetchLogsWorkflow } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/cluster/messages';
-import { DEFAULT_ACTIVITY_TUNING, type ClusterStatus } from '../../src/workflows/cluster/types';
+import { DEFAULT_ACTIVITY_TUNING } from '../../src/workflows/cluster/types';
 import { fetchLogsInput } from '../../src/workflows/logSources';
 import { seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
+import { waitFor } from '../helpers/waitFor';
 
 /** Log fetching with mocked activities: fan-out on the executor queue, down hosts reported. */
 describe('fetchLogsWorkflow and the fetch_log phase', () => {
@@ -95,12 +96,14 @@ describe('fetchLogsWorkflow and the fetch_log phase', () => {
           },
         ],
       });
-      let status: ClusterStatus;
-      for (status = await handle.query(statusQuery); status.stage !== 'ready';) {
-        assert.notEqual(status.stage, 'waiting-for-operator', JSON.stringify(status.failures));
-        await new Promise((r) => setTimeout(r, 100));
-        status = await handle.query(statusQuery);
-      }
+      const status = await waitFor(
+        async () => {
+          const s = await handle.query(statusQuery);
+          assert.notEqual(s.stage, 'waiting-for-operator', JSON.stringify(s.failures));
+          return s.stage === 'ready' && s;
+        },
+        { interval: 100, what: 'the deploy to be ready' },
+      );
       const cell = (h: string) => status.table[h]?.fetch_log;
       for (const h of ['p0', 'p1', 'd0']) {
         assert.equal(cell(h)?.state, 'ok', h);

@@ -3,7 +3,6 @@ import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import type { WatchHealthInput } from '../../src/activities/types';
 import { observationSignature, type HostObservation } from '../../src/shared/observation';
@@ -17,7 +16,7 @@ import {
 import { type DeployOptions, type HealthOptions } from '../../src/workflows/cluster/types';
 import { recordHistory, waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
-import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
+import { mockedOptions, startTestServer, withMockedWorker } from '../helpers/temporal';
 
 /**
  * A pretend cluster behind mocked activities: the watch reports what `hosts` say, and a repair
@@ -138,14 +137,7 @@ describe('health watch and self-healing (mocked hosts, real Temporal)', () => {
   }
 
   async function run<T>(fake: FakeCluster, health: Partial<HealthOptions>, fn: (h: Handle) => Promise<T>) {
-    const taskQueue = `heal-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: fake.activities(),
-    });
-    return worker.runUntil(async () => {
+    return withMockedWorker(env, fake.activities(), 'heal', async (taskQueue) => {
       const handle = await env.client.workflow.start(deployCluster, {
         taskQueue,
         workflowId: `cluster/${randomUUID()}`,

@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { stepAttempts } from '../../src/client/stepAttempts';
 import { deployCluster } from '../../src/workflows';
@@ -12,7 +11,8 @@ import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workf
 import { runDeploy } from '../helpers/cli';
 import { waitForStatus } from '../helpers/deploy';
 import { SEED_EXTRA_VARS, SEED_INVENTORY, seedPlan } from '../helpers/plans';
-import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
+import { mockedOptions, startTestServer, withMockedWorker } from '../helpers/temporal';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * Honest operations: what the cluster workflow does with requests while it is busy, what it
@@ -32,19 +32,8 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
 
   const options = mockedOptions;
 
-  async function withWorker<T>(
-    activities: Partial<Activities>,
-    fn: (taskQueue: string) => Promise<T>,
-  ): Promise<T> {
-    const taskQueue = `ops-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-    });
-    return worker.runUntil(fn(taskQueue));
-  }
+  const withWorker = <T>(activities: Partial<Activities>, fn: (taskQueue: string) => Promise<T>) =>
+    withMockedWorker(env, activities, 'ops', fn);
 
   it('refuses an invalid input on its own: the run fails with InvalidInput naming the fields', async () => {
     await withWorker({}, async (taskQueue) => {
@@ -264,11 +253,13 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
         workflowId: `cluster/${cluster}`,
         args: [{ plan, options: opts }],
       });
-      let seen: ReturnType<typeof stepAttempts> = [];
-      for (let i = 0; i < 50 && seen.length === 0; i++) {
-        seen = stepAttempts(await handle.describe());
-        if (seen.length === 0) await new Promise((r) => setTimeout(r, 200));
-      }
+      const seen = await waitFor(
+        async () => {
+          const s = stepAttempts(await handle.describe());
+          return s.length > 0 && s;
+        },
+        { timeout: 10_000, what: 'a step to be retrying' },
+      );
       assert.equal(seen.length, 1, 'one step is retrying');
       assert.deepEqual(
         {

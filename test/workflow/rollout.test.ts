@@ -3,7 +3,6 @@ import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { deployCluster } from '../../src/workflows';
 import {
@@ -16,7 +15,7 @@ import {
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { waitForStatus } from '../helpers/deploy';
 import { seedPlan } from '../helpers/plans';
-import { startTestServer, workflowBundle } from '../helpers/temporal';
+import { startTestServer, withMockedWorker } from '../helpers/temporal';
 
 /** What the mocked hosts saw, in order: container replacements, engine launches, proxy reloads. */
 class Recorder {
@@ -74,14 +73,7 @@ describe('rollouts: a changed Plan applied unit by unit (mocked hosts, real Temp
   });
 
   async function withCluster(rec: Recorder, fn: (h: Awaited<ReturnType<typeof start>>) => Promise<void>) {
-    const taskQueue = `rollout-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: rec.activities(),
-    });
-    await worker.runUntil(async () => {
+    await withMockedWorker(env, rec.activities(), 'rollout', async (taskQueue) => {
       const handle = await start(taskQueue);
       try {
         await waitForStatus(handle, (s) => s.stage === 'ready');

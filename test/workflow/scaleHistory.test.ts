@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -96,7 +97,8 @@ describe(
       );
       const inventory = loadInventory(file);
       const plan = buildPlan(inventory);
-      const taskQueue = 'omni-deploy';
+      // Its own queue, not the production one: other test files share this Temporal server.
+      const taskQueue = `scale-${randomUUID()}`;
       const worker = await Worker.create({
         connection: env.nativeConnection,
         taskQueue,
@@ -113,7 +115,7 @@ describe(
       };
       const started = Date.now();
       await worker.runUntil(async () => {
-        const handle = await startDeploy(env.client, compactPlan(inventory), options);
+        const handle = await startDeploy(env.client, compactPlan(inventory), options, taskQueue);
         const status = await waitForStatus(handle, (s) => s.stage !== 'deploying', 840_000, 'the deploy');
         assert.equal(status.stage, 'ready', JSON.stringify(status.failures).slice(0, 1000));
         assert.equal(Object.keys(status.table).length, plan.hosts.length);

@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import type { EndRelaySessionInput, SyncCodeInput } from '../../src/activities/types';
 import { planFromFile } from '../../src/client/planFile';
@@ -16,7 +15,7 @@ import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
 import { bigInventory } from '../helpers/bigInventory';
 import { waitForStatus } from '../helpers/deploy';
-import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
+import { mockedOptions, startTestServer, withMockedWorker } from '../helpers/temporal';
 
 /** Every copy as the activities saw it, in the order they started. */
 interface CopySeen {
@@ -130,14 +129,7 @@ describe('sync_code fan-out with mocked copies', () => {
     phases: Phase[],
     fn: (handle: WorkflowHandle<typeof deployCluster>) => Promise<T>,
   ): Promise<T> {
-    const taskQueue = `fanout-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: fake.activities(),
-    });
-    return worker.runUntil(async () =>
+    return withMockedWorker(env, fake.activities(), 'fanout', async (taskQueue) =>
       fn(
         await env.client.workflow.start(deployCluster, {
           taskQueue,
