@@ -17,43 +17,26 @@ import { startTestServer } from '../helpers/temporal';
 
 /**
  * An upgrade of omni-deploy under a running cluster (issue 22). A cluster started by the previous
- * build — the tree of git tag PREVIOUS_BUILD, built with scripts/build.js, its own `deploy start`
+ * build — the tree of commit PREVIOUS_BUILD (main before the split), built with scripts/build.js, its own `deploy start`
  * and `deploy worker` — keeps running when a worker of this checkout replaces the old worker; at
  * its next idle point the workflow continues as new (a ContinueAsNew event ends the old build's
  * run), and a later `deploy restart` runs on this checkout's code.
  *
- * NEEDS the upgrade feature (branch wip/refactor when this was written): the cluster workflow
- * records `workflowInfo().currentBuildId` when a run starts and continues as new at the idle point
- * when it differs, behind `patched('continue-as-new-on-upgrade')` (registered in
- * src/workflows/patches.ts); the health watch activity returns promptly when its worker shuts
- * down, so the idle workflow gets a task. Without that patch ID in the registry the suite is
- * skipped, with that reason in the test output.
- *
- * Checked on 2026-12-07 in a scratch worktree of wip/refactor at b5220e3 (the feature), this file
- * copied in: 3 of 3 pass (sim instance 204); on the code without the feature, the continue-as-new
- * is never seen (the second test fails after 120 s). With RECORD_HISTORIES=1 it writes
+ * The feature: the cluster workflow records `workflowInfo().currentBuildId` when a run starts and
+ * continues as new at the idle point when it differs, behind `patched('continue-as-new-on-upgrade')`
+ * (src/workflows/patches.ts); the health watch activity returns promptly when its worker shuts
+ * down, so the idle workflow gets a task. Without the feature the continue-as-new is never seen
+ * (checked: the second test fails after 120 s). With RECORD_HISTORIES=1 it writes
  * upgrade-previous-build-run-continued-as-new.json (the old build's run: the patch marker, then
- * ContinueAsNew) and upgrade-new-build-run-restart.json; they belong with the feature, whose code
- * alone replays them.
+ * ContinueAsNew) and upgrade-new-build-run-restart.json (kept in test/histories).
  *
  * sim-2P1D on sim instance 58 unless OMNI_SIM_TEST_INSTANCE says otherwise:
  *   OMNI_SIM_TEST_INSTANCE=2xx RECORD_HISTORIES=1 node --import tsx --test test/e2e/upgrade.test.ts
  */
 const INSTANCE = 58;
-const PREVIOUS_BUILD = 'prev-build-2026-12-07';
+/** Main at the start of issue 22 (the cluster workflow before its split): a commit every clone has. */
+const PREVIOUS_BUILD = '61abc8fb439eff39c68525e90de401bdb764364a';
 const UPGRADE_PATCH = 'continue-as-new-on-upgrade';
-
-/** Why the suite cannot run here, or undefined. Never a silent pass: node:test prints the reason. */
-function missingFeature(): string | undefined {
-  const registry = path.join(PROJECT_ROOT, 'src', 'workflows', 'patches.ts');
-  if (!fs.existsSync(registry)) {
-    return `needs the continue-as-new-on-upgrade feature: no patch registry src/workflows/patches.ts`;
-  }
-  if (!fs.readFileSync(registry, 'utf8').includes(`'${UPGRADE_PATCH}'`)) {
-    return `needs the continue-as-new-on-upgrade feature: patch '${UPGRADE_PATCH}' is not in src/workflows/patches.ts`;
-  }
-  return undefined;
-}
 
 /** The tree of PREVIOUS_BUILD, extracted (git archive) and built, node_modules and .tools linked. */
 function previousBuild(dir: string): void {
@@ -117,148 +100,140 @@ const taskIdentities = (h: History): string[] =>
     e.workflowTaskCompletedEventAttributes ? [e.workflowTaskCompletedEventAttributes.identity ?? ''] : [],
   );
 
-const reason = missingFeature();
+describe('upgrade under a running cluster: previous build → this checkout', { timeout: 900_000 }, () => {
+  let cluster: TestCluster;
+  let server: TestWorkflowEnvironment;
+  let oldCheckout: string;
+  let oldWorker: Worker | undefined;
+  let newWorker: Worker | undefined;
+  let env: NodeJS.ProcessEnv;
+  let name: string;
+  let firstRunId: string;
 
-describe(
-  'upgrade under a running cluster: previous build → this checkout',
-  { skip: reason, timeout: 900_000 },
-  () => {
-    let cluster: TestCluster;
-    let server: TestWorkflowEnvironment;
-    let oldCheckout: string;
-    let oldWorker: Worker | undefined;
-    let newWorker: Worker | undefined;
-    let env: NodeJS.ProcessEnv;
-    let name: string;
-    let firstRunId: string;
+  const status = () => server.client.workflow.getHandle(clusterWorkflowId(name));
+  const serving = (s: ClusterStatus) =>
+    s.stage === 'ready' && !s.operation && (s.queued ?? []).length === 0 && s.health?.state === 'serving';
 
-    const status = () => server.client.workflow.getHandle(clusterWorkflowId(name));
-    const serving = (s: ClusterStatus) =>
-      s.stage === 'ready' && !s.operation && (s.queued ?? []).length === 0 && s.health?.state === 'serving';
+  before(async () => {
+    oldCheckout = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-prev-build-'));
+    previousBuild(oldCheckout);
+    cluster = await upTestCluster('sim-2P1D', INSTANCE);
+    name = cluster.plan().cluster;
+    server = await startTestServer();
+    env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default', NO_COLOR: '1' };
+  });
 
-    before(async () => {
-      oldCheckout = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-prev-build-'));
-      previousBuild(oldCheckout);
-      cluster = await upTestCluster('sim-2P1D', INSTANCE);
-      name = cluster.plan().cluster;
-      server = await startTestServer();
-      env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default', NO_COLOR: '1' };
-    });
+  after(async () => {
+    await server?.client.workflow
+      .getHandle(clusterWorkflowId(name))
+      .terminate()
+      .catch(() => undefined);
+    await newWorker?.stop();
+    await oldWorker?.stop();
+    await server?.teardown();
+    await cluster?.down();
+    if (oldCheckout) fs.rmSync(oldCheckout, { recursive: true, force: true });
+  });
 
-    after(async () => {
-      await server?.client.workflow
-        .getHandle(clusterWorkflowId(name))
-        .terminate()
-        .catch(() => undefined);
-      await newWorker?.stop();
-      await oldWorker?.stop();
-      await server?.teardown();
-      await cluster?.down();
-      if (oldCheckout) fs.rmSync(oldCheckout, { recursive: true, force: true });
-    });
+  it('the previous build deploys the cluster with its own deploy start and deploy worker', async () => {
+    oldWorker = await startWorker(oldCheckout, server.address);
+    const r = await runDeploy(
+      [
+        'start',
+        '-i',
+        cluster.inventoryFile,
+        '--detach',
+        '--executor',
+        TEST_EXECUTOR,
+        '--attempts',
+        '3',
+        '--watch-every',
+        '2s',
+      ],
+      env,
+      120_000,
+      oldCheckout,
+    );
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const s = await waitForStatus(status(), serving, 300_000, 'the deploy of the previous build, serving');
+    assert.equal(s.generation, 0);
+    const description = await status().describe();
+    firstRunId = description.runId;
+    const identities = taskIdentities(await status().fetchHistory());
+    assert.ok(
+      identities.every((i) => i.startsWith(`${oldWorker!.child.pid}@`)),
+      `every task so far by the old worker (pid ${oldWorker!.child.pid}): ${identities.join(', ')}`,
+    );
+  });
 
-    it('the previous build deploys the cluster with its own deploy start and deploy worker', async () => {
-      oldWorker = await startWorker(oldCheckout, server.address);
-      const r = await runDeploy(
-        [
-          'start',
-          '-i',
-          cluster.inventoryFile,
-          '--detach',
-          '--executor',
-          TEST_EXECUTOR,
-          '--attempts',
-          '3',
-          '--watch-every',
-          '2s',
-        ],
-        env,
-        120_000,
-        oldCheckout,
-      );
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      const s = await waitForStatus(status(), serving, 300_000, 'the deploy of the previous build, serving');
-      assert.equal(s.generation, 0);
-      const description = await status().describe();
-      firstRunId = description.runId;
-      const identities = taskIdentities(await status().fetchHistory());
-      assert.ok(
-        identities.every((i) => i.startsWith(`${oldWorker!.child.pid}@`)),
-        `every task so far by the old worker (pid ${oldWorker!.child.pid}): ${identities.join(', ')}`,
-      );
-    });
-
-    it('a worker of this checkout replaces the old one: the run continues as new at its idle point', async () => {
-      await oldWorker!.stop();
-      oldWorker = undefined;
-      newWorker = await startWorker(PROJECT_ROOT, server.address);
-      const s = await waitForStatus(
-        status(),
-        (x) => serving(x) && x.generation >= 1,
-        120_000,
-        'a continue-as-new onto the new build, serving',
-      );
-      assert.equal(s.generation, 1, 'exactly one continue-as-new for the upgrade');
-      const oldRun = await server.client.workflow
-        .getHandle(clusterWorkflowId(name), firstRunId)
-        .fetchHistory();
-      const last = oldRun.events?.at(-1);
-      assert.ok(
-        last?.workflowExecutionContinuedAsNewEventAttributes,
-        `the previous build's run ends continued as new, not ${last?.eventType}`,
-      );
-      // The old build's run, replayed by the new code up to its idle point, then the marker of
-      // the upgrade patch and the continue-as-new: with RECORD_HISTORIES=1 a history for
-      // test/workflow/replay.test.ts (which wants every patch ID of src/ in some history).
-      assert.ok(
-        (oldRun.events ?? []).some(
-          (e) =>
-            e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
-            Buffer.from(
-              e.markerRecordedEventAttributes.details?.['patch-data']?.payloads?.[0]?.data ?? [],
-            ).includes(UPGRADE_PATCH),
-        ),
-        `the ${UPGRADE_PATCH} marker in the previous build's run`,
-      );
-      await recordHistory(
-        server.client.workflow.getHandle(clusterWorkflowId(name), firstRunId),
-        'upgrade-previous-build-run-continued-as-new',
-      );
-      const newRunId = last.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId!;
-      const newRun = await server.client.workflow.getHandle(clusterWorkflowId(name), newRunId).fetchHistory();
-      const identities = taskIdentities(newRun);
-      assert.ok(identities.length > 0);
-      assert.ok(
-        identities.every((i) => i.startsWith(`${newWorker!.child.pid}@`)),
-        `the new run's tasks by the new worker (pid ${newWorker!.child.pid}): ${identities.join(', ')}`,
-      );
-    });
-
-    it('a later deploy restart runs on the new code', async () => {
-      const plan = cluster.plan();
-      const before = await serverManifest(cluster.ctx, plan, 'd0');
-      const r = await runDeploy(['restart', name, '--role', 'decode'], env, 300_000);
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      assert.match(r.stdout, /restarted d0, d1: ready again/);
-      const after = await serverManifest(cluster.ctx, plan, 'd0');
-      assert.notDeepEqual(
-        after.map((x) => x.pid),
-        before.map((x) => x.pid),
-        'the decode engines restarted',
-      );
-      const history = await status().fetchHistory();
-      const accepted = (history.events ?? []).findIndex(
+  it('a worker of this checkout replaces the old one: the run continues as new at its idle point', async () => {
+    await oldWorker!.stop();
+    oldWorker = undefined;
+    newWorker = await startWorker(PROJECT_ROOT, server.address);
+    const s = await waitForStatus(
+      status(),
+      (x) => serving(x) && x.generation >= 1,
+      120_000,
+      'a continue-as-new onto the new build, serving',
+    );
+    assert.equal(s.generation, 1, 'exactly one continue-as-new for the upgrade');
+    const oldRun = await server.client.workflow.getHandle(clusterWorkflowId(name), firstRunId).fetchHistory();
+    const last = oldRun.events?.at(-1);
+    assert.ok(
+      last?.workflowExecutionContinuedAsNewEventAttributes,
+      `the previous build's run ends continued as new, not ${last?.eventType}`,
+    );
+    // The old build's run, replayed by the new code up to its idle point, then the marker of
+    // the upgrade patch and the continue-as-new: with RECORD_HISTORIES=1 a history for
+    // test/workflow/replay.test.ts (which wants every patch ID of src/ in some history).
+    assert.ok(
+      (oldRun.events ?? []).some(
         (e) =>
-          e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
-          'restartServersAndWait',
-      );
-      assert.ok(accepted > 0, 'the restart update is in the current run');
-      const identities = taskIdentities({ events: history.events!.slice(accepted) });
-      assert.ok(
-        identities.length > 0 && identities.every((i) => i.startsWith(`${newWorker!.child.pid}@`)),
-        `the restart ran on the new worker (pid ${newWorker!.child.pid}): ${identities.join(', ')}`,
-      );
-      await recordHistory(status(), 'upgrade-new-build-run-restart');
-    });
-  },
-);
+          e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
+          Buffer.from(
+            e.markerRecordedEventAttributes.details?.['patch-data']?.payloads?.[0]?.data ?? [],
+          ).includes(UPGRADE_PATCH),
+      ),
+      `the ${UPGRADE_PATCH} marker in the previous build's run`,
+    );
+    await recordHistory(
+      server.client.workflow.getHandle(clusterWorkflowId(name), firstRunId),
+      'upgrade-previous-build-run-continued-as-new',
+    );
+    const newRunId = last.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId!;
+    const newRun = await server.client.workflow.getHandle(clusterWorkflowId(name), newRunId).fetchHistory();
+    const identities = taskIdentities(newRun);
+    assert.ok(identities.length > 0);
+    assert.ok(
+      identities.every((i) => i.startsWith(`${newWorker!.child.pid}@`)),
+      `the new run's tasks by the new worker (pid ${newWorker!.child.pid}): ${identities.join(', ')}`,
+    );
+  });
+
+  it('a later deploy restart runs on the new code', async () => {
+    const plan = cluster.plan();
+    const before = await serverManifest(cluster.ctx, plan, 'd0');
+    const r = await runDeploy(['restart', name, '--role', 'decode'], env, 300_000);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /restarted d0, d1: ready again/);
+    const after = await serverManifest(cluster.ctx, plan, 'd0');
+    assert.notDeepEqual(
+      after.map((x) => x.pid),
+      before.map((x) => x.pid),
+      'the decode engines restarted',
+    );
+    const history = await status().fetchHistory();
+    const accepted = (history.events ?? []).findIndex(
+      (e) =>
+        e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
+        'restartServersAndWait',
+    );
+    assert.ok(accepted > 0, 'the restart update is in the current run');
+    const identities = taskIdentities({ events: history.events!.slice(accepted) });
+    assert.ok(
+      identities.length > 0 && identities.every((i) => i.startsWith(`${newWorker!.child.pid}@`)),
+      `the restart ran on the new worker (pid ${newWorker!.child.pid}): ${identities.join(', ')}`,
+    );
+    await recordHistory(status(), 'upgrade-new-build-run-restart');
+  });
+});
