@@ -60,7 +60,7 @@ describe('deploy CLI', () => {
         ['sim', 'up', '--hosts', '2', '--devices', '65'],
         /'--devices <n>' argument '65' is invalid\. expected a whole number from 1 to 64/,
       ],
-      [['sim', '--instance', '100', 'status'], /'--instance <n>' argument '100' is invalid/],
+      [['sim', '--instance', '255', 'status'], /'--instance <n>' argument '255' is invalid/],
     ];
     for (const [args, message] of cases) {
       const r = await runDeploy(args);
