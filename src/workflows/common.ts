@@ -37,6 +37,17 @@ export function hostStepRetry(retry: Omit<RetryPolicy, 'nonRetryableErrorTypes'>
 }
 
 /**
+ * For activities that never fail by themselves (the health watch, waiting for a host): only a lost
+ * worker makes them retry, for as long as the cluster lives.
+ */
+export const RETRY_WHILE_THE_CLUSTER_LIVES: RetryPolicy = hostStepRetry({
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 1_000_000,
+});
+
+/**
  * Run `work` for every item with at most `limit` in flight, settling all of them (a failure does
  * not stop the others: one host's error must not abort the rest, unlike the seed's
  * any_errors_fatal). Deterministic: items start in order as slots free up.

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities';
@@ -70,7 +71,9 @@ class FakeCluster {
           if (changed || Date.now() - started > input.maxWatchMs) {
             return { observations, signature, observedAt: Date.now(), rounds, changed };
           }
-          await new Promise((r) => setTimeout(r, input.intervalMs));
+          // Rejects when the activity is cancelled (the test ends its workflow, the worker stops),
+          // so a test does not wait out maxWatchMs.
+          await sleep(input.intervalMs);
         }
       },
       ensureContainer: async (i) => {
@@ -100,7 +103,7 @@ class FakeCluster {
         const started = Date.now();
         for (let tries = 1; ; tries++) {
           if (this.hosts.get(i.target.name)!.reachable) return { waitedMs: Date.now() - started, tries };
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
       },
       ensureProxy: async (i) => {

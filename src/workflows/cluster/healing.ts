@@ -2,7 +2,7 @@ import { ActivityCancellationType, patched, proxyActivities, sleep } from '@temp
 import type { Activities } from '../../activities';
 import type { Plan } from '../../plan/types';
 import type { HostObservation } from '../../shared/observation';
-import { hostRef, hostStepRetry } from '../common';
+import { hostRef, RETRY_WHILE_THE_CLUSTER_LIVES } from '../common';
 import { REPAIR_WAITS_FOR_HOST } from '../patches';
 import { PhaseFailed, type PhaseContext } from './context';
 import type { ClusterHealth, Unit } from './health';
@@ -138,12 +138,7 @@ async function awaitHosts(
         // As long as it takes: a host can stay off for hours. Heartbeats tell a lost worker.
         startToCloseTimeout: '30 days',
         heartbeatTimeout: ctx.options.activity.heartbeatTimeout,
-        retry: hostStepRetry({
-          initialInterval: '1 second',
-          backoffCoefficient: 2,
-          maximumInterval: '30 seconds',
-          maximumAttempts: 1_000_000,
-        }),
+        retry: RETRY_WHILE_THE_CLUSTER_LIVES,
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       });
       const host = plan.hosts.find((h) => h.name === name)!;

@@ -12,7 +12,7 @@ import type { Activities } from '../../activities';
 import type { ProbeHost, WatchHealthInput, WatchHealthResult } from '../../activities/types';
 import type { Plan } from '../../plan/types';
 import type { HostObservation } from '../../shared/observation';
-import { hostRef, hostStepRetry } from '../common';
+import { hostRef, RETRY_WHILE_THE_CLUSTER_LIVES } from '../common';
 import { HEALTH_WATCH } from '../patches';
 import type { ClusterEntity } from './clusterEntity';
 import { assessHealth, type UnitHealth } from './health';
@@ -46,14 +46,8 @@ export function watchHealth(
     // A round probes every host (each bounded); the activity lives up to maxWatchMs.
     startToCloseTimeout: health.maxWatchMs + 10 * health.probeTimeoutMs + 60_000,
     heartbeatTimeout,
-    retry: hostStepRetry({
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      // The watch itself never fails (an unreachable host is an observation); only a lost
-      // worker makes it retry, for as long as the cluster lives.
-      maximumAttempts: 1_000_000,
-    }),
+    // The watch itself never fails (an unreachable host is an observation).
+    retry: RETRY_WHILE_THE_CLUSTER_LIVES,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   const input: WatchHealthInput = {
