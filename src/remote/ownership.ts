@@ -50,6 +50,15 @@ locked() {
     exec 9>&-
   done
 }
+# For the scripts that only read or shrink the manifest: under the lock, a manifest that a machine
+# mate's cleanup emptied and removed while this one waited means nothing is left to do here (the
+# lock file this call made goes again, and the state folder when empty).
+gone_while_waiting() {
+  [ -f "$m" ] && return 1
+  rm -f -- "$m.lock"
+  rmdir -- "$state" "\${state%/*}" 2>/dev/null || true
+  return 0
+}
 `;
 
 /**
@@ -111,6 +120,7 @@ awk -v h="$host" -v r="$root" -v m="$m" '
 export const REMOVE_OWNED_FILES = `${PRELUDE}
 [ -f "$m" ] || exit 0
 locked
+gone_while_waiting && exit 0
 for f; do
   root=$(awk -F'\\t' -v f="$f" '$2 == "file" && $4 == f { print $3; exit }' "$m")
   [ -n "$root" ] || continue
@@ -129,8 +139,10 @@ done
  * the tool's state folder when empty. Prints a summary line.
  */
 export const CLEANUP = `${PRELUDE}
-if [ ! -f "$m" ]; then echo "no manifest: nothing recorded for $cluster on this machine"; exit 0; fi
+nothing="no manifest: nothing recorded for $cluster on this machine"
+if [ ! -f "$m" ]; then echo "$nothing"; exit 0; fi
 locked
+if gone_while_waiting; then echo "$nothing"; exit 0; fi
 files=0 dirs=0 kept=0
 awk -F'\\t' -v h="$host" '$1 == h && $2 == "file" { print $3 "\\t" $4 }' "$m" > "$m.files"
 while IFS="$tab" read -r root f; do

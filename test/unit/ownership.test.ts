@@ -69,6 +69,37 @@ describe('host ownership manifest', () => {
     }
   });
 
+  it('machine mates cleaning up at once: the one that waited finds the manifest gone and is done', async () => {
+    // p0's cleanup checks for the manifest, then waits for the lock that c0's cleanup holds while
+    // it empties and removes the manifest; p0 used to read the missing file ("awk: cannot open
+    // …manifest", seen in the fan-out e2e after a reboot).
+    const runAsync = (script: string, owner: Owner) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const [cmd, ...rest] = ownershipArgv(script, owner, []);
+        const child = spawn(cmd!, rest, { env: { ...process.env, HOME: home } });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    fs.mkdirSync(root);
+    for (let i = 0; i < 30; i++) {
+      assert.equal(run(RECORD_FILES, c0, root, path.join(root, 'c0-file')).code, 0);
+      write(path.join(root, 'c0-file'));
+      const results = await Promise.all([
+        runAsync(CLEANUP, c0),
+        runAsync(CLEANUP, p0),
+        runAsync(CLEANUP, p0),
+      ]);
+      for (const r of results) assert.equal(r.code, 0, `round ${i}: ${r.out}`);
+      assert.ok(!fs.existsSync(manifest()), `round ${i}: the manifest is gone`);
+      assert.ok(
+        !fs.existsSync(path.join(home, '.omni-deploy')),
+        `round ${i}: no lock file or state folder left`,
+      );
+    }
+  });
+
   it('records only the folders it creates; cleanup removes its files and empty folders, keeps the rest', () => {
     fs.mkdirSync(root); // the operator made the managed folder: not ours
     write(path.join(root, 'operator-notes.txt'));
