@@ -44,7 +44,9 @@ unlinked() {
 locked() {
   while :; do
     mkdir -p "$state"
-    exec 9>>"$m.lock"
+    # A mate's cleanup may remove the folder between the two lines: open again then (\`command\`
+    # keeps a failed redirection of exec from ending the script).
+    { command exec 9>>"$m.lock"; } 2>/dev/null || continue
     flock 9
     [ ! -e "/proc/$$/fd/9" ] || [ "$m.lock" -ef "/proc/$$/fd/9" ] && return 0
     exec 9>&-
