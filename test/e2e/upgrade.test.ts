@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +14,7 @@ import { recordHistory, TEST_EXECUTOR, waitForStatus } from '../helpers/deploy';
 import { serverManifest } from '../helpers/serve';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 import { startTestServer } from '../helpers/temporal';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
 
 /**
  * An upgrade of omni-deploy under a running cluster (issue 22). A cluster started by the previous
@@ -54,43 +55,9 @@ function previousBuild(dir: string): void {
   assert.equal(build.status, 0, `build of ${PREVIOUS_BUILD}: ${build.stdout}${build.stderr}`);
 }
 
-interface Worker {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<number | null>;
-}
-
 /** `deploy worker` of a checkout (bin/deploy inside it) against the test server. */
-async function startWorker(checkout: string, address: string): Promise<Worker> {
-  const child = spawn(path.join(checkout, 'bin', 'deploy'), ['worker', '--executor', TEST_EXECUTOR], {
-    cwd: checkout,
-    env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker of ${checkout} did not start: ${out}`)), 120_000);
-    const check = () => {
-      if (out.includes('worker connected')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then(() => reject(new Error(`worker of ${checkout} exited early: ${out}`)));
-  });
-  return {
-    child,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+const startWorker = (checkout: string, address: string): Promise<WorkerProcess> =>
+  startWorkerProcess(address, ['--executor', TEST_EXECUTOR], { checkout, startTimeoutMs: 120_000 });
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -104,8 +71,8 @@ describe('upgrade under a running cluster: previous build → this checkout', { 
   let cluster: TestCluster;
   let server: TestWorkflowEnvironment;
   let oldCheckout: string;
-  let oldWorker: Worker | undefined;
-  let newWorker: Worker | undefined;
+  let oldWorker: WorkerProcess | undefined;
+  let newWorker: WorkerProcess | undefined;
   let env: NodeJS.ProcessEnv;
   let name: string;
   let firstRunId: string;
