@@ -28,14 +28,24 @@ import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporalCliPath } from '../src/shared/paths';
 import { searchAttributeFlags } from '../src/shared/searchAttributes';
+import { ensureImages } from '../sim';
 
 const ROOT = path.join(__dirname, '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const TIERS = ['unit', 'workflow', 'e2e'] as const;
 type Tier = (typeof TIERS)[number];
 
-/** Files at once per tier: e2e files bring up simulated clusters and servers of their own. */
-const CONCURRENCY: Record<Tier, number> = { unit: 2, workflow: 2, e2e: 1 };
+/**
+ * Files at once. Unit and workflow files run in one pool (a unit file fills the gaps a workflow
+ * file leaves while it waits on the server); e2e files three at a time: they mostly wait on
+ * simulated hosts, each on its own sim instance, Temporal server and folders. A file that must
+ * not share the machine says so in a header line (see `constraintsOf`).
+ */
+const LANES = { fast: 2, e2e: Number(process.env.OMNI_TEST_E2E_LANES ?? 3) };
+
+/** A file's cost before any run on this machine recorded it (test-artifacts/test-times.json). */
+const DEFAULT_MS: Record<Tier, number> = { unit: 3_000, workflow: 15_000, e2e: 60_000 };
+const BASELINE = path.join(ROOT, 'test', 'times-baseline.json');
 
 export const SHARED_TEMPORAL_ENV = 'OMNI_TEST_TEMPORAL_ADDRESS';
 
@@ -48,6 +58,8 @@ interface FileResult {
   fail: number;
   cancelled: number;
   skipped: number;
+  /** Date.now() when the file's process ended (a tier's wall time spans its files). */
+  endedAt: number;
 }
 
 const children = new Set<ChildProcess>();
@@ -110,6 +122,7 @@ function runFile(file: string, tier: Tier, env: NodeJS.ProcessEnv, stream: boole
         fail: countOf(output, 'fail'),
         cancelled: countOf(output, 'cancelled'),
         skipped: countOf(output, 'skipped'),
+        endedAt: Date.now(),
       };
       // A process that failed (a crash, an error outside any test) without a failed test.
       if (result.exitCode !== 0 && result.fail + result.cancelled === 0) result.fail = 1;
@@ -122,16 +135,95 @@ function runFile(file: string, tier: Tier, env: NodeJS.ProcessEnv, stream: boole
   });
 }
 
-async function runTier(tier: Tier, files: string[], env: NodeJS.ProcessEnv): Promise<FileResult[]> {
-  const conc = CONCURRENCY[tier];
-  const queue = [...files];
-  const results: FileResult[] = [];
-  const lane = async () => {
-    for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
-      results.push(await runFile(f, tier, env, conc === 1));
+interface Job {
+  file: string;
+  tier: Tier;
+  /** Expected wall time: the longest files start first, so no long file is left for the end. */
+  ms: number;
+  /** Files of one group never run at the same time (they share a port, an instance, a folder). */
+  group?: string;
+  /** Runs with no other file at all. */
+  alone: boolean;
+  /**
+   * How many lanes it takes: 2 for a file that loads the machine for two (PostgreSQL and a
+   * Temporal server of its own) or measures timing under load that a third file would distort.
+   */
+  lanes: number;
+}
+
+/**
+ * A file's header line `// runner: alone`, `// runner: group=NAME` or `// runner: lanes=2` (several
+ * may follow `runner:`, then a why in parentheses), e.g. the two files that use the operator's
+ * default dev server and sim instance 0 share a group.
+ */
+function constraintsOf(file: string): Pick<Job, 'group' | 'alone' | 'lanes'> {
+  const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+  const words = /^\/\/ runner: (.+)$/m.exec(text)?.[1]?.split(/\s+/) ?? [];
+  const value = (key: string) => words.find((w) => w.startsWith(`${key}=`))?.slice(key.length + 1);
+  const group = value('group');
+  return { alone: words.includes('alone'), lanes: Number(value('lanes') ?? 1), ...(group ? { group } : {}) };
+}
+
+/** Each file's wall time in the last run here, else in the committed baseline, else a default. */
+function knownTimes(): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const source of [BASELINE, path.join(ARTIFACTS, 'test-times.json')]) {
+    try {
+      const report = JSON.parse(fs.readFileSync(source, 'utf8')) as { files: { file: string; ms: number }[] };
+      for (const f of report.files) times.set(f.file, f.ms);
+    } catch {
+      // No run recorded yet (a fresh clone has only the baseline).
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(conc, files.length) }, lane));
+  }
+  return times;
+}
+
+function jobsOf(tiers: Tier[], times: Map<string, number>): Job[] {
+  return tiers
+    .flatMap((tier) => filesOf(tier).map((file) => ({ file, tier })))
+    .map(({ file, tier }) => ({
+      file,
+      tier,
+      ms: times.get(file) ?? DEFAULT_MS[tier],
+      ...constraintsOf(file),
+    }))
+    .sort((x, y) => y.ms - x.ms || x.file.localeCompare(y.file));
+}
+
+/**
+ * Runs the jobs on `lanes` lanes, longest first, keeping groups and `alone` apart: a free lane
+ * takes the first job that may start next to those running, or waits for one to end. A single
+ * lane streams each file's output as it comes; more lanes print a file's output whole when it ends.
+ */
+async function runPool(jobs: Job[], lanes: number, env: NodeJS.ProcessEnv): Promise<FileResult[]> {
+  const waiting = [...jobs];
+  const running = new Set<Job>();
+  const results: FileResult[] = [];
+  const used = () => [...running].reduce((n, r) => n + r.lanes, 0);
+  const mayStart = (j: Job) =>
+    running.size === 0 ||
+    (!j.alone &&
+      used() + j.lanes <= lanes &&
+      ![...running].some((r) => r.alone || (j.group !== undefined && r.group === j.group)));
+  let wake = () => {};
+  await new Promise<void>((done) => {
+    const fill = () => {
+      while (used() < lanes) {
+        const i = waiting.findIndex(mayStart);
+        if (i < 0) break;
+        const [job] = waiting.splice(i, 1);
+        running.add(job!);
+        void runFile(job!.file, job!.tier, env, lanes === 1).then((r) => {
+          results.push(r);
+          running.delete(job!);
+          wake();
+        });
+      }
+      if (running.size === 0 && waiting.length === 0) done();
+    };
+    wake = fill;
+    fill();
+  });
   return results;
 }
 
@@ -250,33 +342,41 @@ async function main(): Promise<number> {
     report.files.sort((a, b) => b.ms - a.ms);
     fs.writeFileSync(path.join(ARTIFACTS, 'test-times.json'), `${JSON.stringify(report, null, 2)}\n`);
   };
+  const times = knownTimes();
   let failedTier: Tier | undefined;
-  for (const tier of tiers) {
-    const files = filesOf(tier);
-    if (files.length === 0) continue;
-    console.log(`== ${tier}: ${files.length} files, ${CONCURRENCY[tier]} at a time`);
-    const tierStarted = Date.now();
+  // Unit and workflow files share a pool; e2e files run after them, and only if they passed.
+  const stages: Tier[][] = [tiers.filter((t) => t !== 'e2e'), tiers.filter((t) => t === 'e2e')];
+  for (const stage of stages) {
+    const jobs = jobsOf(stage, times);
+    if (jobs.length === 0) continue;
+    const lanes = stage.includes('e2e') ? LANES.e2e : LANES.fast;
+    console.log(`== ${stage.join(' + ')}: ${jobs.length} files, ${lanes} at a time, longest first`);
+    const stageStarted = Date.now();
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env[SHARED_TEMPORAL_ENV];
     let temporal: Awaited<ReturnType<typeof startSharedTemporal>> | undefined;
-    if (tier === 'workflow') {
+    if (stage.includes('workflow')) {
       temporal = await startSharedTemporal();
       env[SHARED_TEMPORAL_ENV] = temporal.address;
       console.log(`== one Temporal dev server for the workflow files at ${temporal.address}`);
     }
+    // Built once here, so files that start together do not each build the simulated hosts' images.
+    if (stage.includes('e2e')) console.log(`== ${await ensureImages()}`);
     try {
-      report.files.push(...(await runTier(tier, files, env)));
+      report.files.push(...(await runPool(jobs, lanes, env)));
     } finally {
       await temporal?.stop();
     }
-    const ms = Date.now() - tierStarted;
-    report.tiers[tier] = { wallMs: ms, files: files.length, loadAtEnd: load() };
-    write();
-    console.log(`== ${tier}: ${seconds(ms)} (load ${load()})`);
-    if (report.files.some((f) => f.tier === tier && f.exitCode !== 0)) {
-      failedTier = tier;
-      break;
+    for (const tier of stage) {
+      const ran = report.files.filter((f) => f.tier === tier);
+      if (ran.length === 0) continue;
+      const wallMs = Math.max(...ran.map((f) => f.endedAt)) - Math.min(...ran.map((f) => f.endedAt - f.ms));
+      report.tiers[tier] = { wallMs, files: ran.length, loadAtEnd: load() };
     }
+    write();
+    console.log(`== ${stage.join(' + ')}: ${seconds(Date.now() - stageStarted)} (load ${load()})`);
+    failedTier = stage.find((t) => report.files.some((f) => f.tier === t && f.exitCode !== 0));
+    if (failedTier) break;
   }
   write();
   const sum = (k: 'pass' | 'fail' | 'cancelled' | 'skipped') => report.files.reduce((n, f) => n + f[k], 0);

@@ -1,3 +1,4 @@
+// runner: group=demo-defaults (both use the dev server on 127.0.0.1:7233, sim instance 0 and .state)
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { simContext, simStatus } from '../../sim';

@@ -1,3 +1,4 @@
+// runner: group=demo-defaults lanes=2 (both use the dev server on 127.0.0.1:7233, sim instance 0 and .state; this one deploys twice from fresh copies)
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,3 +1,4 @@
+// runner: group=production (each runs PostgreSQL and a Temporal server; two at once would starve the 2 cores)
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

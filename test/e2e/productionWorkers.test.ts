@@ -1,3 +1,4 @@
+// runner: group=production lanes=2 (PostgreSQL, a Temporal server and worker machines of its own: it loads the 2 cores for two files)
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';

@@ -1,3 +1,4 @@
+// runner: lanes=2 (measures which requests fail during rollouts: the load of two more files distorts that)
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';

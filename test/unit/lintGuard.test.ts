@@ -1,6 +1,5 @@
 import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ESLint } from 'eslint';
 
@@ -9,8 +8,8 @@ const ROOT = path.join(__dirname, '..', '..');
 /**
  * The lint guard of the workflow sandbox holds at any depth of src/workflows: its import patterns
  * once were relative to src/workflows/, so `../../remote/exec` from src/workflows/cluster/ passed.
- * Probe files are written where workflow code lives, linted together with the project's own
- * config (one type-checked program), and removed again.
+ * Probe sources are linted as if they lived where workflow code lives, with the project's own
+ * config (type-checked), without writing them.
  */
 const PROBES: Record<string, string> = {
   'src/workflows/cluster/lintProbeRemote.ts': "export { exec } from '../../remote/exec';\n",
@@ -31,14 +30,27 @@ describe('lint guard of workflow code', () => {
   const results = new Map<string, ESLint.LintResult>();
 
   before(async () => {
-    const files = Object.keys(PROBES).map((f) => path.join(ROOT, f));
-    for (const [f, source] of Object.entries(PROBES)) fs.writeFileSync(path.join(ROOT, f), source);
-    try {
-      for (const r of await new ESLint({ cwd: ROOT }).lintFiles(files)) {
+    // Linted as text at those paths, never written: a probe file in src/ would make dist/ stale
+    // (and rebuilt by whatever test runs next to this one) and could be bundled.
+    // Files that do not exist are in no tsconfig program: the project service types them in its
+    // default project (everything else of the config is the project's own).
+    const eslint = new ESLint({
+      cwd: ROOT,
+      overrideConfig: {
+        files: ['src/workflows/**/lintProbe*.ts'],
+        languageOptions: {
+          parserOptions: {
+            projectService: {
+              allowDefaultProject: ['src/workflows/lintProbe*.ts', 'src/workflows/cluster/lintProbe*.ts'],
+            },
+          },
+        },
+      },
+    });
+    for (const [f, source] of Object.entries(PROBES)) {
+      for (const r of await eslint.lintText(source, { filePath: path.join(ROOT, f) })) {
         results.set(path.relative(ROOT, r.filePath), r);
       }
-    } finally {
-      for (const f of files) fs.rmSync(f, { force: true });
     }
   });
 
