@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { hostsFromInventory, simContext, simDown, simUp } from '../sim';
+import { ensureImages, hostsFromInventory, simContext, simDown, simImages, simUp } from '../sim';
 import { planFromFile } from '../src/client/planFile';
 import type { Plan } from '../src/plan/types';
 import type { Phase } from '../src/shared/phases';
@@ -42,8 +42,9 @@ export function fanOutInventory(ctx: ReturnType<typeof simContext>, work: string
     '    proxy_port: 7000',
     '    port_offset: { P: 0, D: 100 }',
     '    MODEL_PATH: /data/models/sim-model',
-    '    DOCKER_IMAGE_ID: localhost/omni-sim-engine:latest',
-    '    proxy_image: localhost/omni-sim-proxy:latest',
+    // This checkout's images (ensureImages ran before): another checkout may own `:latest`.
+    `    DOCKER_IMAGE_ID: ${simImages(ctx).engine}`,
+    `    proxy_image: ${simImages(ctx).proxy}`,
     `    LOCAL_CODE_PATH: '${work}/code'`,
     `    LOG_PATH_IN_EXECUTOR: '${work}/logs'`,
     '    code_install_command: \'test -f "$CODE_PATH/omniinfer/setup.py"\'',
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
     await simDown(ctx);
     fs.mkdirSync(path.join(work, 'code', 'omniinfer'), { recursive: true });
     fs.writeFileSync(path.join(work, 'code', 'omniinfer', 'setup.py'), '#\n');
+    await ensureImages(ctx);
     const inventory = fanOutInventory(ctx, work);
     await simUp(hostsFromInventory(inventory), { ctx, devices: 2 });
     const plan = planFromFile(inventory);

@@ -18,7 +18,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
-import { hostsFromInventory, simContext, simDown, simUp, type SimContext } from '../sim';
+import {
+  ensureImages,
+  hostsFromInventory,
+  simContext,
+  simDown,
+  simImages,
+  simUp,
+  type SimContext,
+} from '../sim';
 import { plansFromFile } from '../src/client/planFile';
 import { PHASES, selectPhases, type Phase } from '../src/shared/phases';
 import { clusterWorkflowId } from '../src/shared/ids';
@@ -67,8 +75,9 @@ export function scaleInventory(ctx: SimContext, work: string, n: number): string
     '    proxy_port: 7000',
     '    port_offset: { P: 0, D: 1000 }',
     '    MODEL_PATH: /data/models/sim-model',
-    '    DOCKER_IMAGE_ID: localhost/omni-sim-engine:latest',
-    '    proxy_image: localhost/omni-sim-proxy:latest',
+    // This checkout's images (ensureImages ran before): another checkout may own `:latest`.
+    `    DOCKER_IMAGE_ID: ${simImages(ctx).engine}`,
+    `    proxy_image: ${simImages(ctx).proxy}`,
     `    LOCAL_CODE_PATH: '${work}/code'`,
     `    LOG_PATH_IN_EXECUTOR: '${work}/logs'`,
     '    SCRIPTS_PATH: /tmp/scripts_path',
@@ -210,6 +219,7 @@ async function benchOne(n: number, address: string, client: Client): Promise<Res
     await simDown(ctx);
     fs.mkdirSync(path.join(work, 'code', 'omniinfer'), { recursive: true });
     fs.writeFileSync(path.join(work, 'code', 'omniinfer', 'setup.py'), '#\n');
+    await ensureImages(ctx);
     const inventory = scaleInventory(ctx, work, n);
     const tUp = performance.now();
     await simUp(hostsFromInventory(inventory), { ctx, devices: 1 });

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
         cluster.hosts.map((h) =>
           sshRun(
             h.address,
-            'docker run -d --init --name idle --net=host localhost/omni-sim-engine:latest sleep infinity >/dev/null',
+            `docker run -d --init --name idle --net=host ${cluster.images.engine} sleep infinity >/dev/null`,
           ),
         ),
       );

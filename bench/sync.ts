@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
-import { hostExec, hostsFromInventory, simContext, simDown, simUp } from '../sim';
+import { ensureImages, hostExec, hostsFromInventory, simContext, simDown, simUp } from '../sim';
 import { plansFromFile } from '../src/client/planFile';
 import { startDeploy, startDeployEnv, testOptions, TEST_EXECUTOR } from '../test/helpers/deploy';
 import { makeCodeTree } from '../test/helpers/codeTree';
@@ -129,6 +129,7 @@ async function main(): Promise<void> {
     console.log(`code tree: ${tree.files} files, ${(tree.bytes / 1e6).toFixed(1)} MB`);
     for (const n of SIZES) {
       await simDown(ctx);
+      await ensureImages(ctx);
       const inventory = scaleInventory(ctx, work, n);
       const tUp = performance.now();
       await simUp(hostsFromInventory(inventory), { ctx, devices: 1 });

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Builds the simulated cluster's images offline from this machine's own binaries and loads
 # them into a shared read-only image store (additionalimagestores of every host):
-#   localhost/omni-sim-engine:latest  bash, busybox, procps, curl, setsid, Debian's python3 with
+#   localhost/omni-sim-engine:HASH    bash, busybox, procps, curl, setsid, Debian's python3 with
 #                                     its standard library (also as `python`, as omniinfer's images
 #                                     name it), the engine simulator as `vllm` and the fake `ray`
-#   localhost/omni-sim-proxy:latest   nginx + njs module, mime.types, bash, busybox, curl
+#   localhost/omni-sim-proxy:HASH     nginx + njs module, mime.types, bash, busybox, curl
 # usage: build-images.sh SIM_STATE_DIR        (prints "built"/"cached" per image)
 #        the store is $OMNI_SIM_IMAGE_STORE (default /var/lib/omni-deploy-sim/images)
-# Each image is tagged with the hash of its rootfs tar too; an unchanged rootfs is not re-imported.
+# HASH is that of the image's rootfs tar: checkouts side by side on one machine (a developer's
+# and CI's, two worktrees, an older build in the upgrade test) each run the images of their own
+# sources, whichever built last. SIM_STATE_DIR/images.env names this checkout's two (ENGINE_IMAGE=,
+# PROXY_IMAGE=). `:latest` names the newest build on the machine, for inventories written by hand.
+# Nothing is re-imported that the store has already; nothing is rebuilt when no input changed.
 set -euo pipefail
 S=$(realpath -m "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Outside the checkout on purpose (see IMAGE_STORE in sim/images.ts): hosts cannot see private paths.
 STORE=${OMNI_SIM_IMAGE_STORE:-/var/lib/omni-deploy-sim/images}
 mkdir -p "$S/bin" "$S/build" "$STORE"
+# One build at a time per checkout (tests that start together share $S/build).
+exec 9>"$S/.build-images.lock"
+flock 9
 
 # --- engine simulator: static Go binary, rebuilt only when its sources change -------------
 src_hash=$(cd "$HERE/engine" && cat go.mod ./*.go | sha256sum | cut -c1-16)
@@ -32,13 +39,20 @@ HOST_INPUTS=(/usr/bin/busybox /usr/bin/bash /usr/bin/setsid /usr/bin/curl /usr/b
   /usr/bin/pkill /usr/bin/kill /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_js_module.so /etc/nginx/mime.types
   "$PYTHON_BIN")
 inputs_hash=$( {
-  sha256sum "$0" "$S/bin/omni-sim"
+  cat "$0" "$S/bin/omni-sim" | sha256sum # contents only: checkouts of the same sources share a cache entry
   stat -L -c '%n %s %Y' "${HOST_INPUTS[@]}"
   find "$PYTHON_LIB" -printf '%P %s %T@\n' | LC_ALL=C sort
 } | sha256sum | cut -c1-16)
-if [ "$(cat "$STORE/.inputs" 2>/dev/null)" = "$inputs_hash" ]; then
-  echo "cached localhost/omni-sim-engine:latest, localhost/omni-sim-proxy:latest (inputs unchanged)"
-  exit 0
+# Which images these inputs made, per inputs hash: another checkout's build does not evict ours.
+mkdir -p "$STORE/.inputs.d" "$STORE/.images.d"
+if [ -f "$STORE/.inputs.d/$inputs_hash" ]; then
+  # shellcheck disable=SC1090
+  . "$STORE/.inputs.d/$inputs_hash"
+  if [ -f "$STORE/.images.d/${ENGINE_IMAGE##*/}" ] && [ -f "$STORE/.images.d/${PROXY_IMAGE##*/}" ]; then
+    cp "$STORE/.inputs.d/$inputs_hash" "$S/images.env"
+    echo "cached $ENGINE_IMAGE, $PROXY_IMAGE (inputs unchanged)"
+    exit 0
+  fi
 fi
 
 # --- rootfs helpers --------------------------------------------------------------------------
@@ -132,13 +146,14 @@ N
 
 # --- import into the shared store, cached by rootfs content ---------------------------------
 PATHV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-import_image() { # NAME ROOTFS CMD-JSON
+import_image() { # NAME ROOTFS CMD-JSON VAR  (sets VAR to the image's content tag)
   local name=$1 root=$2 cmd=$3 tar hash
   tar=$S/build/$name.tar
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$tar" .
   hash=$(sha256sum "$tar" | cut -c1-16)
-  if [ "$(cat "$STORE/.$name.hash" 2>/dev/null)" = "$hash" ]; then
-    echo "cached localhost/$name:latest ($hash)"
+  printf -v "$4" '%s' "localhost/$name:$hash"
+  if [ -f "$STORE/.images.d/$name:$hash" ]; then
+    echo "cached localhost/$name:$hash"
     rm -f "$tar"
     return
   fi
@@ -151,13 +166,14 @@ import_image() { # NAME ROOTFS CMD-JSON
     mkdir -p /var/lib/containers
     mount -t tmpfs tmpfs /var/lib/containers
     p() { podman --root "$1" --runroot /run/containers/storage --storage-driver overlay "${@:2}"; }
-    p "$1" import --quiet --change "CMD $3" --change "ENV $4" - "localhost/$2:latest" >/dev/null
-    p "$1" tag "localhost/$2:latest" "localhost/$2:$5"
+    p "$1" import --quiet --change "CMD $3" --change "ENV $4" - "localhost/$2:$5" >/dev/null
+    p "$1" tag "localhost/$2:$5" "localhost/$2:latest"
   ' _ "$STORE" "$name" "$cmd" "$PATHV" "$hash" <"$tar"
-  echo "$hash" > "$STORE/.$name.hash"
+  touch "$STORE/.images.d/$name:$hash"
   rm -f "$tar"
-  echo "built localhost/$name:latest ($hash)"
+  echo "built localhost/$name:$hash"
 }
-import_image omni-sim-engine "$engine" '["/bin/bash"]'
-import_image omni-sim-proxy "$proxy" '["/usr/sbin/nginx","-g","daemon off;"]'
-echo "$inputs_hash" > "$STORE/.inputs"
+import_image omni-sim-engine "$engine" '["/bin/bash"]' ENGINE_IMAGE
+import_image omni-sim-proxy "$proxy" '["/usr/sbin/nginx","-g","daemon off;"]' PROXY_IMAGE
+printf 'ENGINE_IMAGE=%s\nPROXY_IMAGE=%s\n' "$ENGINE_IMAGE" "$PROXY_IMAGE" > "$STORE/.inputs.d/$inputs_hash"
+cp "$STORE/.inputs.d/$inputs_hash" "$S/images.env"

@@ -15,7 +15,7 @@ export {
   type SimHostSpec,
   type SimHostStatus,
 } from './hosts';
-export { ENGINE_IMAGE, IMAGE_STORE, PROXY_IMAGE, ensureImages } from './images';
+export { IMAGE_STORE, LATEST_IMAGES, ensureImages, simImages, withSimImages, type SimImages } from './images';
 export { sshOptions } from './keys';
 export { simDown, simStatus, simUp, type SimCluster, type UpOptions } from './lifecycle';
 export { hostExec } from './processes';

@@ -18,7 +18,7 @@ import {
   type SimHostSpec,
   type SimHostStatus,
 } from './hosts';
-import { ENGINE_IMAGE, PROXY_IMAGE, ensureImages } from './images';
+import { ensureImages, simImages } from './images';
 import { ensureClientKey, writeClientFiles } from './keys';
 import {
   ensureBridge,
@@ -99,7 +99,7 @@ function describe(ctx: SimContext, reg: Registry, links: LinkStates): SimCluster
     keyPath: f.key,
     knownHostsPath: f.knownHosts,
     sshConfigPath: f.sshConfig,
-    images: { engine: ENGINE_IMAGE, proxy: PROXY_IMAGE },
+    images: simImages(ctx),
     modelPath: SIM_MODEL_PATH,
     hosts: reg.hosts.map((h) => hostStatus(ctx, h, links)),
   };
@@ -123,7 +123,7 @@ export async function simUp(specs: SimHostSpec[], opts: UpOptions = {}): Promise
     validateSpecs(ctx, specs, reg.hosts);
     await ensureMachine(ctx);
     const t0 = Date.now();
-    log(await ensureImages(ctx));
+    log((await ensureImages(ctx)).summary);
     log(`images ready in ${Date.now() - t0} ms`);
     await ensureClientKey(ctx);
     await ensureBridge(ctx);

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { PROXY_IMAGE } from '../../sim';
+
 import { runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
 import {
   activityRuns,
@@ -114,7 +114,7 @@ describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
   });
 
   it('a changed image replaces the containers (new IDs and spec hash); clean_up removes them all', async () => {
-    const plan = cluster!.plan({ DOCKER_IMAGE_ID: PROXY_IMAGE });
+    const plan = cluster!.plan({ DOCKER_IMAGE_ID: cluster!.sim.images.proxy });
     const before = await planContainers(cluster!.ctx, plan);
     const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker']));
     const status = await waitForStatus(

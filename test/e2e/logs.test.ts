@@ -15,6 +15,7 @@ import {
   simDown,
   simUp,
   sshOptions,
+  withSimImages,
 } from '../../sim';
 import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
@@ -129,7 +130,8 @@ describe('log fetch on the simulated cluster', { timeout: 600_000 }, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-logs-e2e-'));
     inventory = path.join(dir, 'logs-e2e.yml');
     fs.writeFileSync(inventory, inventoryText(path.join(dir, 'executor')));
-    await simUp(hostsFromInventory(inventory), { ctx, devices: 2 });
+    const sim = await simUp(hostsFromInventory(inventory), { ctx, devices: 2 });
+    fs.writeFileSync(inventory, withSimImages(inventoryText(path.join(dir, 'executor')), sim.images));
     plan = planFromFile(inventory, {});
     for (const h of plan.hosts) {
       await ssh(

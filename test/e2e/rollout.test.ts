@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { IMAGE_STORE, simUp } from '../../sim';
+import { simUp } from '../../sim';
 import { failureWindow, runLoad, type LoadReport, type Sample } from '../../src/loadgen';
 import type { Plan } from '../../src/plan/types';
 import { selectPhases } from '../../src/shared/phases';
@@ -147,8 +147,10 @@ describe('rollouts on the simulated cluster', () => {
   });
 
   it('an image: every engine container replaced; prefill rolls without failures, the decode outage is measured', async () => {
-    const hash = fs.readFileSync(path.join(IMAGE_STORE, '.omni-sim-engine.hash'), 'utf8').trim();
-    const image = `localhost/omni-sim-engine:${hash}`;
+    // A new image as an operator ships one: loaded on every engine host under a new name.
+    const image = 'localhost/omni-sim-engine:rollout-e2e';
+    for (const h of plan.hosts.filter((x) => x.role !== 'proxy'))
+      await ssh(cluster.ctx, h.address, `docker tag ${cluster.sim.images.engine} ${image}`);
     const args = plan.settings.prefill_extra_args.join(' ');
     const before = await containerIds(['p0', 'p1', 'd0', 'd1', 'c0']);
     const { result, load, samples } = await underLoad(() =>
@@ -188,7 +190,7 @@ describe('rollouts on the simulated cluster', () => {
         host.address,
         `docker inspect --format '{{.ImageName}}' ${host.container.name}`,
       );
-      assert.equal(image.trim(), 'localhost/omni-sim-engine:latest', h);
+      assert.equal(image.trim(), cluster.sim.images.engine, h);
     }
   });
 

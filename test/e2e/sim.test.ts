@@ -186,7 +186,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
         await sshOk(
           h.address,
           `echo ${h.name} > /tmp/marker && docker run -d --init --name web-${h.name} --net=host ` +
-            `-v /tmp/marker:/marker:ro localhost/omni-sim-engine:latest sleep infinity`,
+            `-v /tmp/marker:/marker:ro ${cluster.images.engine} sleep infinity`,
         );
         const out = await sshOk(h.address, `docker exec web-${h.name} cat /marker`);
         assert.equal(out.trim(), h.name);
@@ -200,7 +200,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
         h.address,
         `docker cp /etc/hostname web-${h.name}:/copied && docker exec web-${h.name} cat /copied`,
       );
-      await sshOk(h.address, `docker pull localhost/omni-sim-engine:latest`);
+      await sshOk(h.address, `docker pull ${cluster.images.engine}`);
       await sshOk(h.address, `docker logs web-${h.name}`);
     }
     await Promise.all(cluster.hosts.map((h) => sshOk(h.address, `docker rm -f -t 0 web-${h.name}`)));
@@ -211,7 +211,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
 
   it('docker run creates a missing bind-mount host folder as Docker does; podman alone refuses', async () => {
     const h = cluster.hosts[0]!.address;
-    const image = 'localhost/omni-sim-engine:latest';
+    const image = cluster.images.engine;
     const bare = await ssh(h, `podman run --rm -v /srv/by-podman:/out ${image} true`);
     assert.notEqual(bare.code, 0, 'podman refuses a missing source');
     await sshOk(h, `docker run --rm -v /srv/by-docker/log:/out ${image} sh -c 'echo inside > /out/file'`);
@@ -311,7 +311,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
             h.address,
             `mkdir -p /tmp/rt /data/log && docker run -it -d --init --name eng --shm-size=1g --net=host ` +
               `--privileged=true -u root -w /data --entrypoint=bash --device /dev/davinci_manager --device /dev/hisi_hdc ` +
-              `--device /dev/devmm_svm ${mounts} localhost/omni-sim-engine:latest`,
+              `--device /dev/devmm_svm ${mounts} ${cluster.images.engine}`,
           );
           for (const [file, content] of [
             ['local_p.json', localP],
@@ -592,7 +592,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
     });
 
     it('docker stop of a --entrypoint=bash container waits out its timeout and kills it, quietly, as Docker does', async () => {
-      await sshOk(p, 'docker run -itd --name stopme --entrypoint=bash localhost/omni-sim-engine:latest');
+      await sshOk(p, `docker run -itd --name stopme --entrypoint=bash ${cluster.images.engine}`);
       const t0 = Date.now();
       const r = await ssh(p, 'docker stop -t 2 stopme');
       const took = Date.now() - t0;
@@ -727,7 +727,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
 
     await sshOk(
       addr[2]!,
-      'echo kept > /data/disk-marker && docker run -d --init --name survivor localhost/omni-sim-engine:latest sleep infinity',
+      `echo kept > /data/disk-marker && docker run -d --init --name survivor ${cluster.images.engine} sleep infinity`,
     );
     const pidBefore = (await stateOf('h3')).pid;
     assert.equal((await runDeploy(['sim', 'poweroff', 'h3'], env)).code, 0);

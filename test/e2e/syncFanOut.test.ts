@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ENGINE_IMAGE, hostExec, IMAGE_STORE, powerOffHost, rebootHost } from '../../sim';
+import { hostExec, IMAGE_STORE, powerOffHost, rebootHost } from '../../sim';
 import { closeActivityDeps, createActivities, createActivityDeps } from '../../src/activities';
 import { loadImagesInput } from '../../src/workflows/cluster/steps';
 import { stateDir } from '../../src/shared/paths';
@@ -184,7 +184,7 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
       'docker-archive',
       '-o',
       archive,
-      ENGINE_IMAGE,
+      cluster!.sim.images.engine,
     ]);
     const plan = cluster!.plan({ cluster_name: 'images', image_archive: archive });
     const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));

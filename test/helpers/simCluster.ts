@@ -1,7 +1,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { hostsFromInventory, simContext, simDown, simUp, type SimCluster, type SimContext } from '../../sim';
+import {
+  hostsFromInventory,
+  simContext,
+  simDown,
+  simUp,
+  withSimImages,
+  type SimCluster,
+  type SimContext,
+} from '../../sim';
 import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
 
@@ -22,8 +30,8 @@ const INVENTORIES = path.join(__dirname, '..', '..', 'inventories');
 /**
  * A simulated cluster of one of the shipped sim layouts on its own sim instance (subnet
  * 10.231.<instance>.0/24, own namespaces and state), so tests never touch the operator's
- * instance 0. The inventory copy differs from the shipped one only in addresses and in the
- * executor folders, which live in a temp dir.
+ * instance 0. The inventory copy differs from the shipped one only in addresses, in the
+ * executor folders, which live in a temp dir, and in naming this checkout's simulated images.
  */
 export async function upTestCluster(
   layout: 'sim-2P1D' | 'sim-4P1D' | 'sim-multihost',
@@ -53,6 +61,8 @@ export async function upTestCluster(
   fs.writeFileSync(inventoryFile, text);
 
   const sim = await simUp(hostsFromInventory(inventoryFile), { ctx, devices: opts.devices ?? 2 });
+  // This checkout's images by content, not `:latest` (another checkout may have built that).
+  fs.writeFileSync(inventoryFile, withSimImages(text, sim.images));
   return {
     ctx,
     sim,
