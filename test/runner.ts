@@ -361,7 +361,7 @@ async function main(): Promise<number> {
       console.log(`== one Temporal dev server for the workflow files at ${temporal.address}`);
     }
     // Built once here, so files that start together do not each build the simulated hosts' images.
-    if (stage.includes('e2e')) console.log(`== ${await ensureImages()}`);
+    if (stage.includes('e2e')) console.log(`== ${(await ensureImages()).summary}`);
     try {
       report.files.push(...(await runPool(jobs, lanes, env)));
     } finally {
