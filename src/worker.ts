@@ -106,7 +106,18 @@ export function installQuietRuntime(level: 'WARN' | 'INFO' = 'WARN', metricsAddr
  * fires), the SSH connections close, then the process exits cleanly; unfinished work is picked up
  * by another worker.
  */
-export async function runWorkers(opts: { shared?: boolean; executor?: string | false } = {}): Promise<void> {
+export async function runWorkers(
+  opts: {
+    shared?: boolean;
+    executor?: string | false;
+    /**
+     * Runs beside the workers once they poll (the metrics gate); if it fails, the workers shut
+     * down and its error is the worker's.
+     */
+    whileRunning?: (connection: NativeConnection, namespace: string) => Promise<void>;
+  } = {},
+): Promise<void> {
+  const { whileRunning, ...workerOpts } = opts;
   const target = resolveTemporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions).catch((err: unknown) => {
     throw new Error(unreachableMessage(target, err));
@@ -116,11 +127,18 @@ export async function runWorkers(opts: { shared?: boolean; executor?: string | f
       connection,
       namespace: target.namespace,
       workflowBundle: prebuiltWorkflowBundle(),
-      ...opts,
+      ...workerOpts,
     });
     const queues = set.workers.map((w) => w.options.taskQueue).join(', ');
     console.log(`worker connected to ${target.address} (namespace ${target.namespace}), serving ${queues}`);
-    await set.run();
+    const running = set.run();
+    let failure: unknown;
+    await whileRunning?.(connection, target.namespace).catch((err: unknown) => {
+      failure = err;
+      for (const w of set.workers) if (w.getState() === 'RUNNING') w.shutdown();
+    });
+    await running;
+    if (failure !== undefined) throw failure;
     console.log('worker stopped');
   } finally {
     await connection.close();

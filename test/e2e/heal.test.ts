@@ -23,6 +23,7 @@ import {
   type FaultContext,
 } from '../helpers/faults';
 import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/waitFor';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
 
@@ -201,5 +202,47 @@ describe('self-healing on the simulated cluster', () => {
     assert.match(text, new RegExp(`omni_deploy_unit_health\\{[^}]*unit="decode-0"`));
     assert.match(text, /omni_deploy_repairs[^{]*\{[^}]*result="ok"/);
     assert.match(text, /temporal_workflow_task/, "the SDK's own metrics are there too");
+  });
+
+  it('a worker restarted with --metrics-port: its first scrape has the health gauges; the watch moved, no attempt failed', async () => {
+    await poll(handle, 'serving', servingAgain, 60_000);
+    const eventsBefore = (await handle.query(eventsQuery)).length;
+    // As an operator restarts it: `deploy worker --stop` (SIGTERM), then a new `deploy worker`.
+    assert.equal(await worker.stop(), 0, worker.output());
+    worker = await startWorkerProcess(deploy.address, [
+      '--executor',
+      TEST_EXECUTOR,
+      '--metrics-port',
+      String(metricsPort),
+    ]);
+    const startedAt = Date.now();
+    let first: string | undefined;
+    await waitFor(
+      async () => {
+        first = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+          .then((r) => r.text())
+          .catch(() => undefined);
+        return first !== undefined;
+      },
+      { timeout: 90_000, interval: 100, what: 'the new worker to answer a scrape' },
+    );
+    console.log(`the new worker's metrics answered ${Date.now() - startedAt} ms after it connected`);
+    const cluster = f.plan.cluster;
+    assert.match(first!, new RegExp(`omni_deploy_cluster_health\\{[^}]*cluster="${cluster}"[^}]*\\} 0`));
+    for (const unit of ['prefill-0', 'prefill-1', 'decode-0'])
+      assert.match(first!, new RegExp(`omni_deploy_unit_health\\{[^}]*unit="${unit}"[^}]*\\} 0`), unit);
+    assert.match(first!, new RegExp(`omni_deploy_host_ok\\{[^}]*host="d1"[^}]*\\} 1`));
+
+    const moved = await waitFor(
+      async () =>
+        (await handle.query(eventsQuery))
+          .slice(eventsBefore)
+          .find((e) => /health watch moved to a new worker \(the previous one shut down\)/.test(e.message)),
+      { timeout: 30_000, interval: 250, what: 'the watch moved event' },
+    );
+    assert.ok(moved);
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    for (const a of pending)
+      assert.equal(a.attempt ?? 1, 1, `${a.activityType?.name} is on attempt ${a.attempt}, not a retry`);
   });
 });

@@ -29,8 +29,45 @@ export async function worker(flags: WorkerFlags): Promise<void> {
   }
   // The worker itself (the SDK's native core, the activities, SSH) only for a worker that runs here.
   const { installQuietRuntime, runWorkers } = require('../../worker') as typeof import('../../worker');
-  const metrics = flags.metricsPort === undefined ? undefined : `127.0.0.1:${flags.metricsPort}`;
-  installQuietRuntime(flags.verbose ? 'INFO' : 'WARN', metrics);
-  if (metrics) console.log(`metrics: http://${metrics}/metrics`);
-  await runWorkers({ shared: flags.shared, executor: flags.executor });
+  const level = flags.verbose ? 'INFO' : 'WARN';
+  const port = flags.metricsPort;
+  if (port === undefined) {
+    installQuietRuntime(level);
+    await runWorkers({ shared: flags.shared, executor: flags.executor });
+    return;
+  }
+  const gate = require('../../temporal/metricsGate') as typeof import('../../temporal/metricsGate');
+  await gate.assertPortFree('127.0.0.1', port);
+  const exporter = { host: '127.0.0.1', port: await gate.freeLoopbackPort() };
+  installQuietRuntime(level, `${exporter.host}:${exporter.port}`);
+  let server: import('node:http').Server | undefined;
+  try {
+    await runWorkers({
+      shared: flags.shared,
+      executor: flags.executor,
+      whileRunning: async (connection, namespace) => {
+        // Cluster workflows (and their health) run on the shared queue only.
+        const clusters = flags.shared
+          ? await gate.watchedClusters(connection, namespace).catch((err: unknown) => {
+              console.log(`metrics: cannot list the clusters to wait for (${String(err)}); opening now`);
+              return [];
+            })
+          : [];
+        server = await gate.openMetricsGate(clusters, {
+          exporter,
+          listen: { host: '127.0.0.1', port },
+          waitMs: METRICS_WAIT_MS,
+          log: (line) => console.log(line),
+        });
+      },
+    });
+  } finally {
+    server?.close();
+  }
 }
+
+/**
+ * How long the metrics endpoint waits for the clusters' health after a (re)start: a watch whose
+ * worker was killed is retried once its heartbeat times out (20 s by a deploy's defaults).
+ */
+const METRICS_WAIT_MS = 60_000;

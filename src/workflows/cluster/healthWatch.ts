@@ -78,6 +78,8 @@ export class HealthWatch {
   private knownSignature = '';
   /** What the last watch saw (not carried: the first watch of a run reports at once). */
   observations: HostObservation[] = [];
+  /** The last watch returned because its worker shut down: the next result comes from another. */
+  private handedOver = false;
   /** Called after each result the watch judged (upgrade.ts looks for an idle point there). */
   afterResult: () => void = () => undefined;
 
@@ -138,10 +140,33 @@ export class HealthWatch {
       } finally {
         this.scope = undefined;
       }
+      if (result) this.noteHandover(result);
       // A watch that returned before its first round (its worker shut down) saw nothing.
       if (result && result.rounds > 0) this.observe(result, health);
       if (result) this.afterResult();
     }
+  }
+
+  /**
+   * A worker restart moves the watch, it does not fail it: said once, when a watch runs again
+   * after its worker shut down (or after a worker that stopped answering lost an attempt).
+   */
+  private noteHandover(result: WatchHealthResult): void {
+    if (result.reason === 'worker-shutdown') {
+      this.handedOver = true;
+      return;
+    }
+    const why = this.handedOver
+      ? 'the previous one shut down'
+      : result.reason === 'retry'
+        ? 'the previous one stopped answering'
+        : undefined;
+    this.handedOver = false;
+    if (why)
+      this.cluster.event(
+        { kind: 'health', message: `health watch moved to a new worker (${why})` },
+        result.observedAt,
+      );
   }
 
   /** Judge what the watch saw, tell the operator what changed, and queue repairs. */
