@@ -78,8 +78,6 @@ export class HealthWatch {
   private knownSignature = '';
   /** What the last watch saw (not carried: the first watch of a run reports at once). */
   observations: HostObservation[] = [];
-  /** The last watch returned because its worker shut down: the next result comes from another. */
-  private handedOver = false;
   /** Called after each result the watch judged (upgrade.ts looks for an idle point there). */
   afterResult: () => void = () => undefined;
 
@@ -148,20 +146,17 @@ export class HealthWatch {
   }
 
   /**
-   * A worker restart moves the watch, it does not fail it: said once, when a watch runs again
-   * after its worker shut down (or after a worker that stopped answering lost an attempt).
+   * A worker restart moves the watch, it does not fail it: the watch returns when its worker shuts
+   * down (or, its worker gone without a word, at once on its retry), and the next one runs on
+   * whichever worker polls.
    */
   private noteHandover(result: WatchHealthResult): void {
-    if (result.reason === 'worker-shutdown') {
-      this.handedOver = true;
-      return;
-    }
-    const why = this.handedOver
-      ? 'the previous one shut down'
-      : result.reason === 'retry'
-        ? 'the previous one stopped answering'
-        : undefined;
-    this.handedOver = false;
+    const why =
+      result.reason === 'worker-shutdown'
+        ? 'its worker shut down'
+        : result.reason === 'retry'
+          ? 'its worker stopped answering'
+          : undefined;
     if (why)
       this.cluster.event(
         { kind: 'health', message: `health watch moved to a new worker (${why})` },
