@@ -111,7 +111,14 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-require-imports': [
         'error',
-        { allow: ['^\\.\\./actions/', '^\\.\\./\\.\\./worker$', '^\\.\\./planFile$'] },
+        {
+          allow: [
+            '^\\.\\./actions/',
+            '^\\.\\./\\.\\./worker$',
+            '^\\.\\./\\.\\./temporal/metricsGate$',
+            '^\\.\\./planFile$',
+          ],
+        },
       ],
     },
   },
