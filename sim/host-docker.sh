@@ -54,8 +54,19 @@ create_bind_sources() {
   done
 }
 
+# A fault knob (sim/README.md): /data/omni-sim/docker-run-delay holds the seconds the next
+# `docker run` takes before it starts, as a slow image pull would; read once, then removed.
+slow_start() {
+  local f=/data/omni-sim/docker-run-delay s
+  [ -r "$f" ] || return 0
+  s=$(cat "$f")
+  rm -f "$f"
+  sleep "$s"
+}
+
 case ${1:-} in
-  run | create) create_bind_sources "${@:2}" ;;
+  run) slow_start && create_bind_sources "${@:2}" ;;
+  create) create_bind_sources "${@:2}" ;;
   container) case ${2:-} in run | create) create_bind_sources "${@:3}" ;; esac ;;
   # There is no registry: a pull of an image the host already has answers like a pull that
   # finds it up to date; anything else goes to podman and fails like a missing image.

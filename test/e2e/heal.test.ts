@@ -22,6 +22,7 @@ import {
   stopContainer,
   type FaultContext,
 } from '../helpers/faults';
+import { mixedCells, runningCells } from '../helpers/cells';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/waitFor';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
@@ -208,6 +209,12 @@ describe('self-healing on the simulated cluster', () => {
   it('a decode member kept off past the attempt budget: the same, for the decode instance over d0 and d1', async () => {
     const backMs = await keptOffPastBudget('d1', 'decode-0');
     assert.ok(backMs <= SERVING_AFTER_REBOOT_MS, `serving ${backMs} ms after the reboot`);
+  });
+
+  it('after the repairs no cell of the status table is left running, and none mixes two runs', async () => {
+    const status = await poll(handle, 'serving', servingAgain, 60_000);
+    assert.deepEqual(runningCells(status), []);
+    assert.deepEqual(mixedCells(status), []);
   });
 
   it('history stays flat while nothing changes', async () => {

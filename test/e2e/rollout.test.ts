@@ -7,6 +7,8 @@ import { simUp } from '../../sim';
 import { failureWindow, runLoad, type LoadReport, type Sample } from '../../src/loadgen';
 import type { Plan } from '../../src/plan/types';
 import { selectPhases } from '../../src/shared/phases';
+import type { ClusterStatus } from '../../src/workflows/cluster/types';
+import { hostsRunSince, mixedCells, runningCells } from '../helpers/cells';
 import { runDeploy } from '../helpers/cli';
 import {
   containersOn,
@@ -180,6 +182,7 @@ describe('rollouts on the simulated cluster', () => {
   });
 
   it('deploy rollback restores the previous image everywhere', async () => {
+    const rollbackAt = Date.now();
     const { result, load, samples } = await underLoad(() => cli(['rollback', plan.cluster]));
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     summary('rollback', load, samples);
@@ -192,6 +195,16 @@ describe('rollouts on the simulated cluster', () => {
       );
       assert.equal(image.trim(), cluster.sim.images.engine, h);
     }
+    // `deploy status --json` after the rollout and the rollback: each cell is its last run's.
+    const status = JSON.parse((await cli(['status', plan.cluster, '--json'])).stdout) as ClusterStatus;
+    assert.equal(status.stage, 'ready');
+    assert.deepEqual(runningCells(status), [], 'no cell is left running');
+    assert.deepEqual(mixedCells(status), [], "no cell mixes two runs' times");
+    assert.deepEqual(
+      hostsRunSince(status, rollbackAt),
+      ['c0', 'd0', 'd1', 'p0', 'p1'],
+      'the rollback re-ran these (c0: the proxy follows the instances)',
+    );
   });
 
   it('a third prefill instance: deploy diff changes nothing, the rollout adds it, it serves, then it is removed clean', async () => {

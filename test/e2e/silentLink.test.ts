@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { setLink } from '../../sim';
+import { hostExec, setLink } from '../../sim';
 import { stepAttempts, type StepAttempt } from '../../src/client/stepAttempts';
 import { renderStatus } from '../../src/client/progress';
 import { statusQuery } from '../../src/workflows/cluster/messages';
@@ -9,9 +9,10 @@ import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 
 /**
  * A cut link while a step runs on the host (sim-2P1D, sim instance 56): d1's cable is pulled while
- * its sync_code install (a 40 s command in its container, over one SSH channel) runs. The status
- * names the host and how long it has not answered within 20 s of the cut, while the attempt is
- * still open — before the keepalives give the connection up — instead of a silent `running`.
+ * its run_docker waits in `docker run` (30 s, the host's one-shot slow-start knob: a slow image
+ * pull, over one SSH channel). The status names the host and how long it has not answered within
+ * 20 s of the cut, while the attempt is still open — before the keepalives give the connection
+ * up — instead of a silent `running`.
  */
 const INSTANCE = 56;
 
@@ -29,20 +30,22 @@ describe('a host that stops answering mid-step is named at once', { timeout: 300
     await cluster?.down();
   });
 
-  it('link cut during a step: "no answer from d1 for N s" within 20 s, attempt still open', async () => {
-    const plan = cluster!.plan({ code_install_command: 'sleep 40; test -f "$CODE_PATH/omniinfer/setup.py"' });
-    const handle = await startDeploy(
-      denv!.client,
-      plan,
-      testOptions(['preflight', 'run_docker', 'sync_code']),
+  it('link cut during run_docker: "no answer from d1 for N s" within 20 s, attempt still open', async () => {
+    const plan = cluster!.plan();
+    await hostExec(
+      'd1',
+      ['sh', '-c', 'mkdir -p /data/omni-sim && echo 30 > /data/omni-sim/docker-run-delay'],
+      undefined,
+      cluster!.ctx,
     );
+    const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));
     await waitForStatus(
       handle,
-      (s) => s.currentPhase === 'sync_code' && s.table.d1?.sync_code?.state === 'running',
+      (s) => s.currentPhase === 'run_docker' && s.table.d1?.run_docker?.state === 'running',
       180_000,
-      "d1's sync_code",
+      "d1's run_docker",
     );
-    // The rsync is quick; the 40 s install holds the channel open.
+    // Its inspect is quick; the 30 s slow start holds the `docker run` channel open.
     await new Promise((r) => setTimeout(r, 3000));
     await setLink('d1', false, cluster!.ctx);
     const cutAt = Date.now();
@@ -56,11 +59,11 @@ describe('a host that stops answering mid-step is named at once', { timeout: 300
     const seenAfterMs = Date.now() - cutAt;
     console.log(`"no answer" reported ${seenAfterMs} ms after the cut: ${JSON.stringify(silent)}`);
     assert.equal(silent.host, 'd1');
-    assert.equal(silent.phase, 'sync_code');
+    assert.equal(silent.phase, 'run_docker');
     assert.equal(silent.attempt, 1, 'the first attempt is still open');
     assert.ok(silent.noAnswerForMs! >= 10_000, `${silent.noAnswerForMs} ms`);
     const view = renderStatus(await handle.query(statusQuery), Date.now(), false, [silent]);
-    assert.match(view, /d1 · sync_code: no answer from d1 for \d+ s \(attempt 1 of 3\)/);
+    assert.match(view, /d1 · run_docker: no answer from d1 for \d+ s \(attempt 1 of 3\)/);
 
     // The cable back: the step goes on (its retry reconnects) and the phase completes.
     await setLink('d1', true, cluster!.ctx);
