@@ -29,6 +29,7 @@ import { Connection } from '@temporalio/client';
 import { temporalCliPath } from '../src/shared/paths';
 import { searchAttributeFlags } from '../src/shared/searchAttributes';
 import { ensureImages } from '../sim';
+import { nextJob, type Schedulable } from './runnerSchedule';
 
 const ROOT = path.join(__dirname, '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -135,20 +136,11 @@ function runFile(file: string, tier: Tier, env: NodeJS.ProcessEnv, stream: boole
   });
 }
 
-interface Job {
+interface Job extends Schedulable {
   file: string;
   tier: Tier;
   /** Expected wall time: the longest files start first, so no long file is left for the end. */
   ms: number;
-  /** Files of one group never run at the same time (they share a port, an instance, a folder). */
-  group?: string;
-  /** Runs with no other file at all. */
-  alone: boolean;
-  /**
-   * How many lanes it takes: 2 for a file that loads the machine for two (PostgreSQL and a
-   * Temporal server of its own) or measures timing under load that a third file would distort.
-   */
-  lanes: number;
 }
 
 /**
@@ -199,17 +191,11 @@ async function runPool(jobs: Job[], lanes: number, env: NodeJS.ProcessEnv): Prom
   const waiting = [...jobs];
   const running = new Set<Job>();
   const results: FileResult[] = [];
-  const used = () => [...running].reduce((n, r) => n + r.lanes, 0);
-  const mayStart = (j: Job) =>
-    running.size === 0 ||
-    (!j.alone &&
-      used() + j.lanes <= lanes &&
-      ![...running].some((r) => r.alone || (j.group !== undefined && r.group === j.group)));
   let wake = () => {};
   await new Promise<void>((done) => {
     const fill = () => {
-      while (used() < lanes) {
-        const i = waiting.findIndex(mayStart);
+      for (;;) {
+        const i = nextJob(waiting, [...running], lanes);
         if (i < 0) break;
         const [job] = waiting.splice(i, 1);
         running.add(job!);

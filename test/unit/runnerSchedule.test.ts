@@ -1,0 +1,48 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { nextJob, type Schedulable } from '../runnerSchedule';
+
+const job = (name: string, opts: Partial<Schedulable> = {}) => ({ name, alone: false, lanes: 1, ...opts });
+type J = ReturnType<typeof job>;
+
+/** Fills lanes as test/runner.ts does and returns the names started, in order. */
+function start(waiting: J[], running: J[], lanes: number): string[] {
+  const w = [...waiting];
+  const r = [...running];
+  const started: string[] = [];
+  for (let i = nextJob(w, r, lanes); i >= 0; i = nextJob(w, r, lanes)) {
+    const [j] = w.splice(i, 1);
+    r.push(j!);
+    started.push(j!.name);
+  }
+  return started;
+}
+
+/** The test runner's pool (test/runnerSchedule.ts): lanes, groups and files that run alone. */
+describe('test runner schedule', () => {
+  it('fills the lanes longest first', () => {
+    assert.deepEqual(start([job('a'), job('b'), job('c'), job('d')], [], 3), ['a', 'b', 'c']);
+  });
+
+  it('a two-lane file leaves room for one more, and is passed over when it does not fit', () => {
+    assert.deepEqual(start([job('big', { lanes: 2 }), job('a'), job('b')], [], 3), ['big', 'a']);
+    assert.deepEqual(start([job('big', { lanes: 2 }), job('b')], [job('a'), job('c')], 3), ['b']);
+    assert.deepEqual(start([job('big', { lanes: 2 }), job('b')], [job('a')], 3), ['big']);
+  });
+
+  it('never runs two files of one group at once', () => {
+    const demo = { group: 'demo' };
+    assert.deepEqual(start([job('d1', demo), job('d2', demo), job('x')], [], 3), ['d1', 'x']);
+    assert.deepEqual(start([job('d2', demo)], [job('d1', demo)], 3), []);
+  });
+
+  it('an alone file starts only when nothing runs, and nothing starts beside it', () => {
+    assert.deepEqual(start([job('solo', { alone: true }), job('a'), job('b')], [job('x')], 3), ['a', 'b']);
+    assert.deepEqual(start([job('solo', { alone: true }), job('a')], [], 3), ['solo']);
+    assert.deepEqual(start([job('a')], [job('solo', { alone: true })], 3), []);
+  });
+
+  it('a file wider than the lanes still runs, by itself', () => {
+    assert.deepEqual(start([job('big', { lanes: 2 }), job('a')], [], 1), ['big']);
+  });
+});
