@@ -129,8 +129,12 @@ export function stopContainer(host: string, unit: string): Fault {
       const h = hostOf(plan, host);
       await ssh(ctx, h.address, `${h.container.cli} stop -t 0 ${h.container.name} >/dev/null`);
     },
-    detected: (s) =>
-      unitState(s, unit)?.hosts.find((x) => x.host === host)?.condition === 'container-stopped',
+    // Any trouble on that host: a probe that lands while `docker stop` is under way sees the
+    // servers gone before the container, and the repair may follow before the next probe.
+    detected: (s) => {
+      const condition = unitState(s, unit)?.hosts.find((x) => x.host === host)?.condition;
+      return condition !== undefined && condition !== 'ok';
+    },
   };
 }
 

@@ -90,9 +90,19 @@ export async function browseCluster(uiUrl: string, cluster: string, label: strin
   try {
     const { page } = ui;
     const query = encodeURIComponent(`DeployCluster="${cluster}"`);
-    await page.goto(`${uiUrl}/namespaces/default/workflows?query=${query}`);
     const row = page.getByRole('link', { name: clusterWorkflowId(cluster), exact: true }).first();
-    await row.waitFor({ timeout: 30_000 });
+    // The list is read once per page load: loaded again until visibility has the run (it lags
+    // behind a loaded machine, or a database that was just down).
+    await waitFor(
+      async () => {
+        await page.goto(`${uiUrl}/namespaces/default/workflows?query=${query}`);
+        return row.waitFor({ timeout: 15_000 }).then(
+          () => true,
+          () => false,
+        );
+      },
+      { timeout: 90_000, interval: 0, what: `the Web UI to list ${clusterWorkflowId(cluster)}` },
+    );
     const list = path.join(ARTIFACTS, `webui-${label}-list.png`);
     await page.screenshot({ path: list });
     await row.click();
