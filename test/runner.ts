@@ -22,13 +22,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporalCliPath } from '../src/shared/paths';
 import { searchAttributeFlags } from '../src/shared/searchAttributes';
 import { ensureImages } from '../sim';
+import { freePort } from './helpers/ports';
 import { nextJob, type Schedulable } from './runnerSchedule';
 
 const ROOT = path.join(__dirname, '..');
@@ -211,17 +211,6 @@ async function runPool(jobs: Job[], lanes: number, env: NodeJS.ProcessEnv): Prom
     fill();
   });
   return results;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** One `temporal server start-dev` for the tier (in memory, headless, loopback only). */

@@ -57,16 +57,15 @@ describe('self-healing on the simulated cluster', () => {
   let metricsPort: number;
   const results: string[] = [];
 
+  /** `deploy worker` serving Prometheus metrics on the test's port. */
+  const startMetricsWorker = () =>
+    startWorkerProcess(deploy.address, ['--executor', TEST_EXECUTOR, '--metrics-port', String(metricsPort)]);
+
   before(async () => {
     cluster = await upTestCluster('sim-2P1D', INSTANCE);
     deploy = await startDeployEnv({ workers: false });
     metricsPort = await freePort();
-    worker = await startWorkerProcess(deploy.address, [
-      '--executor',
-      TEST_EXECUTOR,
-      '--metrics-port',
-      String(metricsPort),
-    ]);
+    worker = await startMetricsWorker();
     const plan = cluster.plan();
     handle = await startDeploy(deploy.client, plan, testOptions(selectPhases(), { health: HEALTH }));
     await poll(
@@ -240,12 +239,7 @@ describe('self-healing on the simulated cluster', () => {
     const eventsBefore = (await handle.query(eventsQuery)).length;
     // As an operator restarts it: `deploy worker --stop` (SIGTERM), then a new `deploy worker`.
     assert.equal(await worker.stop(), 0, worker.output());
-    worker = await startWorkerProcess(deploy.address, [
-      '--executor',
-      TEST_EXECUTOR,
-      '--metrics-port',
-      String(metricsPort),
-    ]);
+    worker = await startMetricsWorker();
     const startedAt = Date.now();
     let first: string | undefined;
     await waitFor(
