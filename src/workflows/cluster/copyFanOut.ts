@@ -16,7 +16,7 @@ import {
 import type { Plan } from '../../plan/types';
 import type { HostRef } from '../../shared/host';
 import { hostError, hostRef, settleBounded, type HostError } from '../common';
-import type { StepActivities } from './hostSteps';
+import { copyNote, type StepActivities } from './hostSteps';
 import { imageArchiveInput, planHost, syncCodeInput } from './steps';
 
 /** The failure type of a relay whose sending end failed (src/activities/relay.ts). */
@@ -58,76 +58,59 @@ export async function copyFanOut(
   holders: readonly string[],
   settings: FanOutSettings,
 ): Promise<void> {
-  const plan = d.plan;
-  const ref = (name: string): HostRef => hostRef(plan, planHost(plan, name));
+  const run = new FanOutRun(d, artefact);
   let state: WaveState = { pending: [...hosts], holders: [...holders], direct: [] };
-  const session = `${plan.cluster}@${uuid4().replace(/-/g, '').slice(0, 12)}`;
-  const senders = new Set<string>();
-  const receivers = new Set<string>();
-  let cancelled: unknown;
   try {
-    while (state.pending.length > 0 && cancelled === undefined) {
+    while (state.pending.length > 0 && run.cancelled === undefined) {
       const outcomes: WaveOutcome[] = [];
       await settleBounded(nextWave(state, settings), d.parallelism, async (copy) => {
-        const outcome = await runCopy(copy);
+        const outcome = await run.copy(copy);
         if (outcome) outcomes.push(outcome);
       });
       state = afterWave(state, outcomes);
     }
   } finally {
-    if (senders.size > 0 || receivers.size > 0) {
-      // Even when the fan-out is being cancelled: a key must not outlive its session.
-      await CancellationScope.nonCancellable(() =>
-        d.acts
-          .executorActivities(hosts[0] ?? holders[0]!, artefact === 'code' ? 'sync_code' : 'run_docker')
-          .endRelaySession({
-            session,
-            senders: [...senders].map(ref),
-            receivers: [...receivers].map(ref),
-          })
-          .catch(() => undefined),
-      );
-    }
+    await run.endSession(hosts[0] ?? holders[0]!);
   }
-  if (cancelled !== undefined) throw cancelled;
+  if (run.cancelled !== undefined) throw run.cancelled;
+}
+
+/** One fan-out's relay session: the hosts it touched and the first cancellation it saw. */
+class FanOutRun {
+  readonly session: string;
+  readonly phase: 'sync_code' | 'run_docker';
+  private readonly senders = new Set<string>();
+  private readonly receivers = new Set<string>();
+  cancelled: unknown;
+
+  constructor(
+    private readonly d: FanOutDriver,
+    private readonly artefact: FanOutArtefact,
+  ) {
+    this.session = `${d.plan.cluster}@${uuid4().replace(/-/g, '').slice(0, 12)}`;
+    this.phase = artefact === 'code' ? 'sync_code' : 'run_docker';
+  }
+
+  private ref(name: string): HostRef {
+    return hostRef(this.d.plan, planHost(this.d.plan, name));
+  }
 
   /** One copy; undefined when it was cancelled (the fan-out stops after this wave). */
-  async function runCopy(copy: Copy): Promise<WaveOutcome | undefined> {
+  async copy(copy: Copy): Promise<WaveOutcome | undefined> {
     const to = copy.to;
     const from = copy.from.kind === 'host' ? copy.from.host : undefined;
-    d.running(to);
-    const phase = artefact === 'code' ? 'sync_code' : 'run_docker';
+    this.d.running(to);
     try {
-      let relay: { source: HostRef; session: string } | undefined;
-      if (from !== undefined) {
-        senders.add(from);
-        receivers.add(to);
-        relay = { source: ref(from), session };
-      }
-      const acts =
-        relay === undefined
-          ? d.acts.executorActivities(to, phase)
-          : d.acts.activities(to, phase, {
-              taskQueue: d.acts.executorTaskQueue,
-              // The retry of a host-to-host copy is the executor's direct copy.
-              retry: { maximumAttempts: 1 },
-            });
-      const note =
-        artefact === 'code'
-          ? copyNote(await acts.syncCode({ ...syncCodeInput(plan, to), ...(relay && { relay }) }))
-          : copyNote({
-              installed: false,
-              ...(await acts.copyImageArchive({ ...imageArchiveInput(plan, to), ...(relay && { relay }) })),
-            });
-      d.done(to, from === undefined ? note : `${note} from ${from}`);
+      const note = await this.transfer(to, from);
+      this.d.done(to, from === undefined ? note : `${note} from ${from}`);
       return { copy, ok: true };
     } catch (err) {
       if (isCancellation(err)) {
-        cancelled ??= err;
+        this.cancelled ??= err;
         return undefined;
       }
       if (from === undefined) {
-        d.failed(to, hostError(err));
+        this.d.failed(to, hostError(err));
         return { copy, ok: false };
       }
       const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -135,8 +118,44 @@ export async function copyFanOut(
       return { copy, ok: false, failedSide: senderFailed ? 'sender' : 'receiver' };
     }
   }
-}
 
-function copyNote(r: { changed: boolean; installed: boolean; bytesSent: number }): string {
-  return r.changed || r.installed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged';
+  /** The copy's activity: from the executor, or relayed from `from` (tried once). Its note. */
+  private async transfer(to: string, from: string | undefined): Promise<string> {
+    const d = this.d;
+    const plan = d.plan;
+    let relay: { source: HostRef; session: string } | undefined;
+    if (from !== undefined) {
+      this.senders.add(from);
+      this.receivers.add(to);
+      relay = { source: this.ref(from), session: this.session };
+    }
+    const acts =
+      relay === undefined
+        ? d.acts.executorActivities(to, this.phase)
+        : d.acts.activities(to, this.phase, {
+            taskQueue: d.acts.executorTaskQueue,
+            // The retry of a host-to-host copy is the executor's direct copy.
+            retry: { maximumAttempts: 1 },
+          });
+    if (this.artefact === 'code') {
+      return copyNote(await acts.syncCode({ ...syncCodeInput(plan, to), ...(relay && { relay }) }));
+    }
+    const copied = await acts.copyImageArchive({ ...imageArchiveInput(plan, to), ...(relay && { relay }) });
+    return copyNote({ installed: false, ...copied });
+  }
+
+  /** The session's key leaves every host it reached, even when the fan-out is being cancelled. */
+  async endSession(anyHost: string): Promise<void> {
+    if (this.senders.size === 0 && this.receivers.size === 0) return;
+    await CancellationScope.nonCancellable(() =>
+      this.d.acts
+        .executorActivities(anyHost, this.phase)
+        .endRelaySession({
+          session: this.session,
+          senders: [...this.senders].map((h) => this.ref(h)),
+          receivers: [...this.receivers].map((h) => this.ref(h)),
+        })
+        .catch(() => undefined),
+    );
+  }
 }

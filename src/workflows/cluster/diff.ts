@@ -74,55 +74,58 @@ function unitKey(u: Unit): string {
   return u.unit;
 }
 
-export function diffPlans(current: Plan, next: Plan): PlanDiff {
+/** What changes on a host that both Plans have in the same unit; undefined: nothing. */
+function hostChange(current: Plan, next: Plan, a: PlanHost, b: PlanHost): HostChange | undefined {
+  const actions: HostAction[] = [];
+  const reasons = containerReasons(a, b);
+  if (reasons.length > 0) actions.push('recreate-container');
+  if (b.role !== 'proxy' && ranktableShape(current, b.name) !== ranktableShape(next, b.name)) {
+    actions.push('rewrite-ranktables');
+    reasons.push('its ranktables change');
+  }
+  const scriptChanged = launchScript(current, a) !== launchScript(next, b);
+  // Engines read their ranktables when they start: new ones mean a restart too.
+  const restart = scriptChanged || actions.length > 0;
+  if (b.role !== 'proxy' && restart) {
+    actions.push('restart-engines');
+    if (scriptChanged) reasons.push('its launch script changes (engine arguments or environment)');
+  }
+  return actions.length > 0 ? { host: b.name, actions, reasons } : undefined;
+}
+
+/** A unit of the next Plan against the same unit of the current one (if it had it). */
+function unitChange(current: Plan, next: Plan, u: Unit, before: Unit | undefined): UnitChange {
   const oldHosts = byName(current);
   const newHosts = byName(next);
+  const hosts: HostChange[] = [];
+  for (const name of u.hosts) {
+    const b = newHosts.get(name)!;
+    const a = oldHosts.get(name);
+    if (!a || (before && !before.hosts.includes(name))) {
+      hosts.push({ host: name, actions: ['add-host'], reasons: [`new ${b.role} host ${b.address}`] });
+      continue;
+    }
+    const change = hostChange(current, next, a, b);
+    if (change) hosts.push(change);
+  }
+  for (const name of before?.hosts.filter((h) => !u.hosts.includes(h)) ?? []) {
+    hosts.push({ host: name, actions: ['remove-host'], reasons: [`no longer in ${u.unit}`] });
+  }
+  return {
+    unit: u.unit,
+    kind: u.kind,
+    change: !before ? 'add' : hosts.length > 0 ? 'update' : 'none',
+    hosts,
+  };
+}
+
+export function diffPlans(current: Plan, next: Plan): PlanDiff {
   const oldUnits = new Map(clusterUnits(current).map((u) => [unitKey(u), u]));
   const newUnits = new Map(clusterUnits(next).map((u) => [unitKey(u), u]));
   const globalRanktable =
     JSON.stringify([current.ranktable.prefill, current.ranktable.decode]) !==
     JSON.stringify([next.ranktable.prefill, next.ranktable.decode]);
-
-  const units: UnitChange[] = [];
-  for (const [key, u] of newUnits) {
-    const before = oldUnits.get(key);
-    const hosts: HostChange[] = [];
-    for (const name of u.hosts) {
-      const b = newHosts.get(name)!;
-      const a = oldHosts.get(name);
-      if (!a || (before && !before.hosts.includes(name))) {
-        hosts.push({ host: name, actions: ['add-host'], reasons: [`new ${b.role} host ${b.address}`] });
-        continue;
-      }
-      const actions: HostAction[] = [];
-      const reasons = containerReasons(a, b);
-      if (reasons.length > 0) actions.push('recreate-container');
-      if (b.role !== 'proxy' && ranktableShape(current, name) !== ranktableShape(next, name)) {
-        actions.push('rewrite-ranktables');
-        reasons.push('its ranktables change');
-      }
-      const scriptChanged = launchScript(current, a) !== launchScript(next, b);
-      // Engines read their ranktables when they start: new ones mean a restart too.
-      const restart =
-        scriptChanged || actions.includes('recreate-container') || actions.includes('rewrite-ranktables');
-      if (b.role !== 'proxy' && restart) {
-        actions.push('restart-engines');
-        if (scriptChanged) reasons.push('its launch script changes (engine arguments or environment)');
-      }
-      if (actions.length > 0) hosts.push({ host: name, actions, reasons });
-    }
-    if (before) {
-      for (const name of before.hosts.filter((h) => !u.hosts.includes(h))) {
-        hosts.push({ host: name, actions: ['remove-host'], reasons: [`no longer in ${u.unit}`] });
-      }
-    }
-    units.push({
-      unit: u.unit,
-      kind: u.kind,
-      change: !before ? 'add' : hosts.length > 0 ? 'update' : 'none',
-      hosts,
-    });
-  }
+  const units = [...newUnits].map(([key, u]) => unitChange(current, next, u, oldUnits.get(key)));
   for (const [key, u] of oldUnits) {
     if (newUnits.has(key)) continue;
     units.push({

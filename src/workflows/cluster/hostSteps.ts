@@ -68,6 +68,102 @@ function ipOf(output: string): string | undefined {
   }
 }
 
+/** What a step's runner gets: where activities come from, the Plan, the phase it runs in. */
+interface StepCall {
+  acts: StepActivities;
+  plan: Plan;
+  phase: Phase;
+}
+
+type StepOf<K extends HostStepSpec['kind']> = Extract<HostStepSpec, { kind: K }>;
+
+/** Each step kind's activity call for one host, and what of its result the table shows. */
+const STEP_RUNNERS: {
+  [K in HostStepSpec['kind']]: (c: StepCall, spec: StepOf<K>, host: string) => Promise<HostStepResult>;
+} = {
+  preflight: async ({ acts, plan, phase }, _spec, host) => {
+    await acts.activities(host, phase).preflight(preflightInput(plan, host));
+    return {};
+  },
+  container: async ({ acts, plan, phase }, _spec, host) => {
+    const r = await acts.activities(host, phase).ensureContainer(containerInput(plan, host));
+    return { note: `${r.action} ${r.id.slice(0, 12)}` };
+  },
+  syncCode: async ({ acts, plan, phase }, _spec, host) => ({
+    note: copyNote(await acts.executorActivities(host, phase).syncCode(syncCodeInput(plan, host))),
+  }),
+  copyFanOut: () => {
+    throw new Error('a fan-out runs over all its hosts at once (copyFanOut), not per host');
+  },
+  loadImages: async ({ acts, plan, phase }, _spec, host) => {
+    const r = await acts.activities(host, phase).loadImages(loadImagesInput(plan, host));
+    return { note: r.loaded ? 'images loaded from the archive' : 'images present' };
+  },
+  readDeviceIps,
+  copyRanktables,
+  launch: async ({ acts, plan, phase }, spec, host) => {
+    const force = spec.force || (spec.forceHosts ?? []).includes(host);
+    const r = await acts.activities(host, phase).launchEngines(engineLaunchInput(plan, host, force));
+    return { note: `${r.action} ${r.servers.length} server(s)` };
+  },
+  ready: async ({ acts, plan, phase }, _spec, host) => {
+    const r = await acts.activities(host, phase).awaitEnginesReady(engineReadyInput(plan, host));
+    return { note: `${r.servers} server(s) ready after ${seconds(r.waitedMs)}` };
+  },
+  cleanup: async ({ acts, plan, phase }, _spec, host) => {
+    const r = await acts.activities(host, phase).cleanupHost(cleanupInput(plan, host));
+    return {
+      note:
+        `removed ${r.removedContainers.length} container(s), ${r.removedFiles ?? 0} file(s), ${r.removedDirs ?? 0} folder(s)` +
+        (r.kept ? `; kept ${r.kept} still holding others' files` : ''),
+    };
+  },
+};
+
+async function readDeviceIps(
+  { acts, plan, phase }: StepCall,
+  _spec: unknown,
+  host: string,
+): Promise<HostStepResult> {
+  const h = planHost(plan, host);
+  const outputs = await acts.activities(host, phase).readDeviceIps({
+    target: hostRef(plan, h),
+    cli: h.container.cli,
+    container: h.container.name,
+    devices: h.devices,
+  });
+  // What the ranktable build reads of an output that parses is its IP; only an output it
+  // refuses is kept whole, to be quoted to the operator (512 × 16 raw outputs are ~0.6 MB).
+  return {
+    kept: outputs.map((o) => {
+      const ip = ipOf(o.output);
+      return ip === undefined ? o : { device: o.device, output: `ipaddr:${ip}` };
+    }),
+  };
+}
+
+async function copyRanktables(
+  { acts, plan, phase }: StepCall,
+  spec: StepOf<'copyRanktables'>,
+  host: string,
+): Promise<HostStepResult> {
+  const h = planHost(plan, host);
+  const coordinator = planHost(plan, plan.ranktable.coordinator);
+  const r = await acts.activities(host, phase).writeRanktables({
+    target: hostRef(plan, h),
+    owner: owner(plan, h),
+    root: plan.settings.ranktable_save_path,
+    copy: { source: hostRef(plan, coordinator), hash: spec.hash },
+    own: ownRanktableFiles(plan.ranktable, host),
+  });
+  return { note: `${r.written} written, ${r.unchanged} unchanged` };
+}
+
+/** The note of a copy (sync_code, the image archive): what it sent, or that nothing changed. */
+export function copyNote(r: { changed: boolean; installed: boolean; bytesSent: number }): string {
+  return r.changed || r.installed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged';
+}
+
 /** One host's part of a step: the activity call a fan-out makes for it. */
 export async function runHostStep(
   acts: StepActivities,
@@ -76,74 +172,12 @@ export async function runHostStep(
   spec: HostStepSpec,
   host: string,
 ): Promise<HostStepResult> {
-  switch (spec.kind) {
-    case 'preflight':
-      await acts.activities(host, phase).preflight(preflightInput(plan, host));
-      return {};
-    case 'container': {
-      const r = await acts.activities(host, phase).ensureContainer(containerInput(plan, host));
-      return { note: `${r.action} ${r.id.slice(0, 12)}` };
-    }
-    case 'syncCode': {
-      const r = await acts.executorActivities(host, phase).syncCode(syncCodeInput(plan, host));
-      return {
-        note:
-          r.changed || r.installed ? `${r.bytesSent} B sent${r.installed ? ', installed' : ''}` : 'unchanged',
-      };
-    }
-    case 'copyFanOut':
-      throw new Error('a fan-out runs over all its hosts at once (copyFanOut), not per host');
-    case 'loadImages': {
-      const r = await acts.activities(host, phase).loadImages(loadImagesInput(plan, host));
-      return { note: r.loaded ? 'images loaded from the archive' : 'images present' };
-    }
-    case 'readDeviceIps': {
-      const h = planHost(plan, host);
-      const outputs = await acts.activities(host, phase).readDeviceIps({
-        target: hostRef(plan, h),
-        cli: h.container.cli,
-        container: h.container.name,
-        devices: h.devices,
-      });
-      // What the ranktable build reads of an output that parses is its IP; only an output it
-      // refuses is kept whole, to be quoted to the operator (512 × 16 raw outputs are ~0.6 MB).
-      return {
-        kept: outputs.map((o) => {
-          const ip = ipOf(o.output);
-          return ip === undefined ? o : { device: o.device, output: `ipaddr:${ip}` };
-        }),
-      };
-    }
-    case 'copyRanktables': {
-      const h = planHost(plan, host);
-      const coordinator = planHost(plan, plan.ranktable.coordinator);
-      const r = await acts.activities(host, phase).writeRanktables({
-        target: hostRef(plan, h),
-        owner: owner(plan, h),
-        root: plan.settings.ranktable_save_path,
-        copy: { source: hostRef(plan, coordinator), hash: spec.hash },
-        own: ownRanktableFiles(plan.ranktable, host),
-      });
-      return { note: `${r.written} written, ${r.unchanged} unchanged` };
-    }
-    case 'launch': {
-      const force = spec.force || (spec.forceHosts ?? []).includes(host);
-      const r = await acts.activities(host, phase).launchEngines(engineLaunchInput(plan, host, force));
-      return { note: `${r.action} ${r.servers.length} server(s)` };
-    }
-    case 'ready': {
-      const r = await acts.activities(host, phase).awaitEnginesReady(engineReadyInput(plan, host));
-      return { note: `${r.servers} server(s) ready after ${seconds(r.waitedMs)}` };
-    }
-    case 'cleanup': {
-      const r = await acts.activities(host, phase).cleanupHost(cleanupInput(plan, host));
-      return {
-        note:
-          `removed ${r.removedContainers.length} container(s), ${r.removedFiles ?? 0} file(s), ${r.removedDirs ?? 0} folder(s)` +
-          (r.kept ? `; kept ${r.kept} still holding others' files` : ''),
-      };
-    }
-  }
+  const run = STEP_RUNNERS[spec.kind] as (
+    c: StepCall,
+    spec: HostStepSpec,
+    host: string,
+  ) => Promise<HostStepResult>;
+  return await run({ acts, plan, phase }, spec, host);
 }
 
 /** How one host's step ended, as a child workflow reports it to the cluster workflow. */

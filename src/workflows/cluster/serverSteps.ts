@@ -35,6 +35,42 @@ function instanceOf(plan: Plan, host: PlanHost) {
   return { kind: 'decode' as const, d };
 }
 
+type Instance = ReturnType<typeof instanceOf>;
+
+/** The data-parallel group a host's engines join: a prefill instance's whole, or its decode slice. */
+function dataParallel(inst: Instance, host: PlanHost): EngineLaunchSpec['dp'] {
+  return inst.kind === 'prefill'
+    ? {
+        size: inst.p.engine.dataParallelSize,
+        offset: 0,
+        masterIp: inst.p.masterAddress,
+        masterPort: inst.p.masterPort,
+      }
+    : {
+        size: inst.d.engine.dataParallelSize,
+        offset: host.dpOffset,
+        masterIp: inst.d.masterAddress,
+        masterPort: inst.d.masterPort,
+      };
+}
+
+/** A prefill instance over several hosts: which node this host is and where the head is. */
+function multiNode(inst: Instance, host: PlanHost): Pick<EngineLaunchSpec, 'multiNode'> {
+  if (inst.kind !== 'prefill' || !inst.p.multiNode) return {};
+  return {
+    multiNode: {
+      isHead: host.isMaster,
+      headAddress: inst.p.masterAddress,
+      nodeIpList: inst.p.nodeIpList,
+      nodeNames: inst.p.hosts,
+      nnodes: inst.p.nnodes,
+      nodeRank: host.nodeRank,
+      // Plans recorded before the setting existed leave it to the launch script's default.
+      ...(inst.p.rayJoinTimeoutSeconds ? { joinTimeoutSeconds: inst.p.rayJoinTimeoutSeconds } : {}),
+    },
+  };
+}
+
 export function engineLaunchSpec(plan: Plan, name: string): EngineLaunchSpec {
   const host = planHost(plan, name);
   const inst = instanceOf(plan, host);
@@ -43,7 +79,6 @@ export function engineLaunchSpec(plan: Plan, name: string): EngineLaunchSpec {
     inst.kind === 'prefill'
       ? plan.ranktable.prefill.find((r) => r.kvRank === inst.p.kvRank)!
       : plan.ranktable.decode[0]!;
-  const decodeAddresses = plan.decode.flatMap((d) => d.hosts.map((h) => planHost(plan, h).address));
   return {
     role: inst.kind,
     host: {
@@ -65,39 +100,13 @@ export function engineLaunchSpec(plan: Plan, name: string): EngineLaunchSpec {
       parallelSize: engine.kvParallelSize,
       bufferDevice: 'npu',
     },
-    dp:
-      inst.kind === 'prefill'
-        ? {
-            size: engine.dataParallelSize,
-            offset: 0,
-            masterIp: inst.p.masterAddress,
-            masterPort: inst.p.masterPort,
-          }
-        : {
-            size: engine.dataParallelSize,
-            offset: host.dpOffset,
-            masterIp: inst.d.masterAddress,
-            masterPort: inst.d.masterPort,
-          },
+    dp: dataParallel(inst, host),
     apiServers: host.apiServers,
     ranktable: { localPath: ranktable.rankTableFile, globalPath: plan.ranktable.globalFile },
-    decodeServerIpList: decodeAddresses,
+    decodeServerIpList: plan.decode.flatMap((d) => d.hosts.map((h) => planHost(plan, h).address)),
     prefillPodNum: plan.prefill.length,
     decodePodNum: plan.decode.length,
-    ...(inst.kind === 'prefill' && inst.p.multiNode
-      ? {
-          multiNode: {
-            isHead: host.isMaster,
-            headAddress: inst.p.masterAddress,
-            nodeIpList: inst.p.nodeIpList,
-            nodeNames: inst.p.hosts,
-            nnodes: inst.p.nnodes,
-            nodeRank: host.nodeRank,
-            // Plans recorded before the setting existed leave it to the launch script's default.
-            ...(inst.p.rayJoinTimeoutSeconds ? { joinTimeoutSeconds: inst.p.rayJoinTimeoutSeconds } : {}),
-          },
-        }
-      : {}),
+    ...multiNode(inst, host),
     extraArgs: engine.extraArgs,
     extraEnv: engine.env,
     ...(engine.additionalConfig ? { additionalConfig: engine.additionalConfig } : {}),
