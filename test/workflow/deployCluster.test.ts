@@ -2,11 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { Activities } from '../../src/activities';
 import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
 import {
@@ -16,62 +14,12 @@ import {
   statusQuery,
 } from '../../src/workflows/cluster/messages';
 import { waitForStatus } from '../helpers/deploy';
+import { FakeHosts } from '../helpers/fakeHosts';
 import { seedPlan } from '../helpers/plans';
 import { planFromFile } from '../../src/client/planFile';
 import { mockedOptions, startTestServer, withMockedWorker } from '../helpers/temporal';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'inventories');
-
-/** Mocked activities that record calls per activity and host and can be told to fail. */
-class FakeHosts {
-  calls: { activity: string; host: string }[] = [];
-  failing = new Map<string, string>(); // host, or `<activity>:<host>` → error type
-  delayMs = 0;
-  images: string[] = [];
-
-  count(activity: string, host?: string): number {
-    return this.calls.filter((c) => c.activity === activity && (!host || c.host === host)).length;
-  }
-
-  private async step(activity: string, host: string): Promise<void> {
-    this.calls.push({ activity, host });
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    const type = this.failing.get(host) ?? this.failing.get(`${activity}:${host}`);
-    if (type) throw ApplicationFailure.create({ type, message: `${host} is broken`, nonRetryable: true });
-  }
-
-  activities(): Partial<Activities> {
-    return {
-      preflight: async (i) => (await this.step('preflight', i.target.name), []),
-      ensureContainer: async (i) => (
-        this.images.push(i.image),
-        await this.step('ensureContainer', i.target.name),
-        { action: 'created', id: `id-${i.name}` }
-      ),
-      syncCode: async (i) => (
-        await this.step('syncCode', i.target.name),
-        { changed: true, bytesSent: 10, installed: true }
-      ),
-      endRelaySession: async (i) => (
-        this.calls.push({ activity: 'endRelaySession', host: i.session }),
-        { cleaned: i.senders.length + i.receivers.length, unreachable: [] }
-      ),
-      cleanupHost: async (i) => (
-        await this.step('cleanupHost', i.target.name),
-        { removedContainers: i.containers, stopScriptsRun: 0, removedFiles: 0, removedDirs: 0, kept: 0 }
-      ),
-      launchEngines: async (i) => (
-        await this.step(i.force ? 'restartEngines' : 'launchEngines', i.target.name),
-        { action: i.force ? 'restarted' : 'started', servers: [] }
-      ),
-      awaitEnginesReady: async (i) => (
-        await this.step('awaitEnginesReady', i.target.name),
-        { servers: 1, waitedMs: 1 }
-      ),
-      ensureProxy: async (i) => (await this.step('ensureProxy', i.target.name), { action: 'kept' }),
-    };
-  }
-}
 
 const options = mockedOptions;
 
@@ -194,7 +142,7 @@ describe('deployCluster with mocked activities', () => {
       const handle = await startDeploy(taskQueue, ['run_server']);
       await waitForStatus(handle, (s) => s.stage === 'ready');
       // Prefill instances start together, in either order, once decode is ready.
-      const launched = fake.calls.filter((c) => c.activity === 'launchEngines').map((c) => c.host);
+      const launched = fake.calls('launchEngines').map((c) => c.host);
       assert.deepEqual(
         [...launched.slice(0, 2), ...launched.slice(2).sort()],
         ['d0', 'd1', 'p0', 'p1'],
@@ -203,16 +151,14 @@ describe('deployCluster with mocked activities', () => {
       const runId = (await handle.describe()).runId;
       // `--host d1` names one decode host: its whole data-parallel group restarts.
       await handle.signal(restartServersSignal, { hosts: ['d1'] });
-      await waitForStatus(
-        handle,
-        () => fake.count('restartEngines') === 2 && fake.count('ensureProxy') === 1,
-      );
+      const restarted = () => fake.calls('launchEngines').filter((c) => c.force);
+      await waitForStatus(handle, () => restarted().length === 2 && fake.count('ensureProxy') === 1);
       await waitForStatus(handle, (s) => s.stage === 'ready');
       assert.deepEqual(
-        fake.calls.filter((c) => c.activity === 'restartEngines').map((c) => c.host),
+        restarted().map((c) => c.host),
         ['d0', 'd1'],
       );
-      assert.equal(fake.count('restartEngines', 'p0'), 0);
+      assert.equal(restarted().filter((c) => c.host === 'p0').length, 0);
       assert.equal((await handle.describe()).runId, runId, 'same run');
       await handle.terminate();
     });
@@ -236,21 +182,17 @@ describe('deployCluster with mocked activities', () => {
           [failing.split(':')[1]],
         );
         fake.failing.clear();
-        const mark = fake.calls.length;
+        fake.clear();
         const outcome = await handle.executeUpdate(retryFailedUpdate);
         assert.equal(outcome.ok, true, JSON.stringify(outcome.failures));
         await waitForStatus(handle, (s) => s.stage === 'ready');
-        const retried = fake.calls.slice(mark).filter((c) => c.host !== 'd0');
         assert.deepEqual(
-          retried.filter((c) => c.activity !== 'awaitEnginesReady').map((c) => `${c.activity} ${c.host}`),
-          ['restartEngines p0', 'restartEngines p1'],
+          fake.log((c) => c.host !== 'd0' && c.activity !== 'awaitEnginesReady'),
+          ['launchEngines p0 (restart)', 'launchEngines p1 (restart)'],
           'the instance is launched again, head first; p2 is not',
         );
         assert.deepEqual(
-          retried
-            .filter((c) => c.activity === 'awaitEnginesReady')
-            .map((c) => `${c.activity} ${c.host}`)
-            .sort(),
+          fake.log((c) => c.host !== 'd0' && c.activity === 'awaitEnginesReady').sort(),
           ['awaitEnginesReady p0', 'awaitEnginesReady p1', ...readyToo],
           'then awaited again',
         );
@@ -269,7 +211,10 @@ describe('deployCluster with mocked activities', () => {
         args: [{ phases: ['run_docker'], plan: edited }],
       });
       assert.equal(outcome.ok, true);
-      const engineImages = fake.images.filter((i) => i.startsWith('registry.local/omniinfer'));
+      const engineImages = fake
+        .calls('ensureContainer')
+        .map((c) => c.image!)
+        .filter((i) => i.startsWith('registry.local/omniinfer'));
       assert.deepEqual(
         [...new Set(engineImages.slice(engineImages.length - 4))],
         ['registry.local/omniinfer:next'],

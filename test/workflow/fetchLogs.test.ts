@@ -1,15 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../src/activities';
-import type { FetchHostLogsInput } from '../../src/activities/logs';
 import { deployCluster, fetchLogsWorkflow } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/cluster/messages';
 import { DEFAULT_ACTIVITY_TUNING } from '../../src/workflows/cluster/types';
 import { fetchLogsInput } from '../../src/workflows/logSources';
+import { FakeHosts } from '../helpers/fakeHosts';
 import { seedPlan } from '../helpers/plans';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 import { waitFor } from '../helpers/waitFor';
@@ -28,22 +26,12 @@ describe('fetchLogsWorkflow and the fetch_log phase', () => {
 
   /** A shared-queue worker (workflows only) and an executor-queue worker (fetchHostLogs only). */
   async function withWorkers<T>(
-    down: Set<string>,
-    fn: (queues: { shared: string; executor: string }, fetched: string[]) => Promise<T>,
+    fake: FakeHosts,
+    fn: (queues: { shared: string; executor: string }) => Promise<T>,
   ): Promise<T> {
     const shared = `test-${randomUUID()}`;
     const executor = `${shared}@executor`;
-    const fetched: string[] = [];
-    const fetchHostLogs = async (i: FetchHostLogsInput) => {
-      if (down.has(i.target.name)) {
-        throw ApplicationFailure.create({
-          type: 'ConnectionError',
-          message: `cannot reach ${i.target.name}`,
-        });
-      }
-      fetched.push(i.target.name);
-      return { bytesReceived: 1000, filesTransferred: 2, found: true };
-    };
+    const { fetchHostLogs } = fake.activities();
     const workflowWorker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: shared,
@@ -53,19 +41,21 @@ describe('fetchLogsWorkflow and the fetch_log phase', () => {
     const executorWorker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: executor,
-      activities: { fetchHostLogs } satisfies Partial<Activities>,
+      activities: { fetchHostLogs },
     });
-    return executorWorker.runUntil(workflowWorker.runUntil(fn({ shared, executor }, fetched)));
+    return executorWorker.runUntil(workflowWorker.runUntil(fn({ shared, executor })));
   }
 
   it('fetches each machine once on the executor queue and reports the one that is down', async () => {
-    await withWorkers(new Set(['d1']), async ({ shared, executor }, fetched) => {
+    const fake = new FakeHosts();
+    fake.host('d1').reachable = false;
+    await withWorkers(fake, async ({ shared, executor }) => {
       const result = await env.client.workflow.execute(fetchLogsWorkflow, {
         taskQueue: shared,
         workflowId: `logs/${randomUUID()}`,
         args: [{ ...fetchLogsInput(plan, executor, { maximumAttempts: 2 }) }],
       });
-      assert.deepEqual(fetched.sort(), ['d0', 'p0', 'p1']);
+      assert.deepEqual(fake.hosts('fetchHostLogs').sort(), ['d0', 'p0', 'p1']);
       assert.deepEqual(result.failed, ['d1']);
       assert.equal(result.bytesReceived, 3000);
       const d1 = result.hosts.find((h) => h.host === 'd1')!;
@@ -76,7 +66,9 @@ describe('fetchLogsWorkflow and the fetch_log phase', () => {
   });
 
   it('the fetch_log phase shows fetched hosts ok, the down one failed, and the cluster stays ready', async () => {
-    await withWorkers(new Set(['d1']), async ({ shared, executor }) => {
+    const fake = new FakeHosts();
+    fake.host('d1').reachable = false;
+    await withWorkers(fake, async ({ shared, executor }) => {
       const handle = await env.client.workflow.start(deployCluster, {
         taskQueue: shared,
         workflowId: `cluster/${randomUUID()}`,

@@ -1,15 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Activities } from '../../src/activities';
 import { stepAttempts } from '../../src/client/stepAttempts';
 import { deployCluster } from '../../src/workflows';
 import { retryFailedUpdate, runPhasesUpdate, statusQuery } from '../../src/workflows/cluster/messages';
 import { runDeploy } from '../helpers/cli';
 import { waitForStatus } from '../helpers/deploy';
+import { FakeHosts } from '../helpers/fakeHosts';
 import { SEED_EXTRA_VARS, SEED_INVENTORY, seedPlan } from '../helpers/plans';
 import { mockedOptions, startTestServer, withMockedWorker } from '../helpers/temporal';
 import { waitFor } from '../helpers/waitFor';
@@ -32,11 +32,11 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
 
   const options = mockedOptions;
 
-  const withWorker = <T>(activities: Partial<Activities>, fn: (taskQueue: string) => Promise<T>) =>
-    withMockedWorker(env, activities, 'ops', fn);
+  const withWorker = <T>(fake: FakeHosts, fn: (taskQueue: string) => Promise<T>) =>
+    withMockedWorker(env, fake.activities(), 'ops', fn);
 
   it('refuses an invalid input on its own: the run fails with InvalidInput naming the fields', async () => {
-    await withWorker({}, async (taskQueue) => {
+    await withWorker(new FakeHosts(), async (taskQueue) => {
       const bad = options(taskQueue, ['preflight'], { parallelism: 0 });
       bad.activity.retry.maximumAttempts = Number('x');
       const handle = await env.client.workflow.start(deployCluster, {
@@ -56,24 +56,10 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
   });
 
   it('a phase request during the deploy is queued, shown, and runs once after it; never answered early', async () => {
-    const calls: string[] = [];
-    let d1Broken = true;
-    const activities: Partial<Activities> = {
-      ensureContainer: async (i) => {
-        calls.push(`run_docker ${i.target.name}`);
-        await new Promise((r) => setTimeout(r, 800));
-        if (i.target.name === 'd1' && d1Broken) {
-          throw ApplicationFailure.create({
-            type: 'ImageMissing',
-            message: 'd1 has no image',
-            nonRetryable: true,
-          });
-        }
-        return { action: 'created', id: `id-${i.name}` };
-      },
-      preflight: async (i) => (calls.push(`preflight ${i.target.name}`), []),
-    };
-    await withWorker(activities, async (taskQueue) => {
+    const fake = new FakeHosts();
+    fake.delayMs = 800;
+    fake.failing.set('ensureContainer:d1', 'ImageMissing');
+    await withWorker(fake, async (taskQueue) => {
       const handle = await env.client.workflow.start(deployCluster, {
         taskQueue,
         workflowId: `cluster/${randomUUID()}`,
@@ -115,15 +101,11 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
         },
       );
 
-      d1Broken = false;
+      fake.failing.clear();
       await handle.executeUpdate(retryFailedUpdate);
       const outcome = await update.result();
       assert.deepEqual(outcome, { phases: ['preflight'], ok: true, failures: [] });
-      assert.equal(
-        calls.filter((c) => c.startsWith('preflight')).length,
-        hosts.length,
-        'the request ran once',
-      );
+      assert.equal(fake.count('preflight'), hosts.length, 'the request ran once');
       const after = await handle.query(statusQuery);
       assert.equal(after.stage, 'ready');
       assert.deepEqual(after.queued, []);
@@ -133,25 +115,11 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
   });
 
   it('`deploy start --tags` on a busy cluster says what it is queued behind, or why it is refused', async () => {
-    let d1Broken = true;
+    const fake = new FakeHosts();
+    fake.failing.set('ensureContainer:d1', 'ImageMissing');
     // d1's first run_docker holds the deploy in its phase until the test lets it fail.
-    let letD1Fail!: () => void;
-    const d1Gate = new Promise<void>((resolve) => (letD1Fail = resolve));
-    const activities: Partial<Activities> = {
-      ensureContainer: async (i) => {
-        if (i.target.name === 'd1' && d1Broken) {
-          await d1Gate;
-          throw ApplicationFailure.create({
-            type: 'ImageMissing',
-            message: 'd1 has no image',
-            nonRetryable: true,
-          });
-        }
-        return { action: 'created', id: `id-${i.name}` };
-      },
-      preflight: async () => [],
-    };
-    await withWorker(activities, async (taskQueue) => {
+    const letD1Fail = fake.hold((c) => c.activity === 'ensureContainer' && c.host === 'd1');
+    await withWorker(fake, async (taskQueue) => {
       // The CLI's own start names the workflow after the inventory's cluster.
       const handle = await env.client.workflow.start(deployCluster, {
         taskQueue,
@@ -176,7 +144,7 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /the cluster waits for the operator: run_docker failed on d1/);
 
-      d1Broken = false;
+      fake.failing.clear();
       await handle.executeUpdate(retryFailedUpdate);
       await waitForStatus(handle, (s) => s.stage === 'ready' && (s.queued ?? []).length === 0);
       const ran = await runDeploy([...args, '--tags', 'preflight'], cli);
@@ -188,23 +156,9 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
   });
 
   it('a failed clean_up phase waits for the operator; deploy retry finishes it', async () => {
-    let d0Fails = true;
-    const cleaned: string[] = [];
-    const activities: Partial<Activities> = {
-      preflight: async () => [],
-      cleanupHost: async (i) => {
-        if (i.target.name === 'd0' && d0Fails) {
-          throw ApplicationFailure.create({
-            type: 'CommandFailedError',
-            message: 'd0: rm failed',
-            nonRetryable: true,
-          });
-        }
-        cleaned.push(i.target.name);
-        return { removedContainers: [], stopScriptsRun: 0, removedFiles: 0, removedDirs: 0, kept: 0 };
-      },
-    };
-    await withWorker(activities, async (taskQueue) => {
+    const fake = new FakeHosts();
+    fake.failing.set('cleanupHost:d0', 'CommandFailedError');
+    await withWorker(fake, async (taskQueue) => {
       const handle = await env.client.workflow.start(deployCluster, {
         taskQueue,
         workflowId: `cluster/${randomUUID()}`,
@@ -216,29 +170,19 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
         waiting.failures.map((f) => [f.host, f.type]),
         [['d0', 'CommandFailedError']],
       );
-      d0Fails = false;
+      fake.failing.clear();
       const outcome = await handle.executeUpdate(retryFailedUpdate);
       assert.deepEqual(outcome, { phase: 'clean_up', ok: true, failures: [] });
       await waitForStatus(handle, (s) => s.stage === 'cleaned');
-      assert.ok(cleaned.includes('d0'));
+      assert.ok(fake.hosts('cleanupHost').includes('d0'));
       await handle.result();
     });
   });
 
   it('while a step retries, status (table and --json) shows the host, attempt and last error', async () => {
-    let p1Unreachable = true;
-    const activities: Partial<Activities> = {
-      ensureContainer: async (i) => {
-        if (i.target.name === 'p1' && p1Unreachable) {
-          throw ApplicationFailure.create({
-            type: 'ConnectionError',
-            message: 'cannot reach p1 (10.0.0.2) over SSH: SSH handshake timed out',
-          });
-        }
-        return { action: 'created', id: `id-${i.name}` };
-      },
-    };
-    await withWorker(activities, async (taskQueue) => {
+    const fake = new FakeHosts();
+    fake.host('p1').reachable = false;
+    await withWorker(fake, async (taskQueue) => {
       const cluster = randomUUID();
       const opts = options(taskQueue, ['run_docker']);
       // Attempts 2 s apart: long enough to be caught retrying, short enough to recover quickly.
@@ -283,10 +227,10 @@ describe('cluster operations: queueing, refusals, retries in view', () => {
       const table = await runDeploy(['status', cluster], cli);
       assert.match(
         table.stdout,
-        /retrying p1 · run_docker: attempt \d+ of 50 — last: ConnectionError: cannot reach p1 \(10\.0\.0\.2\) over SSH: SSH handshake timed out/,
+        /retrying p1 · run_docker: attempt \d+ of 50 — last: ConnectionError: cannot reach p1 \(127\.0\.0\.2\) over SSH: SSH handshake timed out/,
       );
 
-      p1Unreachable = false;
+      fake.host('p1').reachable = true;
       await waitForStatus(handle, (s) => s.stage === 'ready', 60_000);
       assert.deepEqual(stepAttempts(await handle.describe()), [], 'nothing retries once it succeeded');
       await handle.terminate();

@@ -6,7 +6,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../src/activities';
 import { loadInventory } from '../../src/inventory';
 import { compactPlan } from '../../src/plan/compact';
 import { buildPlan } from '../../src/plan';
@@ -14,64 +13,20 @@ import { clusterWorkflowId } from '../../src/shared/ids';
 import { DEFAULT_ACTIVITY_TUNING, type DeployOptions } from '../../src/workflows/cluster/types';
 import { bigInventory } from '../helpers/bigInventory';
 import { startDeploy, waitForStatus } from '../helpers/deploy';
+import { FakeHosts } from '../helpers/fakeHosts';
 import { historyStats } from '../helpers/historyStats';
 import { startTestServer, workflowBundle } from '../helpers/temporal';
 
 /**
  * A whole deploy of 512 hosts × 16 devices (508 single-host prefill instances, a 4-host decode
  * instance) through the real cluster workflow and Temporal server, with activities that answer at
- * once what a host would: every run's history — the cluster workflow's and each child's — is
- * measured against Temporal's limits (warn at 10 240 events / 10 MB, fail at 2 MB per payload).
+ * once what a host would (FakeHosts, answers as big as real ones): every run's history — the
+ * cluster workflow's and each child's — is measured against Temporal's limits (warn at 10 240
+ * events / 10 MB, fail at 2 MB per payload).
  */
 const LAYOUT = { prefillInstances: 508, hostsPerPrefill: 1, decodeHosts: 4, devices: 16 };
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-function fakeActivities(): Partial<Activities> {
-  let hashes = 0;
-  const hash = () => `${String(++hashes).padStart(2, '0')}${'ab'.repeat(31)}`;
-  return {
-    preflight: async () => [],
-    ensureContainer: async (i) => ({ action: 'created', id: `${i.name}-0123456789abcdef0123456789abcdef` }),
-    syncCode: async () => ({ changed: true, bytesSent: 123_456, installed: true }),
-    endRelaySession: async (i) => ({ cleaned: i.senders.length + i.receivers.length, unreachable: [] }),
-    readDeviceIps: async (i) => {
-      // bigAddress: 10.0.<b>.<c>, unique per host, so these device IPs are unique in the cluster.
-      const [, , b, c] = i.target.address.split('.');
-      return i.devices.map((device) => ({
-        device,
-        output: `ipaddr:172.${16 + Number(b)}.${c}.${device + 1}\nnetmask:255.255.255.0\n`,
-      }));
-    },
-    writeRanktables: async (i) =>
-      i.build
-        ? {
-            written: 1030,
-            unchanged: 0,
-            removedStale: 0,
-            hash: hash(),
-            shared: { files: 1030, bytes: 4_900_000 },
-          }
-        : { written: 1030, unchanged: 0, removedStale: 0, hash: i.copy?.hash ?? '' },
-    launchEngines: async (i) => ({
-      action: 'started',
-      servers: Array.from({ length: i.runtimeFiles.filter((f) => f.endsWith('.pid')).length }, (_, rank) => ({
-        rank,
-        dpRank: rank,
-        port: 9000 + rank,
-        pid: 1000 + rank,
-        log: `/data/log_path/server_${rank}.log`,
-      })),
-    }),
-    awaitEnginesReady: async () => ({ servers: 16, waitedMs: 12_345 }),
-    ensureProxy: async () => ({ action: 'started' }),
-    verifyCompletion: async () => ({
-      text: '[prefill 10.0.0.1:9000 kv_rank 0 -> decode 10.0.2.1:9100 dp_rank 0] tok1 tok2',
-      prefill: '10.0.0.1:9000',
-      decode: '10.0.2.1:9100',
-    }),
-  };
-}
 
 describe(
   'a deploy of 512 hosts × 16 devices: every run’s history stays bounded',
@@ -103,7 +58,7 @@ describe(
         connection: env.nativeConnection,
         taskQueue,
         workflowBundle: await workflowBundle(),
-        activities: fakeActivities(),
+        activities: new FakeHosts().activities(),
         maxConcurrentActivityTaskExecutions: 200,
       });
       const options: DeployOptions = {

@@ -4,94 +4,20 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Activities } from '../../src/activities';
-import type { EndRelaySessionInput, SyncCodeInput } from '../../src/activities/types';
 import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
 import type { Phase } from '../../src/shared/phases';
 import { deployCluster } from '../../src/workflows';
 import { bigInventory } from '../helpers/bigInventory';
 import { waitForStatus } from '../helpers/deploy';
+import { FakeHosts } from '../helpers/fakeHosts';
 import { mockedOptions, startTestServer, withMockedWorker } from '../helpers/temporal';
 
-/** Every copy as the activities saw it, in the order they started. */
-interface CopySeen {
-  to: string;
-  from: string;
-  session?: string;
-}
-
-/** syncCode and endRelaySession as a host cluster would answer, with failures on demand. */
-class FakeSync {
-  copies: CopySeen[] = [];
-  ended: EndRelaySessionInput[] = [];
-  /** Host names whose relaying (as a sender) fails. */
-  deadRelays = new Set<string>();
-  /** Host names that fail to receive from a relay (but take a direct copy). */
-  refuseRelayed = new Set<string>();
-  /** Host names whose direct copy fails. */
-  broken = new Set<string>();
-  loads: string[] = [];
-  containers: string[] = [];
-  /** Before a relayed copy answers: lets a test hold those in flight. */
-  relayGate: Promise<void> = Promise.resolve();
-
-  activities(): Partial<Activities> {
-    return {
-      syncCode: async (i: SyncCodeInput) => {
-        const from = i.relay?.source.name ?? 'executor';
-        this.copies.push({ to: i.target.name, from, session: i.relay?.session });
-        if (i.relay) await this.relayGate;
-        if (i.relay && this.deadRelays.has(from)) {
-          throw ApplicationFailure.create({
-            type: 'RelaySenderFailed',
-            message: `${from} is down`,
-            nonRetryable: true,
-          });
-        }
-        if (i.relay && this.refuseRelayed.has(i.target.name)) {
-          throw ApplicationFailure.create({
-            type: 'RelayReceiverFailed',
-            message: 'no route',
-            nonRetryable: true,
-          });
-        }
-        if (!i.relay && this.broken.has(i.target.name)) {
-          throw ApplicationFailure.create({
-            type: 'TransferError',
-            message: 'disk full',
-            nonRetryable: true,
-          });
-        }
-        return { changed: true, bytesSent: 100, installed: true };
-      },
-      endRelaySession: async (i) => (this.ended.push(i), { cleaned: 0, unreachable: [] }),
-      copyImageArchive: async (i) => {
-        this.copies.push({
-          to: i.target.name,
-          from: i.relay?.source.name ?? 'executor',
-          session: i.relay?.session,
-        });
-        return { changed: true, bytesSent: 1000, copyMs: 1 };
-      },
-      loadImages: async (i) => (this.loads.push(i.target.name), { loaded: true }),
-      ensureContainer: async (i) => (
-        this.containers.push(i.target.name),
-        { action: 'created', id: `id-${i.name}` }
-      ),
-      cleanupHost: async (i) => ({
-        removedContainers: i.containers,
-        stopScriptsRun: 0,
-        removedFiles: 0,
-        removedDirs: 0,
-        kept: 0,
-      }),
-    };
-  }
-}
+/** Every copy (code or image archive) as the hosts saw it, in the order they started. */
+const copies = (fake: FakeHosts) =>
+  fake.record.filter((c) => c.activity === 'syncCode' || c.activity === 'copyImageArchive');
 
 /** 16 single-host prefill instances, decode over 4: 20 hosts, the proxy on p0's machine. */
 function planOf(extra: Record<string, string> = {}): Plan {
@@ -124,7 +50,7 @@ describe('sync_code fan-out with mocked copies', () => {
 
   /** The cluster workflow over `plan` with a worker of `fake`'s activities; `fn` gets its handle. */
   async function withDeploy<T>(
-    fake: FakeSync,
+    fake: FakeHosts,
     plan: Plan,
     phases: Phase[],
     fn: (handle: WorkflowHandle<typeof deployCluster>) => Promise<T>,
@@ -142,7 +68,7 @@ describe('sync_code fan-out with mocked copies', () => {
 
   /** Deploys `phases` until the stage is `until`; the status then. */
   function deploy(
-    fake: FakeSync,
+    fake: FakeHosts,
     plan: Plan,
     until: 'ready' | 'waiting-for-operator' = 'ready',
     phases: Phase[] = ['sync_code'],
@@ -155,86 +81,92 @@ describe('sync_code fan-out with mocked copies', () => {
   }
 
   /** Each copy's sender had the tree when the copy started: it was the executor or received before. */
-  function assertCausal(fake: FakeSync, failedRelays: Set<string> = new Set()): void {
+  function assertCausal(fake: FakeHosts, failedRelays: Set<string> = new Set()): void {
     const holders = new Set<string>();
-    const ok = fake.copies.filter((c) => !failedRelays.has(`${c.from}>${c.to}`));
-    for (const c of fake.copies) {
+    const ok = copies(fake).filter((c) => !failedRelays.has(`${c.from}>${c.host}`));
+    for (const c of copies(fake)) {
       if (c.from !== 'executor')
-        assert.ok(holders.has(c.from), `${c.from} relayed to ${c.to} before it had the tree`);
-      if (ok.includes(c)) holders.add(c.to);
+        assert.ok(holders.has(c.from!), `${c.from} relayed to ${c.host} before it had the tree`);
+      if (ok.includes(c)) holders.add(c.host);
     }
   }
 
   it('copies to every host once, the executor to few of them, and ends the session', async () => {
-    const fake = new FakeSync();
+    const fake = new FakeHosts();
     const plan = planOf();
     const targets = plan.hosts.filter((h) => h.role !== 'proxy').map((h) => h.name);
     const status = await deploy(fake, plan);
     for (const h of targets) assert.equal(status.table[h]?.sync_code?.state, 'ok', h);
-    assert.deepEqual(fake.copies.map((c) => c.to).sort(), [...targets].sort(), 'each host once');
+    assert.deepEqual(
+      copies(fake)
+        .map((c) => c.host)
+        .sort(),
+      [...targets].sort(),
+      'each host once',
+    );
     assertCausal(fake);
-    const direct = fake.copies.filter((c) => c.from === 'executor');
+    const direct = copies(fake).filter((c) => c.from === 'executor');
     // Waves with 2 executor slots: 2 copies per wave, and 20 hosts are done in 3 waves (2, 8, 20).
-    assert.equal(direct.length, 6, JSON.stringify(fake.copies));
+    assert.equal(direct.length, 6, JSON.stringify(copies(fake)));
     assert.match(
-      status.table[fake.copies.find((c) => c.from !== 'executor')!.to]!.sync_code!.note!,
+      status.table[copies(fake).find((c) => c.from !== 'executor')!.host]!.sync_code!.note!,
       /from \w+/,
     );
     // One session, named for the cluster, ended once with every sender and receiver it touched.
-    const sessions = new Set(fake.copies.flatMap((c) => (c.session ? [c.session] : [])));
+    const sessions = new Set(copies(fake).flatMap((c) => (c.session ? [c.session] : [])));
     assert.equal(sessions.size, 1);
     const [session] = sessions;
     assert.match(session!, new RegExp(`^${plan.cluster}@[a-z0-9]{12}$`));
-    assert.equal(fake.ended.length, 1);
-    const relayed = fake.copies.filter((c) => c.from !== 'executor');
-    assert.deepEqual(
-      fake.ended[0]!.senders.map((h) => h.name).sort(),
-      [...new Set(relayed.map((c) => c.from))].sort(),
-    );
-    assert.deepEqual(fake.ended[0]!.receivers.map((h) => h.name).sort(), relayed.map((c) => c.to).sort());
+    assert.equal(fake.count('endRelaySession'), 1);
+    const [ended] = fake.calls('endRelaySession');
+    const relayed = copies(fake).filter((c) => c.from !== 'executor');
+    assert.deepEqual([...ended!.senders!].sort(), [...new Set(relayed.map((c) => c.from))].sort());
+    assert.deepEqual([...ended!.receivers!].sort(), relayed.map((c) => c.host).sort());
   });
 
   it('gives a dead relay’s receivers a direct copy and never asks that relay again', async () => {
-    const fake = new FakeSync();
+    const fake = new FakeHosts();
     const plan = planOf();
     // The first host the executor serves relays in the second wave: make it the dead one.
     fake.deadRelays.add(plan.hosts[0]!.name);
     const status = await deploy(fake, plan);
     const dead = plan.hosts[0]!.name;
-    const fromDead = fake.copies.filter((c) => c.from === dead);
+    const fromDead = copies(fake).filter((c) => c.from === dead);
     assert.equal(fromDead.length, 2, 'it was asked once, for one wave of two copies');
     for (const c of fromDead) {
-      assert.equal(status.table[c.to]?.sync_code?.state, 'ok', `${c.to} got its copy another way`);
+      assert.equal(status.table[c.host]?.sync_code?.state, 'ok', `${c.host} got its copy another way`);
       assert.ok(
-        fake.copies.some((x) => x.to === c.to && x.from === 'executor'),
-        `${c.to} got a direct copy after the relay failed`,
+        copies(fake).some((x) => x.host === c.host && x.from === 'executor'),
+        `${c.host} got a direct copy after the relay failed`,
       );
     }
-    assertCausal(fake, new Set(fromDead.map((c) => `${c.from}>${c.to}`)));
-    assert.equal(fake.ended.length, 1);
+    assertCausal(fake, new Set(fromDead.map((c) => `${c.from}>${c.host}`)));
+    assert.equal(fake.count('endRelaySession'), 1);
   });
 
   it('serves a host that refused a relayed copy directly, and keeps the relay', async () => {
-    const fake = new FakeSync();
+    const fake = new FakeHosts();
     const plan = planOf();
     // p4 is the first host a relay serves (wave 2, from p0).
     const target = plan.hosts[4]!.name;
     fake.refuseRelayed.add(target);
     const status = await deploy(fake, plan);
     assert.equal(status.table[target]?.sync_code?.state, 'ok');
-    const toTarget = fake.copies.filter((c) => c.to === target).map((c) => c.from);
+    const toTarget = copies(fake)
+      .filter((c) => c.host === target)
+      .map((c) => c.from);
     assert.equal(toTarget.length, 2, JSON.stringify(toTarget));
     assert.equal(toTarget[1], 'executor');
     // Its relay went on relaying: a receiver's failure does not count against the sender.
     const relay = toTarget[0]!;
-    assert.ok(fake.copies.filter((c) => c.from === relay).length >= 3, `${relay} relayed again`);
+    assert.ok(copies(fake).filter((c) => c.from === relay).length >= 3, `${relay} relayed again`);
   });
 
   it('fails the phase on a host whose direct copy fails, and still ends the session', async () => {
-    const fake = new FakeSync();
+    const fake = new FakeHosts();
     const plan = planOf();
     const bad = plan.hosts[1]!.name;
-    fake.broken.add(bad);
+    fake.failing.set(`syncCode:${bad}`, 'TransferError');
     const status = await deploy(fake, plan, 'waiting-for-operator');
     assert.deepEqual(
       status.failures.map((f) => [f.host, f.phase, f.type]),
@@ -243,52 +175,57 @@ describe('sync_code fan-out with mocked copies', () => {
     for (const h of plan.hosts.filter((h) => h.role !== 'proxy' && h.name !== bad)) {
       assert.equal(status.table[h.name]?.sync_code?.state, 'running', `${h.name} done, at the barrier`);
     }
-    assert.equal(fake.ended.length, 1);
+    assert.equal(fake.count('endRelaySession'), 1);
   });
 
   it('ends the session when the deploy is cancelled mid-copy', async () => {
-    const fake = new FakeSync();
-    let open!: () => void;
-    fake.relayGate = new Promise<void>((r) => (open = r));
+    const fake = new FakeHosts();
+    const open = fake.hold((c) => c.from !== undefined && c.from !== 'executor');
     await withDeploy(fake, planOf(), ['sync_code'], async (handle) => {
       // The first relayed copies are held in flight; cancel then.
-      await waitForStatus(handle, () => fake.copies.some((c) => c.from !== 'executor'));
+      await waitForStatus(handle, () => copies(fake).some((c) => c.from !== 'executor'));
       await handle.cancel();
       open();
       await handle.result().catch(() => undefined);
       assert.equal((await handle.describe()).status.name, 'CANCELLED');
     });
-    assert.equal(fake.ended.length, 1, 'the session ended although the deploy was cancelled');
-    assert.ok(fake.ended[0]!.receivers.length > 0);
+    assert.equal(fake.count('endRelaySession'), 1, 'the session ended although the deploy was cancelled');
+    assert.ok(fake.calls('endRelaySession')[0]!.receivers!.length > 0);
   });
 
   it('copies from the executor only with code_sync_fan_out=0, as the seed does', async () => {
-    const fake = new FakeSync();
+    const fake = new FakeHosts();
     await deploy(fake, planOf({ code_sync_fan_out: '0' }));
-    assert.equal(fake.copies.length, 20);
-    assert.ok(fake.copies.every((c) => c.from === 'executor'));
-    assert.equal(fake.ended.length, 0, 'no session, nothing to end');
+    assert.equal(copies(fake).length, 20);
+    assert.ok(copies(fake).every((c) => c.from === 'executor'));
+    assert.equal(fake.count('endRelaySession'), 0, 'no session, nothing to end');
   });
 
   it('fans an image archive out to every machine, loads it on every host, then starts containers', async () => {
-    const fake = new FakeSync();
+    const fake = new FakeHosts();
     const plan = planOf({ image_archive: '/srv/images/omniinfer.tar' });
     const status = await deploy(fake, plan, 'ready', ['run_docker']);
     const machines = plan.hosts.filter((h) => h.role !== 'proxy').map((h) => h.name);
     assert.deepEqual(
-      fake.copies.map((c) => c.to).sort(),
+      copies(fake)
+        .map((c) => c.host)
+        .sort(),
       [...machines].sort(),
       'each machine once (c0 shares p0)',
     );
     assertCausal(fake);
     assert.equal(
-      fake.copies.filter((c) => c.from === 'executor').length,
+      copies(fake).filter((c) => c.from === 'executor').length,
       6,
       'as the code: the executor 6 of 20',
     );
-    assert.equal(fake.ended.length, 1);
-    assert.deepEqual([...fake.loads].sort(), plan.hosts.map((h) => h.name).sort(), 'loaded on every host');
-    assert.equal(fake.containers.length, plan.hosts.length);
+    assert.equal(fake.count('endRelaySession'), 1);
+    assert.deepEqual(
+      fake.hosts('loadImages').sort(),
+      plan.hosts.map((h) => h.name).sort(),
+      'loaded on every host',
+    );
+    assert.equal(fake.count('ensureContainer'), plan.hosts.length);
     for (const h of plan.hosts) assert.equal(status.table[h.name]?.run_docker?.state, 'ok', h.name);
   });
 });

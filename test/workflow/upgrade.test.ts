@@ -3,11 +3,10 @@ import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../src/activities';
-import { observationSignature, type HostObservation } from '../../src/shared/observation';
 import { deployCluster } from '../../src/workflows';
 import type { DeployClusterInput } from '../../src/workflows/cluster/deployCluster';
 import { waitForStatus } from '../helpers/deploy';
+import { FakeHosts } from '../helpers/fakeHosts';
 import { seedPlan } from '../helpers/plans';
 import { mockedOptions, startTestServer, workflowBundle } from '../helpers/temporal';
 
@@ -28,29 +27,8 @@ describe('continue-as-new on a workflow code upgrade (mocked hosts, real Tempora
     await env?.teardown();
   });
 
-  /** Every host healthy; the watch returns after maxWatchMs (an idle point), as the real one does. */
-  const activities: Partial<Activities> = {
-    watchHealth: async (input) => {
-      const observations: HostObservation[] = input.hosts.map((h) => ({
-        host: h.target.name,
-        reachable: true,
-        container: 'running',
-        servers: h.servers.map((s) => ({ ...s, healthy: true })),
-        ...(h.proxyPort !== undefined && { proxy: 'ok' as const }),
-      }));
-      const signature = observationSignature(observations);
-      if (signature === input.known) await new Promise((r) => setTimeout(r, input.maxWatchMs));
-      return {
-        observations,
-        signature,
-        observedAt: Date.now(),
-        rounds: 1,
-        changed: signature !== input.known,
-      };
-    },
-    launchEngines: async (i) => ({ action: i.force ? 'restarted' : 'started', servers: [] }),
-    awaitEnginesReady: async () => ({ servers: 1, waitedMs: 1 }),
-  };
+  /** Every host healthy: the watch returns after maxWatchMs, an idle point, as the real one does. */
+  const activities = new FakeHosts().activities();
 
   async function worker(taskQueue: string, buildId: string) {
     return Worker.create({
