@@ -28,6 +28,7 @@ import { Connection } from '@temporalio/client';
 import { temporalCliPath } from '../src/shared/paths';
 import { searchAttributeFlags } from '../src/shared/searchAttributes';
 import { ensureImages } from '../sim';
+import { cpuAccount } from './cpuAccount';
 import { freePort } from './helpers/ports';
 import { nextJob, type Schedulable } from './runnerSchedule';
 
@@ -61,6 +62,8 @@ interface FileResult {
   skipped: number;
   /** Date.now() when the file's process ended (a tier's wall time spans its files). */
   endedAt: number;
+  /** CPU of the file's processes (test/cpuAccount.ts), where a cgroup could be made. */
+  cpu?: { userMs: number; sysMs: number };
 }
 
 const children = new Set<ChildProcess>();
@@ -103,6 +106,8 @@ function runFile(file: string, tier: Tier, env: NodeJS.ProcessEnv, stream: boole
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.add(child);
+  const account = cpuAccount(path.basename(file));
+  if (child.pid) account?.attach(child.pid);
   let output = '';
   const take = (d: Buffer) => {
     output += d.toString();
@@ -114,6 +119,7 @@ function runFile(file: string, tier: Tier, env: NodeJS.ProcessEnv, stream: boole
     child.on('close', (code, signal) => {
       children.delete(child);
       const ms = Date.now() - started;
+      const cpu = account?.close();
       const result: FileResult = {
         file,
         tier,
@@ -124,11 +130,12 @@ function runFile(file: string, tier: Tier, env: NodeJS.ProcessEnv, stream: boole
         cancelled: countOf(output, 'cancelled'),
         skipped: countOf(output, 'skipped'),
         endedAt: Date.now(),
+        ...(cpu ? { cpu } : {}),
       };
       // A process that failed (a crash, an error outside any test) without a failed test.
       if (result.exitCode !== 0 && result.fail + result.cancelled === 0) result.fail = 1;
       const mark = result.exitCode === 0 ? '✔' : '✖';
-      const head = `── ${mark} ${file} (${seconds(ms)})`;
+      const head = `── ${mark} ${file} (${seconds(ms)}${cpu ? `, CPU ${cpuText(cpu)}` : ''})`;
       if (stream) console.log(head);
       else process.stdout.write(`${head}\n${output}${output.endsWith('\n') ? '' : '\n'}`);
       resolve(result);
@@ -280,8 +287,16 @@ async function startSharedTemporal(): Promise<{ address: string; stop: () => Pro
   }
 }
 
+function cpuText(cpu: { userMs: number; sysMs: number }): string {
+  return `${seconds(cpu.userMs + cpu.sysMs)} (${Math.round((100 * cpu.sysMs) / (cpu.userMs + cpu.sysMs || 1))} % system)`;
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function cpuMs(f: FileResult): number {
+  return f.cpu ? f.cpu.userMs + f.cpu.sysMs : 0;
 }
 
 function load(): string {
@@ -307,7 +322,7 @@ async function main(): Promise<number> {
     cpus: os.cpus().length,
     loadAtStart: load(),
     loadAtEnd: '',
-    tiers: {} as Record<string, { wallMs: number; files: number; loadAtEnd: string }>,
+    tiers: {} as Record<string, { wallMs: number; files: number; loadAtEnd: string; cpuMs?: number }>,
     files: [] as FileResult[],
   };
   const write = () => {
@@ -346,7 +361,8 @@ async function main(): Promise<number> {
       const ran = report.files.filter((f) => f.tier === tier);
       if (ran.length === 0) continue;
       const wallMs = Math.max(...ran.map((f) => f.endedAt)) - Math.min(...ran.map((f) => f.endedAt - f.ms));
-      report.tiers[tier] = { wallMs, files: ran.length, loadAtEnd: load() };
+      const cpu = ran.reduce((n, f) => n + cpuMs(f), 0);
+      report.tiers[tier] = { wallMs, files: ran.length, loadAtEnd: load(), ...(cpu ? { cpuMs: cpu } : {}) };
     }
     write();
     console.log(`== ${stage.join(' + ')}: ${seconds(Date.now() - stageStarted)} (load ${load()})`);
@@ -357,9 +373,14 @@ async function main(): Promise<number> {
   const sum = (k: 'pass' | 'fail' | 'cancelled' | 'skipped') => report.files.reduce((n, f) => n + f[k], 0);
   console.log('\n== ten slowest files');
   for (const f of report.files.slice(0, 10)) console.log(`${seconds(f.ms).padStart(9)}  ${f.file}`);
+  const costly = report.files.filter((f) => f.cpu).sort((a, b) => cpuMs(b) - cpuMs(a));
+  if (costly.length > 0) {
+    console.log('== ten costliest files in CPU (their processes, containers excluded)');
+    for (const f of costly.slice(0, 10)) console.log(`${cpuText(f.cpu!).padStart(24)}  ${f.file}`);
+  }
   console.log(
     `== ${Object.entries(report.tiers)
-      .map(([t, v]) => `${t} ${seconds(v.wallMs)}`)
+      .map(([t, v]) => `${t} ${seconds(v.wallMs)}${v.cpuMs ? ` (CPU ${seconds(v.cpuMs)})` : ''}`)
       .join(', ')}; total ${seconds(report.wallMs)} on ${report.cpus} cores, load ${load()}` +
       ' (test-artifacts/test-times.json)',
   );
