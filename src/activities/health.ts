@@ -5,21 +5,34 @@ import type { ActivityDeps } from './deps';
 import type { ProbeHost, WatchHealthInput, WatchHealthResult } from './types';
 
 /**
- * One SSH command per host and round: the container's state, each API server's `/health` (all at
- * once, each bounded), and on the proxy host the proxy's own `/health` verdict. Arguments:
- * CLI CONTAINER ADDRESS PROXY_PORT|- PORT…
+ * One SSH command per host and round: each API server's `/health` (all at once, each bounded),
+ * on the proxy host the proxy's own `/health` verdict, and the container's state. The state costs
+ * a container-engine call (a podman process, or a round trip to dockerd), so it is asked only
+ * when something did not answer: a host whose servers (and proxy) all answer has its container
+ * running, and that is the common case every round. Arguments: CLI CONTAINER ADDRESS
+ * PROXY_PORT|- PORT…
  */
 export const PROBE_SCRIPT = `cli=$1 c=$2 addr=$3 proxy=$4; shift 4
-st=$("$cli" container inspect --format '{{.State.Status}}' "$c" 2>/dev/null) || st=missing
-echo "container $st"
-for p; do
-  ( code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 2 "http://$addr:$p/health" 2>/dev/null)
-    echo "server $p \${code:-000}" ) &
-done
-wait
+all=yes
+[ $# -gt 0 ] || [ "$proxy" != - ] || all=no
+if [ $# -gt 0 ]; then
+  servers=$(for p; do
+    ( code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 2 "http://$addr:$p/health" 2>/dev/null)
+      echo "server $p \${code:-000}" ) &
+  done; wait)
+  echo "$servers"
+  echo "$servers" | grep -qv ' 200$' && all=no
+fi
 if [ "$proxy" != - ]; then
   body=$(curl -s --connect-timeout 1 --max-time 4 "http://$addr:$proxy/health" 2>/dev/null | tr -d '\\n')
+  [ -n "$body" ] || all=no
   echo "proxy \${body:-unreachable}"
+fi
+if [ $all = yes ]; then
+  echo "container running"
+else
+  st=$("$cli" container inspect --format '{{.State.Status}}' "$c" 2>/dev/null) || st=missing
+  echo "container $st"
 fi
 `;
 
