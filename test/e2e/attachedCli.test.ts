@@ -1,18 +1,10 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { selectPhases } from '../../src/shared/phases';
 import { DEPLOY_BIN } from '../helpers/cli';
-import {
-  TEST_EXECUTOR,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
-  waitForStatus,
-  type DeployEnv,
-} from '../helpers/deploy';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { waitForStatus } from '../helpers/deploy';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * The attached CLI follows its operation, not its worker: `deploy start -i FILE` applying an
@@ -23,40 +15,20 @@ import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess
 const INSTANCE = 55;
 
 describe('the attached CLI outlives its worker', { timeout: 420_000 }, () => {
-  let cluster: TestCluster | undefined;
-  let denv: DeployEnv | undefined;
-  const workers: WorkerProcess[] = [];
-
-  const startWorker = async () => {
-    const w = await startWorkerProcess(denv!.address, ['--executor', TEST_EXECUTOR]);
-    workers.push(w);
-    return w;
-  };
-
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    denv = await startDeployEnv({ workers: false });
-  });
-  after(async () => {
-    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) await w.stop();
-    await denv?.stop();
-    await cluster?.down();
-  });
+  // The only worker is a `deploy worker` process (the test stops it); a deployed cluster to roll out.
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, { workers: 'process', deploy: { phases: selectPhases() } });
 
   it('a rollout whose worker stops: the CLI says no worker polls, keeps following, exits 0', async () => {
-    const plan = cluster!.plan();
-    const first = await startWorker();
-    const handle = await startDeploy(denv!.client, plan, testOptions(selectPhases()));
-    const ready = await waitForStatus(handle, (s) => s.stage !== 'deploying', 300_000, 'the deploy');
-    assert.equal(ready.stage, 'ready', JSON.stringify(ready.failures));
+    const { plan, handle } = sim;
+    const first = sim.worker;
 
     const args = plan.settings.prefill_extra_args.join(' ').replace('--max-num-seqs 16', '--max-num-seqs 8');
     assert.notEqual(args, plan.settings.prefill_extra_args.join(' '));
     const cli = spawn(
       DEPLOY_BIN,
-      ['start', '-i', cluster!.inventoryFile, '-e', `prefill_extra_args=${args}`],
+      ['start', '-i', sim.cluster.inventoryFile, '-e', `prefill_extra_args=${args}`],
       {
-        env: { ...process.env, TEMPORAL_ADDRESS: denv!.address, NO_COLOR: '1' },
+        env: { ...process.env, TEMPORAL_ADDRESS: sim.address, NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -80,7 +52,7 @@ describe('the attached CLI outlives its worker', { timeout: 420_000 }, () => {
       );
       assert.equal(cli.exitCode, null, 'still following');
 
-      await startWorker();
+      await sim.startWorker();
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         exited,

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import {
@@ -9,18 +9,9 @@ import {
 } from '../../src/activities';
 import { preflightInput } from '../../src/workflows/cluster/steps';
 import type { PreflightCheck } from '../../src/activities/types';
-import type { Plan } from '../../src/plan/types';
 import { selectPhases } from '../../src/shared/phases';
-import {
-  allContainers,
-  ssh,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
-  waitForStatus,
-  type DeployEnv,
-} from '../helpers/deploy';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { allContainers, ssh, waitForStatus } from '../helpers/deploy';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 const INSTANCE = 50;
 /** The tool's record on a host where something it made is still in use. */
@@ -39,13 +30,12 @@ const DEPLOY_PHASES = selectPhases();
  * followed, and a host where the tool created the managed folders is left as it was found.
  */
 describe('cleanup removes exactly what the tool made', () => {
-  let cluster: TestCluster;
-  let deploy: DeployEnv;
-  let plan: Plan;
+  // LOG_PATH in a folder that does not exist yet: preflight measures its nearest parent.
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, { extraVars: { LOG_PATH: '/data/fresh/omni/log_path' } });
   /** For the activity this test calls itself, outside any worker. */
   let deps: ActivityDeps;
-  const addr = (host: string) => plan.hosts.find((h) => h.name === host)!.address;
-  const on = (host: string, script: string) => ssh(cluster.ctx, addr(host), script);
+  const addr = (host: string) => sim.plan.hosts.find((h) => h.name === host)!.address;
+  const on = (host: string, script: string) => ssh(sim.cluster.ctx, addr(host), script);
   /** `find` listing of the managed folders and the tool's state folder on a host, sorted. */
   const listing = (host: string) =>
     on(
@@ -53,23 +43,15 @@ describe('cleanup removes exactly what the tool made', () => {
       'for d in /tmp/scripts_path /tmp/ranktable_save_path /root/.omni-deploy; do [ -e "$d" ] && find "$d"; done | sort; true',
     ).then((o) => o.split('\n').filter(Boolean));
 
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    // LOG_PATH in a folder that does not exist yet: preflight measures its nearest parent.
-    plan = cluster.plan({ LOG_PATH: '/data/fresh/omni/log_path' });
-    deploy = await startDeployEnv();
+  before(() => {
     deps = createActivityDeps();
-  });
-  after(async () => {
-    if (deps) await closeActivityDeps(deps);
-    await deploy?.stop();
-    await cluster?.down();
+    sim.onTeardown(() => closeActivityDeps(deps));
   });
 
   it('preflight measures free space where a missing LOG_PATH will be created', async () => {
     const checks: PreflightCheck[] = await new MockActivityEnvironment().run(
       createActivities(deps).preflight,
-      preflightInput(plan, 'd0'),
+      preflightInput(sim.plan, 'd0'),
     );
     const disk = checks.find((c) => c.check === 'disk')!;
     assert.ok(disk.ok, disk.detail);
@@ -87,7 +69,7 @@ describe('cleanup removes exactly what the tool made', () => {
       'mkdir -p /tmp/scripts_path /tmp/ranktable_save_path && echo mine > /tmp/scripts_path/operator.txt && ' +
         'echo "{}" > /tmp/ranktable_save_path/operator-ranktable.json && echo beside > /tmp/beside.txt',
     );
-    const handle = await startDeploy(deploy.client, plan, testOptions(DEPLOY_PHASES));
+    const handle = await sim.deploy(DEPLOY_PHASES);
     const ready = await waitForStatus(
       handle,
       (s) => s.stage === 'ready' || s.stage === 'waiting-for-operator',
@@ -115,8 +97,8 @@ describe('cleanup removes exactly what the tool made', () => {
     await handle.cancel();
     await assert.rejects(handle.result());
     const status = await waitForStatus(handle, (s) => s.stage === 'cleaned', 120_000);
-    for (const h of plan.hosts) assert.equal(status.table[h.name]?.clean_up?.state, 'ok', h.name);
-    assert.deepEqual(await allContainers(cluster.ctx, plan), [], 'no container left');
+    for (const h of sim.plan.hosts) assert.equal(status.table[h.name]?.clean_up?.state, 'ok', h.name);
+    assert.deepEqual(await allContainers(sim.cluster.ctx, sim.plan), [], 'no container left');
 
     // d1: the tool created both managed folders; nothing of anybody else was there.
     assert.deepEqual(await listing('d1'), [], 'd1 is left as it was found');

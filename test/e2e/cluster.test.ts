@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,15 +11,11 @@ import {
   planContainers,
   recordHistory,
   ssh,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
   waitForStatus,
-  type DeployEnv,
   type DeployHandle,
   type HostContainer,
 } from '../helpers/deploy';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * The cluster workflow on the simulated sim-2P1D cluster (sim instance 20: p0+c0, p1, d0, d1 on
@@ -29,27 +25,16 @@ import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 const INSTANCE = 20;
 
 describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
-  let cluster: TestCluster | undefined;
-  let denv: DeployEnv | undefined;
+  const sim = useSimDeploy('sim-2P1D', INSTANCE);
   let first: DeployHandle;
   let firstIds: Record<string, string>;
-
-  before(async () => {
-    // One at a time: both are heavy on this 2-core machine, and a failure must still undo the other.
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    denv = await startDeployEnv();
-  });
-  after(async () => {
-    await denv?.stop();
-    await cluster?.down();
-  });
 
   const idsOf = (cs: Record<string, HostContainer | undefined>) =>
     Object.fromEntries(Object.entries(cs).map(([h, c]) => [h, c?.id ?? '']));
 
   it('run_docker + sync_code: a running container per host, the code on every machine', async () => {
-    const plan = cluster!.plan();
-    first = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker', 'sync_code']));
+    const plan = sim.plan;
+    first = await sim.deploy(['preflight', 'run_docker', 'sync_code']);
     const status = await waitForStatus(
       first,
       (s) => s.stage === 'ready' || s.stage === 'waiting-for-operator',
@@ -63,30 +48,30 @@ describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
     }
     assert.equal(status.table.c0?.sync_code?.state, 'skipped', 'c0 shares p0 machine');
 
-    const containers = await planContainers(cluster!.ctx, plan);
+    const containers = await planContainers(sim.cluster.ctx, plan);
     for (const h of plan.hosts) {
       const c = containers[h.name];
       assert.ok(c, `no container ${h.container.name} for ${h.name}`);
       assert.ok(c.running, `${h.name} ${c.name} not running`);
     }
     // Exactly the planned containers: p0's machine holds prefill and proxy, the others one each.
-    assert.equal((await allContainers(cluster!.ctx, plan)).length, plan.hosts.length);
+    assert.equal((await allContainers(sim.cluster.ctx, plan)).length, plan.hosts.length);
     firstIds = idsOf(containers);
 
     const codePath = plan.settings.CODE_PATH;
     for (const address of new Set(plan.hosts.map((h) => h.address))) {
-      const setup = await ssh(cluster!.ctx, address, `cat ${codePath}/omniinfer/setup.py`);
+      const setup = await ssh(sim.cluster.ctx, address, `cat ${codePath}/omniinfer/setup.py`);
       assert.equal(setup, '# stand-in for the omniinfer checkout\n', address);
       // The install step ran in the engine container and left its marker.
-      await ssh(cluster!.ctx, address, `test -f ${codePath}/omniinfer/.omni-deploy-installed`);
+      await ssh(sim.cluster.ctx, address, `test -f ${codePath}/omniinfer/.omni-deploy-installed`);
     }
   });
 
   it('a second run_docker (runPhases update) keeps every container: same IDs', async () => {
     const outcome = await first.executeUpdate(runPhasesUpdate, { args: [{ phases: ['run_docker'] }] });
     assert.deepEqual(outcome, { phases: ['run_docker'], ok: true, failures: [] });
-    const plan = cluster!.plan();
-    assert.deepEqual(idsOf(await planContainers(cluster!.ctx, plan)), firstIds);
+    const plan = sim.plan;
+    assert.deepEqual(idsOf(await planContainers(sim.cluster.ctx, plan)), firstIds);
     const status = await first.query(statusQuery);
     for (const h of plan.hosts) {
       assert.equal(status.table[h.name]?.run_docker?.note, `kept ${firstIds[h.name]!.slice(0, 12)}`, h.name);
@@ -101,28 +86,28 @@ describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
     // second deploy of the same cluster meets containers it did not create.
     await first.terminate('e2e: a second deploy of the same cluster follows');
     await recordHistory(first, 'deploy-rerun');
-    const plan = cluster!.plan();
-    const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker']));
+    const plan = sim.plan;
+    const handle = await sim.deploy(['run_docker']);
     const status = await waitForStatus(
       handle,
       (s) => s.stage === 'ready' || s.stage === 'waiting-for-operator',
     );
     assert.equal(status.stage, 'ready', JSON.stringify(status.failures));
-    assert.deepEqual(idsOf(await planContainers(cluster!.ctx, plan)), firstIds);
+    assert.deepEqual(idsOf(await planContainers(sim.cluster.ctx, plan)), firstIds);
     for (const h of plan.hosts) assert.match(status.table[h.name]?.run_docker?.note ?? '', /^kept /, h.name);
     await handle.terminate('e2e: next deploy changes the image');
   });
 
   it('a changed image replaces the containers (new IDs and spec hash); clean_up removes them all', async () => {
-    const plan = cluster!.plan({ DOCKER_IMAGE_ID: cluster!.sim.images.proxy });
-    const before = await planContainers(cluster!.ctx, plan);
-    const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker']));
+    const plan = sim.cluster.plan({ DOCKER_IMAGE_ID: sim.cluster.sim.images.proxy });
+    const before = await planContainers(sim.cluster.ctx, plan);
+    const handle = await sim.deploy(['run_docker'], {}, plan);
     const status = await waitForStatus(
       handle,
       (s) => s.stage === 'ready' || s.stage === 'waiting-for-operator',
     );
     assert.equal(status.stage, 'ready', JSON.stringify(status.failures));
-    const after = await planContainers(cluster!.ctx, plan);
+    const after = await planContainers(sim.cluster.ctx, plan);
     for (const h of plan.hosts) {
       const [old, now] = [before[h.name]!, after[h.name]!];
       assert.ok(now.running, `${h.name} not running`);
@@ -136,7 +121,7 @@ describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
       assert.match(status.table[h.name]?.run_docker?.note ?? '', /^replaced /, h.name);
     }
     assert.equal(
-      (await allContainers(cluster!.ctx, plan)).length,
+      (await allContainers(sim.cluster.ctx, plan)).length,
       plan.hosts.length,
       'no leftover container',
     );
@@ -144,31 +129,31 @@ describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
     const outcome = await handle.executeUpdate(runPhasesUpdate, { args: [{ phases: ['clean_up'] }] });
     assert.equal(outcome.ok, true, JSON.stringify(outcome.failures));
     await handle.result(); // after clean_up nothing is left to manage: the workflow ends
-    assert.deepEqual(await allContainers(cluster!.ctx, plan), []);
+    assert.deepEqual(await allContainers(sim.cluster.ctx, plan), []);
     assert.equal((await handle.query(statusQuery)).stage, 'cleaned');
     await recordHistory(handle, 'deploy-image-change-clean-up');
   });
 
   it('cancelled in the middle of sync_code: no container of the cluster is left on any host', async () => {
-    const plan = cluster!.plan({
+    const plan = sim.cluster.plan({
       code_install_command: 'sleep 8; test -f "$CODE_PATH/omniinfer/setup.py"',
     });
     // New code, so the install step runs again (unchanged code with its marker skips it).
-    fs.writeFileSync(path.join(cluster!.codeDir, 'VERSION'), 'cancel test\n');
-    const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker', 'sync_code']));
+    fs.writeFileSync(path.join(sim.cluster.codeDir, 'VERSION'), 'cancel test\n');
+    const handle = await sim.deploy(['run_docker', 'sync_code'], {}, plan);
     await waitForStatus(
       handle,
       (s) => s.currentPhase === 'sync_code' && s.table.p1?.sync_code?.state === 'running',
     );
     // Mid-phase for real: the containers exist and the slow install runs in them.
-    assert.equal((await allContainers(cluster!.ctx, plan)).length, plan.hosts.length);
+    assert.equal((await allContainers(sim.cluster.ctx, plan)).length, plan.hosts.length);
     await new Promise((r) => setTimeout(r, 2000));
     const t0 = Date.now();
     await handle.cancel();
     await assert.rejects(handle.result(), WorkflowFailedError);
     console.log(`cancel → cleaned and closed in ${Date.now() - t0} ms`);
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
-    assert.deepEqual(await allContainers(cluster!.ctx, plan), []);
+    assert.deepEqual(await allContainers(sim.cluster.ctx, plan), []);
     const status = await handle.query(statusQuery);
     assert.equal(status.stage, 'cleaned');
     for (const h of plan.hosts) assert.equal(status.table[h.name]?.clean_up?.state, 'ok', h.name);
@@ -181,15 +166,15 @@ describe('cluster workflow on sim-2P1D', { timeout: 300_000 }, () => {
   });
 
   it('cancelled while run_docker creates the containers: none is left once the run has ended', async () => {
-    const plan = cluster!.plan();
-    assert.deepEqual(await allContainers(cluster!.ctx, plan), []);
-    const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker']));
+    const plan = sim.plan;
+    assert.deepEqual(await allContainers(sim.cluster.ctx, plan), []);
+    const handle = await sim.deploy(['run_docker']);
     await waitForStatus(handle, (s) => s.table.p1?.run_docker?.state === 'running');
     await handle.cancel();
     await assert.rejects(handle.result(), WorkflowFailedError);
     // Whatever the workers still had in flight when the run ended must not outlive its cleanup.
     await new Promise((r) => setTimeout(r, 3000));
-    assert.deepEqual(await allContainers(cluster!.ctx, plan), []);
+    assert.deepEqual(await allContainers(sim.cluster.ctx, plan), []);
     await recordHistory(handle, 'deploy-cancel-during-run-docker');
   });
 });

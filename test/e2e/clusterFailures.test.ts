@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,13 +13,9 @@ import {
   planContainers,
   recordHistory,
   ssh,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
   waitForStatus,
-  type DeployEnv,
 } from '../helpers/deploy';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * Failures the cluster workflow must report per host on sim-2P1D (sim instance 22), with a real
@@ -30,27 +26,17 @@ import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 const INSTANCE = 22;
 
 describe('cluster workflow failures on sim-2P1D', { timeout: 300_000 }, () => {
-  let cluster: TestCluster | undefined;
-  let denv: DeployEnv | undefined;
-
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    denv = await startDeployEnv();
-  });
-  after(async () => {
-    await denv?.stop();
-    await cluster?.down();
-  });
+  const sim = useSimDeploy('sim-2P1D', INSTANCE);
 
   it('a host that is down: retried, then a failure naming it; retryFailed completes once it is back', async () => {
-    const ctx = cluster!.ctx;
+    const ctx = sim.cluster.ctx;
     await powerOffHost('d1', ctx);
     // Forget d1's MAC as a machine off for a while would be forgotten: connects then fail at once
     // (EHOSTUNREACH) instead of each attempt waiting out the 20 s SSH handshake budget.
-    const d1Address = cluster!.plan().hosts.find((h) => h.name === 'd1')!.address;
+    const d1Address = sim.plan.hosts.find((h) => h.name === 'd1')!.address;
     execFileSync('ip', ['neigh', 'flush', 'to', d1Address, 'dev', ctx.bridge]);
-    const plan = cluster!.plan({ cluster_name: 'down-host' });
-    const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));
+    const plan = sim.cluster.plan({ cluster_name: 'down-host' });
+    const handle = await sim.deploy(['preflight', 'run_docker'], {}, plan);
     const waiting = await waitForStatus(handle, (s) => s.stage !== 'deploying', 90_000);
     assert.equal(waiting.stage, 'waiting-for-operator');
     assert.equal(waiting.currentPhase, 'preflight');
@@ -87,11 +73,11 @@ describe('cluster workflow failures on sim-2P1D', { timeout: 300_000 }, () => {
   });
 
   it('a wrong host key: a non-retryable HostKeyMismatchError naming the host, tried once', async () => {
-    const ctx = cluster!.ctx;
-    const plan0 = cluster!.plan();
+    const ctx = sim.cluster.ctx;
+    const plan0 = sim.plan;
     const d0 = plan0.hosts.find((h) => h.name === 'd0')!;
     // The sim's known_hosts with d0's key replaced by a freshly generated one.
-    const dir = fs.mkdtempSync(path.join(path.dirname(cluster!.inventoryFile), 'kh-'));
+    const dir = fs.mkdtempSync(path.join(path.dirname(sim.cluster.inventoryFile), 'kh-'));
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'other')]);
     const other = fs.readFileSync(path.join(dir, 'other.pub'), 'utf8').trim().split(/\s+/);
     const lines = fs.readFileSync(clusterFiles(ctx).knownHosts, 'utf8').trim().split('\n');
@@ -106,8 +92,8 @@ describe('cluster workflow failures on sim-2P1D', { timeout: 300_000 }, () => {
     const knownHostsFile = path.join(dir, 'known_hosts');
     fs.writeFileSync(knownHostsFile, knownHosts.join('\n') + '\n');
 
-    const plan = cluster!.plan({ known_hosts_file: knownHostsFile, cluster_name: 'wrong-key' });
-    const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));
+    const plan = sim.cluster.plan({ known_hosts_file: knownHostsFile, cluster_name: 'wrong-key' });
+    const handle = await sim.deploy(['preflight', 'run_docker'], {}, plan);
     const waiting = await waitForStatus(handle, (s) => s.stage !== 'deploying', 60_000);
     assert.equal(waiting.stage, 'waiting-for-operator');
     assert.deepEqual(
@@ -126,7 +112,7 @@ describe('cluster workflow failures on sim-2P1D', { timeout: 300_000 }, () => {
   });
 
   it('password login: run_docker succeeds on that host and the password is nowhere in history', async () => {
-    const ctx = cluster!.ctx;
+    const ctx = sim.cluster.ctx;
     const password = `pw-${randomUUID()}`;
     // d1 accepts root's password and nothing else: sshd reloaded (SIGHUP to the host's PID 1)
     // with password login on, root's authorized_keys moved away.
@@ -144,16 +130,16 @@ describe('cluster workflow failures on sim-2P1D', { timeout: 300_000 }, () => {
       ctx,
     );
     const inventory = fs
-      .readFileSync(cluster!.inventoryFile, 'utf8')
+      .readFileSync(sim.cluster.inventoryFile, 'utf8')
       .replace(/^( {8}d1:\n)/m, `$1          ansible_password: '${password}'\n`);
     assert.ok(inventory.includes(password));
-    const inventoryFile = path.join(path.dirname(cluster!.inventoryFile), 'password.yml');
+    const inventoryFile = path.join(path.dirname(sim.cluster.inventoryFile), 'password.yml');
     fs.writeFileSync(inventoryFile, inventory);
     const plan = planFromFile(inventoryFile, { cluster_name: 'password' });
     assert.equal(plan.hosts.find((h) => h.name === 'd1')!.ssh.auth.method, 'password');
     assert.ok(!JSON.stringify(plan).includes(password), 'the plan carries a reference only');
 
-    const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));
+    const handle = await sim.deploy(['preflight', 'run_docker'], {}, plan);
     const status = await waitForStatus(handle, (s) => s.stage !== 'deploying', 60_000);
     assert.equal(status.stage, 'ready', JSON.stringify(status.failures));
     assert.equal(status.table.d1?.run_docker?.state, 'ok');

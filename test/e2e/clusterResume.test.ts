@@ -1,21 +1,9 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { statusQuery } from '../../src/workflows/cluster/messages';
-import {
-  TEST_EXECUTOR,
-  activityRuns,
-  allContainers,
-  planContainers,
-  recordHistory,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
-  waitForStatus,
-  type DeployEnv,
-} from '../helpers/deploy';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { activityRuns, allContainers, planContainers, recordHistory, waitForStatus } from '../helpers/deploy';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * A crash of the machine that drives the deploy: the only worker (a `deploy worker` process) is
@@ -25,45 +13,27 @@ import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess
 const INSTANCE = 21;
 
 describe('cluster workflow resumes after the worker is killed mid-phase', { timeout: 240_000 }, () => {
-  let cluster: TestCluster | undefined;
-  let denv: DeployEnv | undefined;
-  const workers: WorkerProcess[] = [];
-
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    denv = await startDeployEnv({ workers: false });
+  // The only worker: a `deploy worker` process, so that the test can kill it.
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, {
+    workers: 'process',
+    extraVars: { code_install_command: 'sleep 4; test -f "$CODE_PATH/omniinfer/setup.py"' },
   });
-  after(async () => {
-    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) await w.stop();
-    await denv?.stop();
-    await cluster?.down();
-  });
-
-  const startWorker = async () => {
-    const w = await startWorkerProcess(denv!.address, ['--executor', TEST_EXECUTOR]);
-    workers.push(w);
-    return w;
-  };
 
   it('a new worker finishes the run: same containers, finished steps not run again', async () => {
-    const plan = cluster!.plan({ code_install_command: 'sleep 4; test -f "$CODE_PATH/omniinfer/setup.py"' });
-    const first = await startWorker();
-    const handle = await startDeploy(
-      denv!.client,
-      plan,
-      testOptions(['preflight', 'run_docker', 'sync_code']),
-    );
+    const plan = sim.plan;
+    const first = sim.worker;
+    const handle = await sim.deploy(['preflight', 'run_docker', 'sync_code']);
     const running = await waitForStatus(
       handle,
       (s) => s.currentPhase === 'sync_code' && s.table.p1?.sync_code?.state === 'running',
     );
     assert.equal(running.table.d1?.run_docker?.state, 'ok');
-    const idsBefore = await planContainers(cluster!.ctx, plan);
+    const idsBefore = await planContainers(sim.cluster.ctx, plan);
     await new Promise((r) => setTimeout(r, 1000)); // rsync done, the 4 s install is running
     await first.kill();
     const killedAt = Date.now();
 
-    const second = await startWorker();
+    const second = await sim.startWorker();
     const status = await waitForStatus(handle, (s) => s.stage !== 'deploying', 90_000);
     console.log(`resumed and finished ${Date.now() - killedAt} ms after the kill`);
     assert.equal(status.stage, 'ready', JSON.stringify(status.failures));
@@ -75,9 +45,9 @@ describe('cluster workflow resumes after the worker is killed mid-phase', { time
     for (const h of ['p0', 'p1', 'd0', 'd1']) assert.equal(status.table[h]?.sync_code?.state, 'ok', h);
 
     // No duplicate container: exactly one per inventory host, the ones from before the kill.
-    const idsAfter = await planContainers(cluster!.ctx, plan);
+    const idsAfter = await planContainers(sim.cluster.ctx, plan);
     assert.deepEqual(idsAfter, idsBefore);
-    assert.equal((await allContainers(cluster!.ctx, plan)).length, plan.hosts.length);
+    assert.equal((await allContainers(sim.cluster.ctx, plan)).length, plan.hosts.length);
 
     const runs = activityRuns(await handle.fetchHistory());
     const scheduled = new Map<string, number>();

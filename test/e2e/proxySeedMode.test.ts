@@ -1,16 +1,9 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  ssh,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
-  waitForStatus,
-  type DeployEnv,
-} from '../helpers/deploy';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { ssh, waitForStatus } from '../helpers/deploy';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * A stand-in for omniinfer's global_proxy.sh (which needs omniinfer's nginx build): it records
@@ -44,29 +37,17 @@ nginx -p $d -c $d/nginx.conf
 `;
 
 describe('run_proxy in seed mode on the simulated cluster', () => {
-  let cluster: TestCluster;
-  let deploy: DeployEnv;
-
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', 12);
-    const scripts = path.join(cluster.codeDir, 'tools', 'scripts');
+  const sim = useSimDeploy('sim-2P1D', 12, { extraVars: { proxy_mode: 'seed' } });
+  // The stand-in in the executor's omniinfer tree, for sync_code to copy.
+  before(() => {
+    const scripts = path.join(sim.cluster.codeDir, 'tools', 'scripts');
     fs.mkdirSync(scripts, { recursive: true });
     fs.writeFileSync(path.join(scripts, 'global_proxy.sh'), FAKE_GLOBAL_PROXY, { mode: 0o755 });
-    deploy = await startDeployEnv();
-  });
-
-  after(async () => {
-    await deploy?.stop();
-    await cluster?.down();
   });
 
   it("runs omniinfer's global_proxy.sh with the seed's arguments and waits until it serves", async () => {
-    const plan = cluster.plan({ proxy_mode: 'seed' });
-    const handle = await startDeploy(
-      deploy.client,
-      plan,
-      testOptions(['run_docker', 'sync_code', 'ranktable', 'run_server', 'run_proxy']),
-    );
+    const plan = sim.plan;
+    const handle = await sim.deploy(['run_docker', 'sync_code', 'ranktable', 'run_server', 'run_proxy']);
     const status = await waitForStatus(
       handle,
       (s) => s.stage === 'ready' || s.stage === 'waiting-for-operator',
@@ -76,7 +57,7 @@ describe('run_proxy in seed mode on the simulated cluster', () => {
     assert.equal(status.table.c0?.run_proxy?.note, 'started');
 
     const args = await ssh(
-      cluster.ctx,
+      sim.cluster.ctx,
       plan.proxy.address,
       `cat ${plan.settings.LOG_PATH}/global_proxy.args`,
     );

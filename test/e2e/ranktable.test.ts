@@ -1,27 +1,21 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
 import { deviceTableText, setDeviceTable } from '../../sim';
 import { retryFailedUpdate } from '../../src/workflows/cluster/messages';
-import type { Plan } from '../../src/plan/types';
+import type { DeployHandle } from '../helpers/deploy';
 import {
   completedActivities,
   describeFailures,
-  e2eOptions,
   fileStamp,
   jsonChecksums,
   onHost,
   settled,
-  startDeploy,
   terminateQuietly,
   waitForStatus,
-  type ClusterHandle,
 } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startTestServer } from '../helpers/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { useSimDeploy } from '../helpers/simDeploy';
 import { waitFor } from '../helpers/waitFor';
 
 /**
@@ -76,47 +70,26 @@ function writeDurations(history: temporal.api.history.v1.IHistory): number[] {
 }
 
 describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () => {
-  let cluster: TestCluster;
-  let plan: Plan;
-  let env: TestWorkflowEnvironment;
-  let worker: WorkerProcess | undefined;
-  let handle: ClusterHandle | undefined;
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, { workers: 'process', executor: EXECUTOR, tuning: 'e2e' });
   /** Checksums after the first, undisturbed run: what every later run must reproduce. */
   let expected: Map<string, Map<string, string>>;
 
-  const root = () => plan.settings.ranktable_save_path;
-  const engineHosts = () => plan.hosts.filter((h) => h.role !== 'proxy');
+  const root = () => sim.plan.settings.ranktable_save_path;
+  const engineHosts = () => sim.plan.hosts.filter((h) => h.role !== 'proxy');
   const wipeRanktables = () =>
-    Promise.all(engineHosts().map((h) => onHost(cluster.ctx, h.address, `rm -rf '${root()}'/*`)));
+    Promise.all(engineHosts().map((h) => onHost(sim.cluster.ctx, h.address, `rm -rf '${root()}'/*`)));
   const checksums = async () =>
     new Map(
       await Promise.all(
         engineHosts().map(
-          async (h) => [h.name, await jsonChecksums(cluster.ctx, h.address, root())] as const,
+          async (h) => [h.name, await jsonChecksums(sim.cluster.ctx, h.address, root())] as const,
         ),
       ),
     );
 
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    plan = cluster.plan();
-    env = await startTestServer();
-    worker = await startWorkerProcess(env.address, ['--executor', EXECUTOR]);
-  });
-
-  after(async () => {
-    await terminateQuietly(handle);
-    await worker?.stop().catch(() => undefined);
-    await env?.teardown().catch(() => undefined);
-    await cluster?.down();
-  });
-
   it('puts the ranktables on every P/D host: one global set, byte-identical everywhere', async () => {
-    handle = await startDeploy(
-      env.client,
-      plan,
-      e2eOptions(['preflight', 'run_docker', 'ranktable'], EXECUTOR),
-    );
+    const plan = sim.plan;
+    const handle = await sim.deploy(['preflight', 'run_docker', 'ranktable']);
     const status = await waitForStatus(handle, 'the ranktable phase', settled, 120_000);
     assert.equal(status.stage, 'ready', describeFailures(status.failures));
     assert.equal(status.table.c0?.ranktable?.state, 'skipped', 'the proxy gets no ranktable');
@@ -163,10 +136,14 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
 
     // The global file: prefill groups in kv_rank order, then decode, with the device IPs the
     // hosts' hccn_tool reports.
-    const text = await onHost(cluster.ctx, ip('d1'), `cat '${root()}/global/global_ranktable_merge.json'`);
+    const text = await onHost(
+      sim.cluster.ctx,
+      ip('d1'),
+      `cat '${root()}/global/global_ranktable_merge.json'`,
+    );
     const global = JSON.parse(text) as GlobalRanktable;
     const deviceIp = async (address: string, device: number) =>
-      /ipaddr:(\S+)/.exec(await onHost(cluster.ctx, address, `hccn_tool -i ${device} -ip -g`))![1];
+      /ipaddr:(\S+)/.exec(await onHost(sim.cluster.ctx, address, `hccn_tool -i ${device} -ip -g`))![1];
     const groups = [...plan.prefill.map((p) => p.hosts), ...plan.decode.map((d) => d.hosts)];
     assert.deepEqual(
       global.server_group_list.map((g) => g.group_id),
@@ -198,13 +175,15 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
   });
 
   it('refuses a device without IP, naming host and device, distributes nothing; retry after the fix', async (t) => {
+    const plan = sim.plan;
+    let handle: DeployHandle | undefined;
     const d1 = plan.hosts.find((h) => h.name === 'd1')!;
     const octet = d1.address.split('.')[3];
     const restoreDevices = () =>
       setDeviceTable(
         d1.address,
         deviceTableText([0, 1].map((id) => ({ id, ip: `192.168.${octet}.${100 + id}` }))),
-        cluster.ctx,
+        sim.cluster.ctx,
       );
     await wipeRanktables();
     await setDeviceTable(
@@ -213,10 +192,10 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
         { id: 0, ip: `192.168.${octet}.100` },
         { id: 1, ip: null },
       ]),
-      cluster.ctx,
+      sim.cluster.ctx,
     );
     try {
-      handle = await startDeploy(env.client, plan, e2eOptions(['ranktable'], EXECUTOR));
+      handle = await sim.deploy(['ranktable']);
       const status = await waitForStatus(handle, 'the refusal', settled, 60_000);
       assert.equal(status.stage, 'waiting-for-operator');
       assert.equal(status.currentPhase, 'ranktable');
@@ -262,20 +241,20 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
   });
 
   it('a worker killed during the distribution: the next one finishes without changing a byte', async (t) => {
+    const plan = sim.plan;
     await wipeRanktables();
-    handle = await startDeploy(env.client, plan, e2eOptions(['ranktable'], EXECUTOR, { parallelism: 1 }));
+    const handle = await sim.deploy(['ranktable'], { parallelism: 1 });
     const writes = engineHosts().length;
     const doneBeforeKill = await waitFor(
       async () => {
-        const n = completedActivities(await handle!.fetchHistory()).filter(
+        const n = completedActivities(await handle.fetchHistory()).filter(
           (t) => t === 'writeRanktables',
         ).length;
         return n >= 1 ? n : undefined;
       },
       { timeout: 60_000, interval: 50, what: 'a first writeRanktables to complete' },
     );
-    await worker!.kill();
-    worker = undefined;
+    await sim.worker.kill();
     assert.ok(doneBeforeKill < writes, `killed after ${doneBeforeKill} of ${writes} hosts were written`);
     const killedAt = completedActivities(await handle.fetchHistory()).filter(
       (a) => a === 'writeRanktables',
@@ -284,14 +263,14 @@ describe('ranktable phase on the simulated sim-2P1D', { timeout: 240_000 }, () =
     t.diagnostic(`worker killed after ${killedAt} of ${writes} hosts were written`);
 
     const first = `${root()}/global/global_ranktable_merge.json`;
-    const firstStamp = await fileStamp(cluster.ctx, plan.hosts[0]!.address, first);
-    worker = await startWorkerProcess(env.address, ['--executor', EXECUTOR]);
+    const firstStamp = await fileStamp(sim.cluster.ctx, plan.hosts[0]!.address, first);
+    await sim.startWorker();
     const status = await waitForStatus(handle, 'the resumed phase', settled, 90_000);
     assert.equal(status.stage, 'ready', describeFailures(status.failures));
 
     assert.deepEqual(await checksums(), expected, 'every host holds exactly the bytes of the first run');
     assert.equal(
-      await fileStamp(cluster.ctx, plan.hosts[0]!.address, first),
+      await fileStamp(sim.cluster.ctx, plan.hosts[0]!.address, first),
       firstStamp,
       'the first host was not written again',
     );

@@ -1,11 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Plan } from '../../src/plan/types';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import { restartServersUpdate, statusQuery } from '../../src/workflows/cluster/messages';
 import type { ClusterStatus } from '../../src/workflows/cluster/types';
-import { runDeploy } from '../helpers/cli';
 import {
   ALL_PHASES,
   assertPrefillThenDecode,
@@ -14,15 +11,11 @@ import {
   liveServers,
   proxyUpstreams,
   proxyUrl,
-  terminateQuietly,
   waitForStatus,
-  type ClusterHandle,
   type CompletionResult,
   type ServerRecord,
 } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startTestServer } from '../helpers/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * sim-2P1D served end to end (instance 31) with the real Temporal server and a `deploy worker`
@@ -33,18 +26,14 @@ import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess
 const INSTANCE = 31;
 
 describe('serving sim-2P1D', { timeout: 240_000 }, () => {
-  let cluster: TestCluster;
-  let plan: Plan;
-  let env: TestWorkflowEnvironment;
-  let cliEnv: NodeJS.ProcessEnv;
-  let worker: WorkerProcess | undefined;
-  let handle: ClusterHandle | undefined;
+  // `deploy worker` with its defaults: the executor `deploy start` names by default.
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, { workers: 'process', workerArgs: [] });
   let runId: string;
 
-  const engineHosts = () => plan.hosts.filter((h) => h.role !== 'proxy').map((h) => h.name);
+  const engineHosts = () => sim.plan.hosts.filter((h) => h.role !== 'proxy').map((h) => h.name);
   const pids = async () => {
     const all = new Map<string, (ServerRecord & { alive: boolean })[]>();
-    for (const h of engineHosts()) all.set(h, await liveServers(cluster.ctx, plan, h));
+    for (const h of engineHosts()) all.set(h, await liveServers(sim.cluster.ctx, sim.plan, h));
     return all;
   };
   const pidsOf = (m: Map<string, ServerRecord[]>, hosts: string[]) =>
@@ -53,7 +42,7 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
   /** The proxy's own record: it called that prefill, then that decode, for this request. */
   async function assertProxyLog(r: CompletionResult, via: { prefill: string; decode: string }) {
     assert.deepEqual(
-      await proxyUpstreams(cluster.ctx, plan, r.requestId),
+      await proxyUpstreams(sim.cluster.ctx, sim.plan, r.requestId),
       [via.prefill, via.decode],
       'the proxy access log shows prefill then decode',
     );
@@ -61,6 +50,7 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
 
   /** Both API shapes, streamed and not: every answer went prefill → decode. */
   async function assertServes(): Promise<void> {
+    const plan = sim.plan;
     const url = proxyUrl(plan);
     const model = plan.settings.served_model_name;
     const plain = await complete(url, 'completions', { model, prompt: 'hello there', max_tokens: 6 });
@@ -80,27 +70,13 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
     assert.ok(streamed.done, 'the stream ends with [DONE]');
   }
 
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    plan = cluster.plan();
-    env = await startTestServer();
-    cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
-    worker = await startWorkerProcess(env.address);
-  });
-
-  after(async () => {
-    await terminateQuietly(handle);
-    await worker?.stop().catch(() => undefined);
-    await env?.teardown().catch(() => undefined);
-    await cluster?.down();
-  });
-
   it('deploy start --detach → ready (deploy status --json) → completions through the proxy', async (t) => {
+    const plan = sim.plan;
     const started = Date.now();
-    const start = await runDeploy(['start', '--inventory', cluster.inventoryFile, '--detach'], cliEnv);
+    const start = await sim.cli(['start', '--inventory', sim.cluster.inventoryFile, '--detach']);
     assert.equal(start.code, 0, start.stderr);
     assert.match(start.stdout, new RegExp(`started ${clusterWorkflowId(plan.cluster)}`));
-    handle = env.client.workflow.getHandle(clusterWorkflowId(plan.cluster));
+    const handle = sim.adopt();
     const ready = await waitForStatus(
       handle,
       'the deploy',
@@ -111,7 +87,7 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
     t.diagnostic(`sim-2P1D: deploy start → ready in ${(took / 1000).toFixed(1)} s`);
     assert.equal(ready.stage, 'ready', describeFailures(ready.failures));
 
-    const status = await runDeploy(['status', plan.cluster, '--json'], cliEnv);
+    const status = await sim.cli(['status', plan.cluster, '--json']);
     assert.equal(status.code, 0, status.stderr);
     const json = JSON.parse(status.stdout) as ClusterStatus & { workflow: string };
     assert.equal(json.workflow, 'RUNNING');
@@ -138,7 +114,7 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
   });
 
   it('restartServers for decode only: new decode PIDs, prefill untouched, same run', async () => {
-    assert.ok(handle, 'needs the deployed cluster');
+    const handle = sim.handle; // needs the deployed cluster
     const before = await pids();
     for (const [h, servers] of before)
       assert.ok(
@@ -177,9 +153,9 @@ describe('serving sim-2P1D', { timeout: 240_000 }, () => {
   });
 
   it('deploy restart <cluster> --role decode', async () => {
-    assert.ok(handle, 'needs the deployed cluster');
+    const handle = sim.handle; // needs the deployed cluster
     const before = await pids();
-    const r = await runDeploy(['restart', plan.cluster, '--role', 'decode'], cliEnv);
+    const r = await sim.cli(['restart', sim.plan.cluster, '--role', 'decode']);
     assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /restarted d0, d1: ready again/);
     const afterRestart = await pids();

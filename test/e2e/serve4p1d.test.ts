@@ -1,10 +1,6 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Plan } from '../../src/plan/types';
-import { clusterWorkflowId } from '../../src/shared/ids';
-import { runDeploy } from '../helpers/cli';
 import {
   assertPrefillThenDecode,
   complete,
@@ -12,13 +8,10 @@ import {
   liveServers,
   proxyUrl,
   settled,
-  terminateQuietly,
   waitForStatus,
-  type ClusterHandle,
 } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startTestServer } from '../helpers/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { useSimDeploy } from '../helpers/simDeploy';
+import type { TestCluster } from '../helpers/simCluster';
 
 /**
  * sim-4P1D end to end (instance 33): eight machines with two NPU devices each — four prefill
@@ -83,39 +76,25 @@ function simHostsPss(cluster: TestCluster): { mib: number; processes: number } {
 }
 
 describe('serving sim-4P1D', { timeout: 240_000 }, () => {
-  let cluster: TestCluster;
-  let plan: Plan;
-  let env: TestWorkflowEnvironment;
-  let worker: WorkerProcess | undefined;
-  let handle: ClusterHandle | undefined;
   let memBefore: number;
-
-  before(async () => {
+  // Ahead of the fixture's before(): the machine's memory before the cluster is up.
+  before(() => {
     memBefore = memAvailableMiB();
-    cluster = await upTestCluster('sim-4P1D', INSTANCE);
-    plan = cluster.plan();
-    env = await startTestServer();
-    worker = await startWorkerProcess(env.address);
   });
-
-  after(async () => {
-    await terminateQuietly(handle);
-    await worker?.stop().catch(() => undefined);
-    await env?.teardown().catch(() => undefined);
-    await cluster?.down();
-  });
+  // `deploy worker` with its defaults: the executor `deploy start` names by default.
+  const sim = useSimDeploy('sim-4P1D', INSTANCE, { workers: 'process', workerArgs: [] });
 
   it('deploy start → ready → streamed and plain completions through every prefill, then decode', async (t) => {
+    const { cluster, plan } = sim;
     assert.equal(plan.prefill.length, 4);
     assert.equal(plan.decode[0]!.hosts.length, 4);
     assert.equal(new Set(plan.hosts.map((h) => h.address)).size, 8, 'eight machines');
 
     const cpu0 = cpuTimes();
     const started = Date.now();
-    const cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
-    const start = await runDeploy(['start', '--inventory', cluster.inventoryFile, '--detach'], cliEnv);
+    const start = await sim.cli(['start', '--inventory', cluster.inventoryFile, '--detach']);
     assert.equal(start.code, 0, start.stderr);
-    handle = env.client.workflow.getHandle(clusterWorkflowId(plan.cluster));
+    const handle = sim.adopt();
     let lowest = memAvailableMiB();
     const status = await waitForStatus(
       handle,

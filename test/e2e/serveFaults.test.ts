@@ -1,24 +1,18 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { setEngineKnobs } from '../../sim';
 import type { Plan } from '../../src/plan/types';
 import type { ClusterStatus, HostFailure } from '../../src/workflows/cluster/types';
 import {
   describeFailures,
-  e2eOptions,
   onHost,
   quietRuntime,
   settled,
-  startDeploy,
-  startInProcessWorker,
   stopAllEngines,
   terminateQuietly,
   waitForStatus,
-  type ClusterHandle,
 } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startTestServer } from '../helpers/temporal';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * The engine simulator's refusals reach the operator (sim-2P1D on instance 32, real Temporal):
@@ -29,22 +23,29 @@ const INSTANCE = 32;
 const EXECUTOR = 'serve-faults-e2e';
 /** A long engine budget: the failures below must come from the engine, not from waiting it out. */
 const BUDGET = '10m';
+const WITH_BUDGET = { engine_ready_timeout: BUDGET };
 
 describe('engine refusals at run_server on sim-2P1D', { timeout: 240_000 }, () => {
-  let cluster: TestCluster;
-  let env: TestWorkflowEnvironment;
-  let worker: { stop: () => Promise<void> } | undefined;
-  let handle: ClusterHandle | undefined;
+  // Ahead of the fixture's before(): it must run before the test server touches the runtime.
+  before(() => quietRuntime());
+  // Containers and ranktables prepared once; every case runs run_server on them.
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, {
+    executor: EXECUTOR,
+    tuning: 'e2e',
+    extraVars: WITH_BUDGET,
+    deploy: { phases: ['preflight', 'run_docker', 'ranktable'] },
+  });
 
-  const planWithBudget = (): Plan => cluster.plan({ engine_ready_timeout: BUDGET });
+  /** A fresh copy each time: the cases change it. */
+  const planWithBudget = (): Plan => sim.cluster.plan(WITH_BUDGET);
   const address = (plan: Plan, host: string) => plan.hosts.find((h) => h.name === host)!.address;
 
   /** Start run_server alone on the prepared hosts and wait until it settles. */
   async function runServer(plan: Plan): Promise<{ status: ClusterStatus; ms: number }> {
-    await terminateQuietly(handle);
-    await stopAllEngines(cluster.ctx, plan);
+    await terminateQuietly(sim.handle);
+    await stopAllEngines(sim.cluster.ctx, plan);
     const started = Date.now();
-    handle = await startDeploy(env.client, plan, e2eOptions(['run_server'], EXECUTOR));
+    const handle = await sim.deploy(['run_server'], {}, plan);
     const status = await waitForStatus(handle, 'run_server to settle', settled, 120_000);
     return { status, ms: Date.now() - started };
   }
@@ -56,28 +57,6 @@ describe('engine refusals at run_server on sim-2P1D', { timeout: 240_000 }, () =
     assert.ok(f, `a failure on ${host}; got: ${describeFailures(status.failures)}`);
     return f;
   }
-
-  before(async () => {
-    quietRuntime();
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    env = await startTestServer();
-    worker = await startInProcessWorker(env, EXECUTOR);
-    const plan = planWithBudget();
-    handle = await startDeploy(
-      env.client,
-      plan,
-      e2eOptions(['preflight', 'run_docker', 'ranktable'], EXECUTOR),
-    );
-    const status = await waitForStatus(handle, 'containers and ranktables', settled, 120_000);
-    assert.equal(status.stage, 'ready', describeFailures(status.failures));
-  });
-
-  after(async () => {
-    await terminateQuietly(handle);
-    await worker?.stop().catch(() => undefined);
-    await env?.teardown().catch(() => undefined);
-    await cluster?.down();
-  });
 
   it('a wrong kv rank fails run_server with the engine’s own message', async (t) => {
     const plan = planWithBudget();
@@ -101,7 +80,7 @@ describe('engine refusals at run_server on sim-2P1D', { timeout: 240_000 }, () =
   it('an engine that dies at start fails the phase far inside its budget, with its log lines', async (t) => {
     const plan = planWithBudget();
     const d1 = address(plan, 'd1');
-    setEngineKnobs(d1, { SIM_ENGINE_FAULT: 'die-at-start' }, cluster.ctx);
+    setEngineKnobs(d1, { SIM_ENGINE_FAULT: 'die-at-start' }, sim.cluster.ctx);
     try {
       const { status, ms } = await runServer(plan);
       t.diagnostic(`run_server failed after ${(ms / 1000).toFixed(1)} s (budget ${BUDGET})`);
@@ -117,7 +96,7 @@ describe('engine refusals at run_server on sim-2P1D', { timeout: 240_000 }, () =
       assert.equal(f.message.match(/=== omni-deploy: starting/g)?.length, 1, 'only this start');
       assert.match(f.message, /SIM_ENGINE_FAULT=die-at-start/, 'the engine’s own log lines');
     } finally {
-      setEngineKnobs(d1, {}, cluster.ctx);
+      setEngineKnobs(d1, {}, sim.cluster.ctx);
     }
   });
 
@@ -128,14 +107,14 @@ describe('engine refusals at run_server on sim-2P1D', { timeout: 240_000 }, () =
     // Something else listening on p1's API port (host network: the engine container shares it).
     const pid = (
       await onHost(
-        cluster.ctx,
+        sim.cluster.ctx,
         p1.address,
         `mkdir -p /tmp/busy; setsid busybox httpd -f -p ${port} -h /tmp/busy </dev/null >/dev/null 2>&1 & echo $!`,
       )
     ).trim();
     try {
       await onHost(
-        cluster.ctx,
+        sim.cluster.ctx,
         p1.address,
         `bash -c 'for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && exit 0; sleep 0.1; done; exit 1'`,
       );
@@ -146,7 +125,7 @@ describe('engine refusals at run_server on sim-2P1D', { timeout: 240_000 }, () =
       assert.match(f.message, new RegExp(`\\bport ${port}\\b.*already in use`));
       assert.match(f.message, /p1/);
     } finally {
-      await onHost(cluster.ctx, p1.address, `kill ${pid}`).catch(() => undefined);
+      await onHost(sim.cluster.ctx, p1.address, `kill ${pid}`).catch(() => undefined);
     }
   });
 });

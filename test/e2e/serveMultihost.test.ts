@@ -1,29 +1,23 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { setEngineKnobs } from '../../sim';
 import type { Plan } from '../../src/plan/types';
 import { retryFailedUpdate } from '../../src/workflows/cluster/messages';
-import { activityRuns, recordHistory } from '../helpers/deploy';
+import { activityRuns, recordHistory, type DeployHandle } from '../helpers/deploy';
 import {
   ALL_PHASES,
   assertPrefillThenDecode,
   complete,
   describeFailures,
-  e2eOptions,
   onHost,
   proxyUrl,
   quietRuntime,
   settled,
-  startDeploy,
-  startInProcessWorker,
   stopAllEngines,
   terminateQuietly,
   waitForStatus,
-  type ClusterHandle,
 } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startTestServer } from '../helpers/temporal';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * sim-multihost on instance 40 with the real Temporal server: prefill instance 0 spans p0 (its
@@ -37,16 +31,15 @@ const INSTANCE = 40;
 const EXECUTOR = 'serve-multihost-e2e';
 
 describe('serving sim-multihost: a prefill instance over two hosts', { timeout: 420_000 }, () => {
-  let cluster: TestCluster;
-  let env: TestWorkflowEnvironment;
-  let worker: { stop: () => Promise<void> } | undefined;
-  let handle: ClusterHandle | undefined;
+  // Ahead of the fixture's before(): it must run before the test server touches the runtime.
+  before(() => quietRuntime());
+  const sim = useSimDeploy('sim-multihost', INSTANCE, { executor: EXECUTOR, tuning: 'e2e' });
 
   const host = (plan: Plan, name: string) => plan.hosts.find((h) => h.name === name)!;
   const headLog = (plan: Plan) => `${host(plan, 'p0').logDir}/server_0.log`;
   const inContainer = (plan: Plan, name: string, command: string) =>
     onHost(
-      cluster.ctx,
+      sim.cluster.ctx,
       host(plan, name).address,
       `docker exec ${host(plan, name).container.name} ${command}`,
     );
@@ -69,32 +62,18 @@ describe('serving sim-multihost: a prefill instance over two hosts', { timeout: 
     assert.ok(decodes.size >= 2, `decode servers used: ${[...decodes].join(', ')}`);
   }
 
-  before(async () => {
-    quietRuntime();
-    cluster = await upTestCluster('sim-multihost', INSTANCE);
-    env = await startTestServer();
-    worker = await startInProcessWorker(env, EXECUTOR);
-  });
-
-  after(async () => {
-    await terminateQuietly(handle);
-    await worker?.stop().catch(() => undefined);
-    await env?.teardown().catch(() => undefined);
-    await cluster?.down();
-  });
-
   it('deploys to ready: the head waits for its member in the Ray group, then both prefill instances serve', async (t) => {
-    const plan = cluster.plan({ ray_join_timeout: '60s' });
+    const plan = sim.cluster.plan({ ray_join_timeout: '60s' });
     assert.deepEqual(plan.prefill[0]!.hosts, ['p0', 'p0b']);
     const started = Date.now();
-    handle = await startDeploy(env.client, plan, e2eOptions(ALL_PHASES, EXECUTOR));
+    const handle = await sim.deploy(ALL_PHASES, {}, plan);
     const status = await waitForStatus(handle, 'the deploy', settled, 240_000);
     t.diagnostic(`sim-multihost: deploy → ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.equal(status.stage, 'ready', describeFailures(status.failures));
     for (const h of ['p0', 'p0b', 'p1', 'd0', 'd1'])
       assert.equal(status.table[h]?.run_server?.state, 'ok', h);
 
-    const log = await onHost(cluster.ctx, host(plan, 'p0').address, `cat '${headLog(plan)}'`);
+    const log = await onHost(sim.cluster.ctx, host(plan, 'p0').address, `cat '${headLog(plan)}'`);
     const waited = /the Ray group has all 2 nodes after (\d+) s; starting the engine/.exec(log);
     assert.ok(waited, `the head's server log tells the wait:\n${log}`);
     t.diagnostic(`the head's engine waited ${waited[1]} s for p0b to join its Ray group`);
@@ -106,19 +85,16 @@ describe('serving sim-multihost: a prefill instance over two hosts', { timeout: 
   });
 
   it('a member whose Ray node dies: the head names it; retryFailed relaunches the whole instance to ready', async (t) => {
-    const plan = cluster.plan({ ray_join_timeout: '15s' });
-    await terminateQuietly(handle);
-    await stopAllEngines(cluster.ctx, plan);
+    const plan = sim.cluster.plan({ ray_join_timeout: '15s' });
+    await terminateQuietly(sim.handle);
+    await stopAllEngines(sim.cluster.ctx, plan);
     const p0b = host(plan, 'p0b').address;
-    setEngineKnobs(p0b, { SIM_RAY_FAULT: 'die-after-join' }, cluster.ctx);
+    setEngineKnobs(p0b, { SIM_RAY_FAULT: 'die-after-join' }, sim.cluster.ctx);
+    let handle: DeployHandle;
     let failedAt: number;
     try {
       const started = Date.now();
-      handle = await startDeploy(
-        env.client,
-        plan,
-        e2eOptions(['run_server', 'run_proxy', 'verify'], EXECUTOR),
-      );
+      handle = await sim.deploy(['run_server', 'run_proxy', 'verify'], {}, plan);
       const failed = await waitForStatus(handle, 'run_server to fail', settled, 120_000);
       failedAt = Date.now();
       t.diagnostic(
@@ -137,7 +113,7 @@ describe('serving sim-multihost: a prefill instance over two hosts', { timeout: 
         new RegExp(`has 1 of 2 nodes after 15 s; not joined: p0b \\(${p0b.replace(/\./g, '\\.')}\\)`),
       );
     } finally {
-      setEngineKnobs(p0b, {}, cluster.ctx);
+      setEngineKnobs(p0b, {}, sim.cluster.ctx);
     }
 
     const outcome = await handle.executeUpdate(retryFailedUpdate);
@@ -162,7 +138,7 @@ describe('serving sim-multihost: a prefill instance over two hosts', { timeout: 
       ],
     );
     assert.ok(launches.lastIndexOf('p0') < launches.lastIndexOf('p0b'), 'the head before its member');
-    const log = await onHost(cluster.ctx, host(plan, 'p0').address, `cat '${headLog(plan)}'`);
+    const log = await onHost(sim.cluster.ctx, host(plan, 'p0').address, `cat '${headLog(plan)}'`);
     assert.match(log, /not joined: p0b[^]*the Ray group has all 2 nodes after \d+ s; starting the engine/);
 
     await assertServesBothInstances(plan);

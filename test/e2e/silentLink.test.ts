@@ -1,11 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { hostExec, setLink } from '../../sim';
 import { stepAttempts, type StepAttempt } from '../../src/client/stepAttempts';
 import { renderStatus } from '../../src/client/progress';
 import { statusQuery } from '../../src/workflows/cluster/messages';
-import { startDeploy, startDeployEnv, testOptions, waitForStatus, type DeployEnv } from '../helpers/deploy';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { waitForStatus } from '../helpers/deploy';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * A cut link while a step runs on the host (sim-2P1D, sim instance 56): d1's cable is pulled while
@@ -17,28 +17,16 @@ import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 const INSTANCE = 56;
 
 describe('a host that stops answering mid-step is named at once', { timeout: 300_000 }, () => {
-  let cluster: TestCluster | undefined;
-  let denv: DeployEnv | undefined;
-
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    denv = await startDeployEnv();
-  });
-  after(async () => {
-    await setLink('d1', true, cluster?.ctx).catch(() => undefined);
-    await denv?.stop();
-    await cluster?.down();
-  });
+  const sim = useSimDeploy('sim-2P1D', INSTANCE);
 
   it('link cut during run_docker: "no answer from d1 for N s" within 20 s, attempt still open', async () => {
-    const plan = cluster!.plan();
     await hostExec(
       'd1',
       ['sh', '-c', 'mkdir -p /data/omni-sim && echo 30 > /data/omni-sim/docker-run-delay'],
       undefined,
-      cluster!.ctx,
+      sim.cluster.ctx,
     );
-    const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));
+    const handle = await sim.deploy(['preflight', 'run_docker']);
     await waitForStatus(
       handle,
       (s) => s.currentPhase === 'run_docker' && s.table.d1?.run_docker?.state === 'running',
@@ -47,7 +35,9 @@ describe('a host that stops answering mid-step is named at once', { timeout: 300
     );
     // Its inspect is quick; the 30 s slow start holds the `docker run` channel open.
     await new Promise((r) => setTimeout(r, 3000));
-    await setLink('d1', false, cluster!.ctx);
+    // The cable goes back in after() too, whatever happens below.
+    sim.onTeardown(() => setLink('d1', true, sim.cluster.ctx).catch(() => undefined));
+    await setLink('d1', false, sim.cluster.ctx);
     const cutAt = Date.now();
 
     let silent: StepAttempt | undefined;
@@ -66,7 +56,7 @@ describe('a host that stops answering mid-step is named at once', { timeout: 300
     assert.match(view, /d1 · run_docker: no answer from d1 for \d+ s \(attempt 1 of 3\)/);
 
     // The cable back: the step goes on (its retry reconnects) and the phase completes.
-    await setLink('d1', true, cluster!.ctx);
+    await setLink('d1', true, sim.cluster.ctx);
     const done = await waitForStatus(handle, (s) => s.stage !== 'deploying', 180_000, 'the deploy');
     assert.equal(done.stage, 'ready', JSON.stringify(done.failures));
     await handle.terminate('e2e: done');

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -8,19 +8,10 @@ import { hostExec, IMAGE_STORE, powerOffHost, rebootHost } from '../../sim';
 import { closeActivityDeps, createActivities, createActivityDeps } from '../../src/activities';
 import { loadImagesInput } from '../../src/workflows/cluster/steps';
 import { stateDir } from '../../src/shared/paths';
-import {
-  activityRuns,
-  historyText,
-  recordHistory,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
-  waitForStatus,
-  type DeployEnv,
-} from '../helpers/deploy';
+import { activityRuns, historyText, recordHistory, waitForStatus } from '../helpers/deploy';
 import { makeCodeTree } from '../helpers/codeTree';
 import { tinyImageArchive } from '../helpers/imageArchive';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { useSimDeploy } from '../helpers/simDeploy';
 import { waitFor } from '../helpers/waitFor';
 
 /**
@@ -33,17 +24,9 @@ import { waitFor } from '../helpers/waitFor';
 const INSTANCE = 36;
 
 describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
-  let cluster: TestCluster | undefined;
-  let denv: DeployEnv | undefined;
-
-  before(async () => {
-    cluster = await upTestCluster('sim-4P1D', INSTANCE, { devices: 1 });
-    makeCodeTree(cluster.codeDir);
-    denv = await startDeployEnv();
-  });
-  after(async () => {
-    await denv?.stop();
-    await cluster?.down();
+  const sim = useSimDeploy('sim-4P1D', INSTANCE, { devices: 1 });
+  before(() => {
+    makeCodeTree(sim.cluster.codeDir); // the 30 MB tree sync_code copies
   });
 
   const relayLeftovers = async (address: string) =>
@@ -56,13 +39,13 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
           'grep -c "omni-deploy-relay:" /root/.ssh/authorized_keys; ls -A /root/.omni-deploy/relay 2>/dev/null; true',
         ],
         undefined,
-        cluster!.ctx,
+        sim.cluster.ctx,
       )
     ).trim();
 
   it('completes when a relay host is powered off mid-copy, and leaves no relay key behind', async () => {
-    const ctx = cluster!.ctx;
-    const plan = cluster!.plan({ cluster_name: 'fanout', code_sync_fan_out: '2' });
+    const ctx = sim.cluster.ctx;
+    const plan = sim.cluster.plan({ cluster_name: 'fanout', code_sync_fan_out: '2' });
     const p0 = plan.hosts.find((h) => h.name === 'p0')!;
     // p0 sends slowly (20 Mbit/s out of its own network): its relayed copies take seconds.
     await hostExec(
@@ -85,7 +68,7 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
       undefined,
       ctx,
     );
-    const handle = await startDeploy(denv!.client, plan, testOptions(['run_docker', 'sync_code']));
+    const handle = await sim.deploy(['run_docker', 'sync_code'], {}, plan);
     // Wait for p0's rsync to another host, then pull its plug.
     await waitFor(
       async () => {
@@ -131,7 +114,7 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
       '-c',
       'cd "$1" && find . -type f | sort | xargs sha256sum | sha256sum',
       'tree',
-      cluster!.codeDir,
+      sim.cluster.codeDir,
     ]).toString();
     const codeDir = `${plan.settings.CODE_PATH}/omniinfer`;
     for (const h of targets.filter((h) => h.name !== 'p0')) {
@@ -165,15 +148,15 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
     // p0 comes back with the session's folder in its home; clean_up removes it (by the cluster's mark).
     await rebootHost('p0', ctx);
     assert.match(await relayLeftovers(p0.address), /^0\nfanout@[a-z0-9]{12}$/);
-    const cleanup = await startDeploy(denv!.client, plan, testOptions(['clean_up']));
+    const cleanup = await sim.deploy(['clean_up'], {}, plan);
     const cleaned = await waitForStatus(cleanup, (s) => s.stage !== 'deploying', 120_000, 'clean_up');
     assert.equal(cleaned.stage, 'cleaned', JSON.stringify(cleaned.failures));
     assert.equal(await relayLeftovers(p0.address), '0');
   });
 
   it('copies an image archive to every machine, fanned out, and loads what a host is missing', async () => {
-    const ctx = cluster!.ctx;
-    const work = fs.mkdtempSync(path.join(path.dirname(path.dirname(cluster!.codeDir)), 'images-'));
+    const ctx = sim.cluster.ctx;
+    const work = fs.mkdtempSync(path.join(path.dirname(path.dirname(sim.cluster.codeDir)), 'images-'));
     // The engine image as an archive (the hosts have it already, from the shared image store).
     const archive = path.join(work, 'engine.tar');
     execFileSync('podman', [
@@ -184,10 +167,10 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
       'docker-archive',
       '-o',
       archive,
-      cluster!.sim.images.engine,
+      sim.cluster.sim.images.engine,
     ]);
-    const plan = cluster!.plan({ cluster_name: 'images', image_archive: archive });
-    const handle = await startDeploy(denv!.client, plan, testOptions(['preflight', 'run_docker']));
+    const plan = sim.cluster.plan({ cluster_name: 'images', image_archive: archive });
+    const handle = await sim.deploy(['preflight', 'run_docker'], {}, plan);
     const status = await waitForStatus(handle, (s) => s.stage !== 'deploying', 300_000, 'run_docker');
     assert.equal(status.stage, 'ready', JSON.stringify(status.failures));
     const runs = activityRuns(await handle.fetchHistory());

@@ -1,10 +1,9 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
 import { PROJECT_ROOT } from '../../src/shared/paths';
 import { clusterWorkflowId } from '../../src/shared/ids';
@@ -12,9 +11,8 @@ import type { ClusterStatus } from '../../src/workflows/cluster/types';
 import { runDeploy } from '../helpers/cli';
 import { recordHistory, TEST_EXECUTOR, waitForStatus } from '../helpers/deploy';
 import { serverManifest } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
-import { startTestServer } from '../helpers/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { useSimDeploy } from '../helpers/simDeploy';
+import type { WorkerProcess } from '../helpers/workerProcess';
 
 /**
  * An upgrade of omni-deploy under a running cluster (issue 22). A cluster started by the previous
@@ -55,10 +53,6 @@ function previousBuild(dir: string): void {
   assert.equal(build.status, 0, `build of ${PREVIOUS_BUILD}: ${build.stdout}${build.stderr}`);
 }
 
-/** `deploy worker` of a checkout (bin/deploy inside it) against the test server. */
-const startWorker = (checkout: string, address: string): Promise<WorkerProcess> =>
-  startWorkerProcess(address, ['--executor', TEST_EXECUTOR], { checkout, startTimeoutMs: 120_000 });
-
 type History = temporal.api.history.v1.IHistory;
 
 /** The identities (`<pid>@<host>`) of the workers that completed each workflow task, in order. */
@@ -68,47 +62,37 @@ const taskIdentities = (h: History): string[] =>
   );
 
 describe('upgrade under a running cluster: previous build → this checkout', { timeout: 900_000 }, () => {
-  let cluster: TestCluster;
-  let server: TestWorkflowEnvironment;
   let oldCheckout: string;
   let oldWorker: WorkerProcess | undefined;
   let newWorker: WorkerProcess | undefined;
-  let env: NodeJS.ProcessEnv;
-  let name: string;
   let firstRunId: string;
 
-  const status = () => server.client.workflow.getHandle(clusterWorkflowId(name));
+  // Ahead of the fixture's before(): the previous build first, then the cluster and the server.
+  before(() => {
+    oldCheckout = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-prev-build-'));
+    sim.onTeardown(async () => fs.rmSync(oldCheckout, { recursive: true, force: true }));
+    previousBuild(oldCheckout);
+  });
+  // No worker of this checkout: each build's `deploy worker` is started by the tests.
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, { workers: 'none' });
+
+  /** `deploy worker` of a checkout (bin/deploy inside it) against the test server. */
+  const startWorker = (checkout: string): Promise<WorkerProcess> =>
+    sim.startWorker(['--executor', TEST_EXECUTOR], { checkout, startTimeoutMs: 120_000 });
+  /** The cluster's workflow, whatever its latest run (terminated in after()). */
+  const status = () => sim.adopt();
+  /** One run of it. */
+  const run = (runId: string) => sim.client.workflow.getHandle(clusterWorkflowId(sim.plan.cluster), runId);
   const serving = (s: ClusterStatus) =>
     s.stage === 'ready' && !s.operation && (s.queued ?? []).length === 0 && s.health?.state === 'serving';
 
-  before(async () => {
-    oldCheckout = fs.mkdtempSync(path.join(os.tmpdir(), 'omni-prev-build-'));
-    previousBuild(oldCheckout);
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    name = cluster.plan().cluster;
-    server = await startTestServer();
-    env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default', NO_COLOR: '1' };
-  });
-
-  after(async () => {
-    await server?.client.workflow
-      .getHandle(clusterWorkflowId(name))
-      .terminate()
-      .catch(() => undefined);
-    await newWorker?.stop();
-    await oldWorker?.stop();
-    await server?.teardown();
-    await cluster?.down();
-    if (oldCheckout) fs.rmSync(oldCheckout, { recursive: true, force: true });
-  });
-
   it('the previous build deploys the cluster with its own deploy start and deploy worker', async () => {
-    oldWorker = await startWorker(oldCheckout, server.address);
+    oldWorker = await startWorker(oldCheckout);
     const r = await runDeploy(
       [
         'start',
         '-i',
-        cluster.inventoryFile,
+        sim.cluster.inventoryFile,
         '--detach',
         '--executor',
         TEST_EXECUTOR,
@@ -117,7 +101,7 @@ describe('upgrade under a running cluster: previous build → this checkout', { 
         '--watch-every',
         '2s',
       ],
-      env,
+      sim.cliEnv,
       120_000,
       oldCheckout,
     );
@@ -136,7 +120,7 @@ describe('upgrade under a running cluster: previous build → this checkout', { 
   it('a worker of this checkout replaces the old one: the run continues as new at its idle point', async () => {
     await oldWorker!.stop();
     oldWorker = undefined;
-    newWorker = await startWorker(PROJECT_ROOT, server.address);
+    newWorker = await startWorker(PROJECT_ROOT);
     const s = await waitForStatus(
       status(),
       (x) => serving(x) && x.generation >= 1,
@@ -144,7 +128,7 @@ describe('upgrade under a running cluster: previous build → this checkout', { 
       'a continue-as-new onto the new build, serving',
     );
     assert.equal(s.generation, 1, 'exactly one continue-as-new for the upgrade');
-    const oldRun = await server.client.workflow.getHandle(clusterWorkflowId(name), firstRunId).fetchHistory();
+    const oldRun = await run(firstRunId).fetchHistory();
     const last = oldRun.events?.at(-1);
     assert.ok(
       last?.workflowExecutionContinuedAsNewEventAttributes,
@@ -163,12 +147,9 @@ describe('upgrade under a running cluster: previous build → this checkout', { 
       ),
       `the ${UPGRADE_PATCH} marker in the previous build's run`,
     );
-    await recordHistory(
-      server.client.workflow.getHandle(clusterWorkflowId(name), firstRunId),
-      'upgrade-previous-build-run-continued-as-new',
-    );
+    await recordHistory(run(firstRunId), 'upgrade-previous-build-run-continued-as-new');
     const newRunId = last.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId!;
-    const newRun = await server.client.workflow.getHandle(clusterWorkflowId(name), newRunId).fetchHistory();
+    const newRun = await run(newRunId).fetchHistory();
     const identities = taskIdentities(newRun);
     assert.ok(identities.length > 0);
     assert.ok(
@@ -178,12 +159,12 @@ describe('upgrade under a running cluster: previous build → this checkout', { 
   });
 
   it('a later deploy restart runs on the new code', async () => {
-    const plan = cluster.plan();
-    const before = await serverManifest(cluster.ctx, plan, 'd0');
-    const r = await runDeploy(['restart', name, '--role', 'decode'], env, 300_000);
+    const plan = sim.plan;
+    const before = await serverManifest(sim.cluster.ctx, plan, 'd0');
+    const r = await sim.cli(['restart', plan.cluster, '--role', 'decode'], 300_000);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /restarted d0, d1: ready again/);
-    const after = await serverManifest(cluster.ctx, plan, 'd0');
+    const after = await serverManifest(sim.cluster.ctx, plan, 'd0');
     assert.notDeepEqual(
       after.map((x) => x.pid),
       before.map((x) => x.pid),
