@@ -42,8 +42,16 @@ unlinked() {
 # lock file and the folder while holding it, and a machine mate that opened the file before that
 # would otherwise go on, locked, into a folder that is gone.
 locked() {
+  _tries=0
   while :; do
-    mkdir -p "$state"
+    # \`mkdir -p\` walks the path one folder at a time: a mate's cleanup that removes the folders
+    # in between makes it fail ("cannot create directory"). Try again; a failure that stays (no
+    # permission, a full disk) is reported by the last try.
+    if ! mkdir -p "$state" 2>/dev/null; then
+      _tries=$((_tries + 1))
+      [ "$_tries" -lt 20 ] && continue
+      mkdir -p "$state"
+    fi
     # A mate's cleanup may remove the folder between the two lines: open again then (\`command\`
     # keeps a failed redirection of exec from ending the script).
     { command exec 9>>"$m.lock"; } 2>/dev/null || continue

@@ -72,7 +72,9 @@ describe('host ownership manifest', () => {
   it('machine mates cleaning up at once: the one that waited finds the manifest gone and is done', async () => {
     // p0's cleanup checks for the manifest, then waits for the lock that c0's cleanup holds while
     // it empties and removes the manifest; p0 used to read the missing file ("awk: cannot open
-    // …manifest", seen in the fan-out e2e after a reboot).
+    // …manifest", seen in the fan-out e2e after a reboot). And a cleanup that removes the state
+    // folders while a mate's `mkdir -p` walks them failed that mate ("cannot create directory
+    // …/.omni-deploy", round 17 of one suite run).
     const runAsync = (script: string, owner: Owner) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
         const [cmd, ...rest] = ownershipArgv(script, owner, []);
