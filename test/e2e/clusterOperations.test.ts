@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { temporal } from '@temporalio/proto';
 import { selectPhases } from '../../src/shared/phases';
@@ -10,20 +10,17 @@ import {
   statusQuery,
 } from '../../src/workflows/cluster/messages';
 import type { ClusterStatus, HealthOptions } from '../../src/workflows/cluster/types';
-import { runDeploy } from '../helpers/cli';
 import {
   recordHistory,
   ssh,
   startDeploy,
-  startDeployEnv,
   testOptions,
   waitForStatus,
-  type DeployEnv,
   type DeployHandle,
 } from '../helpers/deploy';
 import { killDecodeEngine } from '../helpers/faults';
 import { serverManifest } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 /**
  * Every operation a running cluster workflow serves, one after another on sim-2P1D (sim instance
@@ -54,22 +51,20 @@ const eventsOf = (h: History, attr: keyof temporal.api.history.v1.IHistoryEvent)
   (h.events ?? []).filter((e) => e[attr] != null);
 
 describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_200_000 }, () => {
-  let cluster: TestCluster;
-  let deploy: DeployEnv;
+  const sim = useSimDeploy('sim-2P1D', INSTANCE);
   let handle: DeployHandle;
-  let env: NodeJS.ProcessEnv;
   let name: string;
 
-  const cli = (args: string[], timeoutMs = 600_000) => runDeploy(args, env, timeoutMs);
+  const cli = (args: string[], timeoutMs?: number) => sim.cli(args, timeoutMs);
   const ok = (r: { code: number; stdout: string; stderr: string }) =>
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   /** The engine PIDs per host from its servers.json (read again while it is being rewritten). */
   const pids = async (hosts: string[]) => {
-    const plan = cluster.plan();
+    const plan = sim.cluster.plan();
     const manifest = async (h: string) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return (await serverManifest(cluster.ctx, plan, h)).map((s) => s.pid).join(',');
+          return (await serverManifest(sim.cluster.ctx, plan, h)).map((s) => s.pid).join(',');
         } catch (err) {
           if (!(err instanceof SyntaxError) || attempt >= 10) throw err;
           await new Promise((r) => setTimeout(r, 300));
@@ -81,24 +76,10 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
   const idle = (s: ClusterStatus) => s.stage === 'ready' && !s.operation && (s.queued ?? []).length === 0;
   const serving = (s: ClusterStatus) => idle(s) && s.health?.state === 'serving';
 
+  // Started here, waited for by the first test (which reads the deploy's history).
   before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    deploy = await startDeployEnv();
-    env = { TEMPORAL_ADDRESS: deploy.address, NO_COLOR: '1' };
-    const plan = cluster.plan();
-    name = plan.cluster;
-    handle = await startDeploy(
-      deploy.client,
-      plan,
-      testOptions(selectPhases(), { health: HEALTH, childSteps: { minHosts: 1 } }),
-    );
-  });
-
-  after(async () => {
-    const h = deploy?.client.workflow.getHandle(clusterWorkflowId(name));
-    await h?.terminate().catch(() => undefined);
-    await deploy?.stop();
-    await cluster?.down();
+    name = sim.plan.cluster;
+    handle = await sim.deploy(selectPhases(), { health: HEALTH, childSteps: { minHosts: 1 } });
   });
 
   it('deploys every phase, steps over several hosts in hostSteps child workflows, ranktables included', async () => {
@@ -119,7 +100,7 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
     assert.ok(writes.length >= 1, 'the ranktable phase wrote the ranktables');
     // A child's own history: the host steps of one step, progress signalled to the parent.
     const child = children[0]!.childWorkflowExecutionStartedEventAttributes!.workflowExecution!;
-    const childHandle = deploy.client.workflow.getHandle(child.workflowId!, child.runId!);
+    const childHandle = sim.client.workflow.getHandle(child.workflowId!, child.runId!);
     const childHistory = await childHandle.fetchHistory();
     assert.equal(
       childHistory.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name,
@@ -133,8 +114,8 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
     const off = await cli(['heal', 'off', name]);
     ok(off);
     assert.match(off.stdout, /self-healing of .* is off/);
-    const plan = cluster.plan();
-    await killDecodeEngine('d1').inject({ ctx: cluster.ctx, plan, handle, url: '', model: '' });
+    const plan = sim.cluster.plan();
+    await killDecodeEngine('d1').inject({ ctx: sim.cluster.ctx, plan, handle, url: '', model: '' });
     const seen = await waitForStatus(
       handle,
       (s) => s.health?.units.some((u) => u.unit === 'decode-0' && u.state !== 'serving') === true,
@@ -188,7 +169,7 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
   });
 
   it('deploy start --tags sync_code on the running cluster runs that phase (runPhases)', async () => {
-    const r = await cli(['start', '-i', cluster.inventoryFile, '--tags', 'sync_code']);
+    const r = await cli(['start', '-i', sim.cluster.inventoryFile, '--tags', 'sync_code']);
     ok(r);
     assert.match(r.stdout, /running sync_code on it with this inventory/);
     assert.match(r.stdout, /sync_code: done/);
@@ -196,9 +177,9 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
   });
 
   it('a rollout that fails waits for the operator; deploy rollback then reverts it', async () => {
-    const plan = cluster.plan();
+    const plan = sim.cluster.plan();
     const image = 'localhost/omni-sim-engine:no-such-image';
-    const r = await cli(['start', '-i', cluster.inventoryFile, '-e', `DOCKER_IMAGE_ID=${image}`]);
+    const r = await cli(['start', '-i', sim.cluster.inventoryFile, '-e', `DOCKER_IMAGE_ID=${image}`]);
     assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /rollout: stopped, failed on/);
     const waiting = await waitForStatus(
@@ -219,7 +200,7 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
     );
     for (const h of plan.hosts.filter((x) => x.role !== 'proxy')) {
       const running = await ssh(
-        cluster.ctx,
+        sim.cluster.ctx,
         h.address,
         `docker inspect --format '{{.ImageName}}' ${h.container.name}`,
       );
@@ -233,11 +214,11 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
   });
 
   it('a rollout of a prefill argument, then deploy rollback to the Plan before it', async () => {
-    const plan = cluster.plan();
+    const plan = sim.cluster.plan();
     const args = plan.settings.prefill_extra_args.join(' ').replace('--max-num-seqs 16', '--max-num-seqs 8');
     assert.notEqual(args, plan.settings.prefill_extra_args.join(' '));
     const before = await pids(['p0', 'd0']);
-    const r = await cli(['start', '-i', cluster.inventoryFile, '-e', `prefill_extra_args=${args}`]);
+    const r = await cli(['start', '-i', sim.cluster.inventoryFile, '-e', `prefill_extra_args=${args}`]);
     ok(r);
     assert.match(r.stdout, /rollout: done/);
     assert.equal((await handle.query(planQuery)).settings.prefill_extra_args.join(' '), args);
@@ -273,21 +254,18 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
   it('a tiny history limit: continues as new after a phase, and again at the idle point after a restart', async () => {
     // The cluster stays up; its first workflow makes way (whether or not the tests above passed).
     await handle.terminate('next: a workflow that continues as new').catch(() => undefined);
-    const plan = cluster.plan();
-    const first = await startDeploy(
-      deploy.client,
-      plan,
-      testOptions(['preflight'], { maxHistoryEvents: 10 }),
-    );
-    const latest = deploy.client.workflow.getHandle(clusterWorkflowId(name));
+    const plan = sim.cluster.plan();
+    const first = await startDeploy(sim.client, plan, testOptions(['preflight'], { maxHistoryEvents: 10 }));
+    const latest = sim.client.workflow.getHandle(clusterWorkflowId(name));
+    sim.onTeardown(() => latest.terminate('test done'));
     // preflight over five hosts makes more than 10 events: the next run carries on, ready.
     const ready = await waitForStatus(latest, idle, 120_000, 'ready in the continued run');
     assert.equal(ready.generation, 1, 'one continue-as-new after preflight');
-    const run1 = deploy.client.workflow.getHandle(clusterWorkflowId(name), first.firstExecutionRunId);
+    const run1 = sim.client.workflow.getHandle(clusterWorkflowId(name), first.firstExecutionRunId);
     const h1 = await run1.fetchHistory();
     const continued = h1.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
     assert.ok(continued?.newExecutionRunId, 'run 1 ends continued as new');
-    const run2 = deploy.client.workflow.getHandle(clusterWorkflowId(name), continued.newExecutionRunId);
+    const run2 = sim.client.workflow.getHandle(clusterWorkflowId(name), continued.newExecutionRunId);
 
     // A restart in the idle run 2 makes its history pass the limit: it continues as new once idle.
     const before = await pids(['d0', 'd1']);

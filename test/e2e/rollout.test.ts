@@ -9,21 +9,10 @@ import type { Plan } from '../../src/plan/types';
 import { selectPhases } from '../../src/shared/phases';
 import type { ClusterStatus } from '../../src/workflows/cluster/types';
 import { hostsRunSince, mixedCells, runningCells } from '../helpers/cells';
-import { runDeploy } from '../helpers/cli';
-import {
-  containersOn,
-  recordHistory,
-  ssh,
-  startDeploy,
-  startDeployEnv,
-  testOptions,
-  type DeployEnv,
-  type DeployHandle,
-} from '../helpers/deploy';
-import { poll } from '../helpers/faults';
+import { containersOn, recordHistory, ssh } from '../helpers/deploy';
 import { withThirdPrefill } from '../helpers/layouts';
 import { serverManifest } from '../helpers/serve';
-import { upTestCluster, type TestCluster } from '../helpers/simCluster';
+import { useSimDeploy } from '../helpers/simDeploy';
 
 const INSTANCE = 53;
 
@@ -34,18 +23,18 @@ const INSTANCE = 53;
  * then a third prefill instance p2 added and removed again.
  */
 describe('rollouts on the simulated cluster', () => {
-  let cluster: TestCluster;
-  let deploy: DeployEnv;
-  let handle: DeployHandle;
+  const sim = useSimDeploy('sim-2P1D', INSTANCE, { deploy: { phases: selectPhases() } });
   let plan: Plan;
-  let env: NodeJS.ProcessEnv;
   const report: string[] = [];
 
   const url = () => `http://${plan.proxy.address}:${plan.proxy.listenPort}/v1/completions`;
   const pids = async (hosts: string[]) =>
     Object.fromEntries(
       await Promise.all(
-        hosts.map(async (h) => [h, (await serverManifest(cluster.ctx, plan, h)).map((s) => s.pid).join(',')]),
+        hosts.map(async (h) => [
+          h,
+          (await serverManifest(sim.cluster.ctx, plan, h)).map((s) => s.pid).join(','),
+        ]),
       ),
     );
   const containerIds = async (hosts: string[]) =>
@@ -53,7 +42,7 @@ describe('rollouts on the simulated cluster', () => {
       await Promise.all(
         hosts.map(async (h) => {
           const host = plan.hosts.find((x) => x.name === h)!;
-          const c = (await containersOn(cluster.ctx, host.address)).find(
+          const c = (await containersOn(sim.cluster.ctx, host.address)).find(
             (x) => x.name === host.container.name,
           );
           return [h, c?.id ?? ''];
@@ -92,7 +81,7 @@ describe('rollouts on the simulated cluster', () => {
     }
   }
 
-  const cli = (args: string[], timeoutMs = 600_000) => runDeploy(args, env, timeoutMs);
+  const cli = (args: string[], timeoutMs?: number) => sim.cli(args, timeoutMs);
   const summary = (what: string, load: LoadReport, samples: Sample[], extra = '') => {
     const w = failureWindow(samples);
     const line =
@@ -106,26 +95,12 @@ describe('rollouts on the simulated cluster', () => {
     return w;
   };
 
-  before(async () => {
-    cluster = await upTestCluster('sim-2P1D', INSTANCE);
-    deploy = await startDeployEnv();
-    plan = cluster.plan();
-    env = { TEMPORAL_ADDRESS: deploy.address, NO_COLOR: '1' };
-    handle = await startDeploy(deploy.client, plan, testOptions(selectPhases()));
-    const s = await poll(
-      handle,
-      'the deploy',
-      (x) => x.stage === 'ready' || x.stage === 'waiting-for-operator',
-      300_000,
-    );
-    assert.equal(s.stage, 'ready', JSON.stringify(s.failures));
+  before(() => {
+    plan = sim.plan;
   });
 
-  after(async () => {
+  after(() => {
     for (const line of report) console.log(line);
-    await handle?.terminate().catch(() => undefined);
-    await deploy?.stop();
-    await cluster?.down();
   });
 
   it('a prefill engine argument: only prefill engines restart, one instance at a time, no request fails', async () => {
@@ -133,7 +108,7 @@ describe('rollouts on the simulated cluster', () => {
     assert.notEqual(args, plan.settings.prefill_extra_args.join(' '));
     const before = await pids(['p0', 'p1', 'd0', 'd1']);
     const { result, load, samples } = await underLoad(() =>
-      cli(['start', '-i', cluster.inventoryFile, '-e', `prefill_extra_args=${args}`]),
+      cli(['start', '-i', sim.cluster.inventoryFile, '-e', `prefill_extra_args=${args}`]),
     );
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /~ prefill-0 \(prefill\): update/);
@@ -145,21 +120,21 @@ describe('rollouts on the simulated cluster', () => {
     assert.notEqual(now.p1, before.p1);
     assert.equal(now.d0, before.d0, 'decode untouched');
     assert.equal(now.d1, before.d1, 'decode untouched');
-    plan = cluster.plan({ prefill_extra_args: args });
+    plan = sim.cluster.plan({ prefill_extra_args: args });
   });
 
   it('an image: every engine container replaced; prefill rolls without failures, the decode outage is measured', async () => {
     // A new image as an operator ships one: loaded on every engine host under a new name.
     const image = 'localhost/omni-sim-engine:rollout-e2e';
     for (const h of plan.hosts.filter((x) => x.role !== 'proxy'))
-      await ssh(cluster.ctx, h.address, `docker tag ${cluster.sim.images.engine} ${image}`);
+      await ssh(sim.cluster.ctx, h.address, `docker tag ${sim.cluster.sim.images.engine} ${image}`);
     const args = plan.settings.prefill_extra_args.join(' ');
     const before = await containerIds(['p0', 'p1', 'd0', 'd1', 'c0']);
     const { result, load, samples } = await underLoad(() =>
       cli([
         'start',
         '-i',
-        cluster.inventoryFile,
+        sim.cluster.inventoryFile,
         '-e',
         `prefill_extra_args=${args}`,
         '-e',
@@ -178,7 +153,7 @@ describe('rollouts on the simulated cluster', () => {
     const after = await containerIds(['p0', 'p1', 'd0', 'd1', 'c0']);
     for (const h of ['p0', 'p1', 'd0', 'd1']) assert.notEqual(after[h], before[h], `${h} replaced`);
     assert.equal(after.c0, before.c0, 'the proxy has its own image: kept');
-    plan = cluster.plan({ prefill_extra_args: args, DOCKER_IMAGE_ID: image });
+    plan = sim.cluster.plan({ prefill_extra_args: args, DOCKER_IMAGE_ID: image });
   });
 
   it('deploy rollback restores the previous image everywhere', async () => {
@@ -189,11 +164,11 @@ describe('rollouts on the simulated cluster', () => {
     for (const h of ['p0', 'p1', 'd0', 'd1']) {
       const host = plan.hosts.find((x) => x.name === h)!;
       const image = await ssh(
-        cluster.ctx,
+        sim.cluster.ctx,
         host.address,
         `docker inspect --format '{{.ImageName}}' ${host.container.name}`,
       );
-      assert.equal(image.trim(), cluster.sim.images.engine, h);
+      assert.equal(image.trim(), sim.cluster.sim.images.engine, h);
     }
     // `deploy status --json` after the rollout and the rollback: each cell is its last run's.
     const status = JSON.parse((await cli(['status', plan.cluster, '--json'])).stdout) as ClusterStatus;
@@ -208,12 +183,15 @@ describe('rollouts on the simulated cluster', () => {
   });
 
   it('a third prefill instance: deploy diff changes nothing, the rollout adds it, it serves, then it is removed clean', async () => {
-    const threeFile = path.join(path.dirname(cluster.inventoryFile), 'sim-3P1D.yml');
+    const threeFile = path.join(path.dirname(sim.cluster.inventoryFile), 'sim-3P1D.yml');
     fs.writeFileSync(
       threeFile,
-      withThirdPrefill(fs.readFileSync(cluster.inventoryFile, 'utf8'), cluster.ctx.subnet),
+      withThirdPrefill(fs.readFileSync(sim.cluster.inventoryFile, 'utf8'), sim.cluster.ctx.subnet),
     );
-    await simUp([{ name: 'p2', address: `${cluster.ctx.subnet}.15` }], { ctx: cluster.ctx, devices: 2 });
+    await simUp([{ name: 'p2', address: `${sim.cluster.ctx.subnet}.15` }], {
+      ctx: sim.cluster.ctx,
+      devices: 2,
+    });
     const args = plan.settings.prefill_extra_args.join(' ');
     const extra = ['-e', `prefill_extra_args=${args}`];
 
@@ -243,12 +221,12 @@ describe('rollouts on the simulated cluster', () => {
       addWindow.spanMs <= addOutage * 1000 + 3000,
       `failures spanned ${addWindow.spanMs} ms, the outage ${addOutage} s`,
     );
-    plan = cluster.plan({ prefill_extra_args: args });
+    plan = sim.cluster.plan({ prefill_extra_args: args });
     const three = JSON.parse((await cli(['plan', '-i', threeFile, ...extra, '--json'])).stdout) as Plan;
     const p2 = three.hosts.find((h) => h.name === 'p2')!;
     // The global ranktable on every engine host lists p2; its kv rank serves requests.
     for (const h of three.hosts.filter((x) => x.role !== 'proxy')) {
-      const global = await ssh(cluster.ctx, h.address, `cat '${three.ranktable.globalFile}'`);
+      const global = await ssh(sim.cluster.ctx, h.address, `cat '${three.ranktable.globalFile}'`);
       assert.ok(global.includes(p2.address), `${h.name}'s global ranktable lists p2`);
     }
     const served = new Set<string>();
@@ -263,19 +241,19 @@ describe('rollouts on the simulated cluster', () => {
     }
     assert.ok(served.has(`${p2.address}:${p2.apiPort}`), `p2 served a request: ${[...served].join(' ')}`);
 
-    const removed = await underLoad(() => cli(['start', '-i', cluster.inventoryFile, ...extra]));
+    const removed = await underLoad(() => cli(['start', '-i', sim.cluster.inventoryFile, ...extra]));
     assert.equal(removed.result.code, 0, `${removed.result.stdout}\n${removed.result.stderr}`);
     summary('remove it again', removed.load, removed.samples);
     assert.equal(removed.load.byStatus['400'], undefined, JSON.stringify(removed.load.byStatus));
-    assert.deepEqual(await containersOn(cluster.ctx, p2.address), [], 'no container left on p2');
+    assert.deepEqual(await containersOn(sim.cluster.ctx, p2.address), [], 'no container left on p2');
     const left = await ssh(
-      cluster.ctx,
+      sim.cluster.ctx,
       p2.address,
       'ls -A /tmp/scripts_path /tmp/ranktable_save_path 2>/dev/null; true',
     );
     assert.equal(left.trim(), '', 'nothing the tool made is left on p2');
     // With RECORD_HISTORIES=1, for test/workflow/replay.test.ts: rollouts of an argument and an
     // image, a rollback, an instance added (its ranktables) and removed, steps in this workflow.
-    await recordHistory(handle, 'deploy-rollouts-rollback-add-remove-prefill');
+    await recordHistory(sim.handle, 'deploy-rollouts-rollback-add-remove-prefill');
   });
 });
