@@ -28,6 +28,8 @@ function requestBody(url: URL, o: LoadOptions): string {
 
 /** Connection failures before any answer: the request may be sent again on a new connection. */
 const BROKEN_CONNECTION = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'EPIPE']);
+/** Resends of a request whose connection broke before an answer (OpenAI's clients: max_retries 2). */
+const BROKEN_CONNECTION_RESENDS = 2;
 
 /** A short, stable name for a failure without an answer: the socket's code when there is one. */
 function errorName(e: unknown): string {
@@ -105,7 +107,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         error = errorName(e);
       }
       const broken = status === undefined && error !== undefined && BROKEN_CONNECTION.has(error);
-      if (!(broken && o.retryBrokenConnections && attempt === 1 && !signal.aborted)) break;
+      if (!(broken && o.retryBrokenConnections && attempt <= BROKEN_CONNECTION_RESENDS && !signal.aborted))
+        break;
       report.retried++;
     }
     const endMs = now();

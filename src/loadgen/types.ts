@@ -27,9 +27,11 @@ export interface LoadOptions {
   /** Stops the run: no new requests, those in flight are aborted and counted as `aborted`. */
   signal?: AbortSignal;
   /**
-   * Send a request once more when its connection broke before any answer arrived (a pooled
-   * keep-alive connection the proxy closed as the request went out — nginx closes idle ones on a
-   * graceful reload), as OpenAI's client libraries do. Counted in `retried`, never hidden.
+   * Send a request again, at most twice (OpenAI's client libraries' default `max_retries`), when
+   * its connection broke before any answer arrived: a pooled keep-alive connection the proxy
+   * closed as the request went out (nginx closes idle ones on a graceful reload). One resend was
+   * not enough: the resend can take the pool's other connection, closed by the same reload.
+   * Counted in `retried`, never hidden.
    */
   retryBrokenConnections?: boolean;
 }

@@ -1,4 +1,4 @@
-// runner: alone (measures which requests fail during rollouts; next to other files, CPU starvation made one request fail outside the decode outage in 2 of 3 runs)
+// runner: alone (measures which requests fail during rollouts and when; beside other files its outage windows stretched with the machine's load)
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
