@@ -17,6 +17,7 @@ export interface CpuAccount {
 }
 
 const V1 = '/sys/fs/cgroup/cpuacct';
+const PARENT = 'omni-test';
 const V2 = '/sys/fs/cgroup';
 
 function root(): { dir: string; v: 1 | 2 } | undefined {
@@ -37,7 +38,7 @@ function readUsage(dir: string, v: 1 | 2): { userMs: number; sysMs: number } {
 export function cpuAccount(name: string): CpuAccount | undefined {
   const r = root();
   if (!r) return undefined;
-  const dir = path.join(r.dir, 'omni-test', `${process.pid}-${name.replace(/[^\w.-]/g, '_')}`);
+  const dir = path.join(r.dir, PARENT, `${process.pid}-${name.replace(/[^\w.-]/g, '_')}`);
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch {
@@ -62,4 +63,15 @@ export function cpuAccount(name: string): CpuAccount | undefined {
       return usage;
     },
   };
+}
+
+/** Removes the runner's parent cgroup when no file's is left in it (another runner's keep it). */
+export function removeCpuAccounts(): void {
+  const r = root();
+  if (!r) return;
+  try {
+    fs.rmdirSync(path.join(r.dir, PARENT));
+  } catch {
+    // Not there, or another runner's files are in it.
+  }
 }

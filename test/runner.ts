@@ -28,7 +28,7 @@ import { Connection } from '@temporalio/client';
 import { temporalCliPath } from '../src/shared/paths';
 import { searchAttributeFlags } from '../src/shared/searchAttributes';
 import { ensureImages } from '../sim';
-import { cpuAccount } from './cpuAccount';
+import { cpuAccount, removeCpuAccounts } from './cpuAccount';
 import { freePort } from './helpers/ports';
 import { nextJob, type Schedulable } from './runnerSchedule';
 
@@ -384,6 +384,7 @@ async function main(): Promise<number> {
       .join(', ')}; total ${seconds(report.wallMs)} on ${report.cpus} cores, load ${load()}` +
       ' (test-artifacts/test-times.json)',
   );
+  removeCpuAccounts();
   const failedFiles = report.files.filter((f) => f.exitCode !== 0);
   if (failedTier) {
     console.log(`== ${failedTier} failed: ${failedFiles.map((f) => f.file).join(', ')}`);
