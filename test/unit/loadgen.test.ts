@@ -223,37 +223,23 @@ describe('load generator', () => {
     const plain = await runLoad({ url, model: 'm', requests: 1, concurrency: 1, timeoutMs: 5000 });
     assert.equal(plain.failed, 1);
     assert.equal(plain.retried, 0);
-    hangups = 1;
-    const retrying = await runLoad({
-      url,
-      model: 'm',
-      requests: 1,
-      concurrency: 1,
-      timeoutMs: 5000,
-      retryBrokenConnections: true,
-    });
-    assert.deepEqual([retrying.ok, retrying.failed, retrying.retried], [1, 0, 1]);
+    /** One request with resends on, after `n` hang-ups: [ok, failed, retried]. */
+    const afterHangups = async (n: number) => {
+      hangups = n;
+      const r = await runLoad({
+        url,
+        model: 'm',
+        requests: 1,
+        concurrency: 1,
+        timeoutMs: 5000,
+        retryBrokenConnections: true,
+      });
+      return [r.ok, r.failed, r.retried];
+    };
+    assert.deepEqual(await afterHangups(1), [1, 0, 1]);
     // Both pooled connections closed by one reload: the second resend gets through.
-    hangups = 2;
-    const twice = await runLoad({
-      url,
-      model: 'm',
-      requests: 1,
-      concurrency: 1,
-      timeoutMs: 5000,
-      retryBrokenConnections: true,
-    });
-    assert.deepEqual([twice.ok, twice.failed, twice.retried], [1, 0, 2]);
-    hangups = 3;
-    const thrice = await runLoad({
-      url,
-      model: 'm',
-      requests: 1,
-      concurrency: 1,
-      timeoutMs: 5000,
-      retryBrokenConnections: true,
-    });
-    assert.deepEqual([thrice.ok, thrice.failed, thrice.retried], [0, 1, 2], 'two resends, not more');
+    assert.deepEqual(await afterHangups(2), [1, 0, 2]);
+    assert.deepEqual(await afterHangups(3), [0, 1, 2], 'two resends, not more');
   });
 
   it('refuses hosts outside loopback and the simulated cluster', async () => {
