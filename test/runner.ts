@@ -30,7 +30,8 @@ import { searchAttributeFlags } from '../src/shared/searchAttributes';
 import { ensureImages } from '../sim';
 import { cpuAccount, removeCpuAccounts } from './cpuAccount';
 import { freePort } from './helpers/ports';
-import { nextJob, type Schedulable } from './runnerSchedule';
+import { machineLoad, type MachineLoad } from './machineLoad';
+import { hasRoom, nextJob, ROOM, type Schedulable } from './runnerSchedule';
 
 const ROOT = path.join(__dirname, '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -38,12 +39,13 @@ const TIERS = ['unit', 'workflow', 'e2e'] as const;
 type Tier = (typeof TIERS)[number];
 
 /**
- * Files at once. Unit and workflow files run in one pool (a unit file fills the gaps a workflow
- * file leaves while it waits on the server); e2e files three at a time: they mostly wait on
- * simulated hosts, each on its own sim instance, Temporal server and folders. A file that must
- * not share the machine says so in a header line (see `constraintsOf`).
+ * Files at once, at most. Unit and workflow files run in one pool (a unit file fills the gaps a
+ * workflow file leaves while it waits on the server); e2e files mostly wait on simulated hosts,
+ * each on its own sim instance, Temporal server and folders, so up to five run at once, a next one
+ * starting only while the machine has room (`hasRoom`). A file that must not share the machine
+ * says so in a header line (see `constraintsOf`).
  */
-const LANES = { fast: 2, e2e: Number(process.env.OMNI_TEST_E2E_LANES ?? 3) };
+const LANES = { fast: 2, e2e: Number(process.env.OMNI_TEST_E2E_LANES ?? 5) };
 
 /** A file's cost before any run on this machine recorded it (test-artifacts/test-times.json). */
 const DEFAULT_MS: Record<Tier, number> = { unit: 3_000, workflow: 15_000, e2e: 60_000 };
@@ -194,16 +196,34 @@ function jobsOf(tiers: Tier[], times: Map<string, number>): Job[] {
  * takes the first job that may start next to those running, or waits for one to end. A single
  * lane streams each file's output as it comes; more lanes print a file's output whole when it ends.
  */
-async function runPool(jobs: Job[], lanes: number, env: NodeJS.ProcessEnv): Promise<FileResult[]> {
+async function runPool(
+  jobs: Job[],
+  lanes: number,
+  env: NodeJS.ProcessEnv,
+  load?: MachineLoad,
+): Promise<FileResult[]> {
   const waiting = [...jobs];
   const running = new Set<Job>();
   const results: FileResult[] = [];
   let wake = () => {};
+  let lastStart = 0;
+  let recheck: NodeJS.Timeout | undefined;
   await new Promise<void>((done) => {
     const fill = () => {
+      clearTimeout(recheck);
       for (;;) {
         const i = nextJob(waiting, [...running], lanes);
         if (i < 0) break;
+        const room = load && {
+          busyCores: load.busyCores(ROOM.settleMs),
+          cores: load.cores,
+          msSinceStart: Date.now() - lastStart,
+        };
+        if (!hasRoom(running.size, room)) {
+          recheck = setTimeout(fill, 1000);
+          break;
+        }
+        lastStart = Date.now();
         const [job] = waiting.splice(i, 1);
         running.add(job!);
         void runFile(job!.file, job!.tier, env, lanes === 1).then((r) => {
@@ -323,8 +343,11 @@ async function main(): Promise<number> {
     loadAtStart: load(),
     loadAtEnd: '',
     tiers: {} as Record<string, { wallMs: number; files: number; loadAtEnd: string; cpuMs?: number }>,
+    /** The whole machine's busy CPU over each stage (every process, containers included). */
+    stages: {} as Record<string, { wallMs: number; machineBusyMs: number }>,
     files: [] as FileResult[],
   };
+  const machine = machineLoad();
   const write = () => {
     report.finished = new Date().toISOString();
     report.wallMs = Date.now() - started;
@@ -342,6 +365,7 @@ async function main(): Promise<number> {
     const lanes = stage.includes('e2e') ? LANES.e2e : LANES.fast;
     console.log(`== ${stage.join(' + ')}: ${jobs.length} files, ${lanes} at a time, longest first`);
     const stageStarted = Date.now();
+    const stageMark = machine?.mark();
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env[SHARED_TEMPORAL_ENV];
     let temporal: Awaited<ReturnType<typeof startSharedTemporal>> | undefined;
@@ -353,7 +377,7 @@ async function main(): Promise<number> {
     // Built once here, so files that start together do not each build the simulated hosts' images.
     if (stage.includes('e2e')) console.log(`== ${(await ensureImages()).summary}`);
     try {
-      report.files.push(...(await runPool(jobs, lanes, env)));
+      report.files.push(...(await runPool(jobs, lanes, env, stage.includes('e2e') ? machine : undefined)));
     } finally {
       await temporal?.stop();
     }
@@ -364,8 +388,13 @@ async function main(): Promise<number> {
       const cpu = ran.reduce((n, f) => n + cpuMs(f), 0);
       report.tiers[tier] = { wallMs, files: ran.length, loadAtEnd: load(), ...(cpu ? { cpuMs: cpu } : {}) };
     }
+    const busy = stageMark && machine!.since(stageMark);
+    if (busy) report.stages[stage.join('+')] = { wallMs: busy.wallMs, machineBusyMs: busy.busyMs };
     write();
-    console.log(`== ${stage.join(' + ')}: ${seconds(Date.now() - stageStarted)} (load ${load()})`);
+    const busyText = busy
+      ? `, machine busy ${(busy.busyMs / busy.wallMs).toFixed(2)} of ${machine!.cores} cores`
+      : '';
+    console.log(`== ${stage.join(' + ')}: ${seconds(Date.now() - stageStarted)} (load ${load()}${busyText})`);
     failedTier = stage.find((t) => report.files.some((f) => f.tier === t && f.exitCode !== 0));
     if (failedTier) break;
   }
@@ -385,6 +414,7 @@ async function main(): Promise<number> {
       ' (test-artifacts/test-times.json)',
   );
   removeCpuAccounts();
+  machine?.stop();
   const failedFiles = report.files.filter((f) => f.exitCode !== 0);
   if (failedTier) {
     console.log(`== ${failedTier} failed: ${failedFiles.map((f) => f.file).join(', ')}`);

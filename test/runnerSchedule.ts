@@ -32,3 +32,26 @@ export function nextJob<J extends Schedulable>(
       !running.some((r) => j.group !== undefined && r.group === j.group),
   );
 }
+
+/** What the machine looked like when a lane came free (test/machineLoad.ts). */
+export interface MachineRoom {
+  /** Busy cores averaged over the last few seconds. */
+  busyCores: number;
+  cores: number;
+  /** Since the last file started: a file's set-up burst (sim hosts, a deploy) shows only after it. */
+  msSinceStart: number;
+}
+
+/** A file starting now must leave this much of a core free, and wait this long after the last one. */
+export const ROOM = { headroomCores: 0.6, settleMs: 10_000 } as const;
+
+/**
+ * Whether a lane's next file may start now, given the machine: e2e files mostly wait on their
+ * simulated hosts, so a fixed number at a time leaves cores idle when the running ones wait and
+ * starves them when they all work. A file starts when nothing runs, or once the last start has
+ * settled and the machine has room for one more.
+ */
+export function hasRoom(running: number, room: MachineRoom | undefined): boolean {
+  if (running === 0 || room === undefined) return true;
+  return room.msSinceStart >= ROOM.settleMs && room.busyCores <= room.cores - ROOM.headroomCores;
+}

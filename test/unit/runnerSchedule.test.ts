@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { nextJob, type Schedulable } from '../runnerSchedule';
+import { hasRoom, nextJob, type Schedulable } from '../runnerSchedule';
 
 const job = (name: string, opts: Partial<Schedulable> = {}) => ({ name, alone: false, lanes: 1, ...opts });
 type J = ReturnType<typeof job>;
@@ -44,5 +44,25 @@ describe('test runner schedule', () => {
 
   it('a file wider than the lanes still runs, by itself', () => {
     assert.deepEqual(start([job('big', { lanes: 2 }), job('a')], [], 1), ['big']);
+  });
+});
+
+describe('test runner admission by machine load', () => {
+  const room = (busyCores: number, msSinceStart = 60_000) => ({ busyCores, cores: 2, msSinceStart });
+
+  it('starts the first file whatever the load, and any file where the load cannot be read', () => {
+    assert.equal(hasRoom(0, room(2)), true);
+    assert.equal(hasRoom(3, undefined), true);
+  });
+
+  it('starts another file only while the machine has room for it', () => {
+    assert.equal(hasRoom(2, room(1.2)), true);
+    assert.equal(hasRoom(2, room(1.5)), false);
+    assert.equal(hasRoom(2, room(2)), false);
+  });
+
+  it('waits for the last start to settle before it judges the load', () => {
+    assert.equal(hasRoom(1, room(0.2, 3_000)), false);
+    assert.equal(hasRoom(1, room(0.2, 10_000)), true);
   });
 });
