@@ -16,9 +16,12 @@
  *   workflow IDs, so files can share it and run two at a time. e2e files keep their own servers:
  *   they use the production task queue and `cluster/<name>` IDs, and a workflow one file leaves
  *   running would be picked up by the next file's workers.
+ * - e2e files start while the unit and workflow files still run, each only while the whole
+ *   machine has a core's worth of room (test/machineLoad.ts), up to five at once; once a unit or
+ *   workflow file has failed no e2e file starts.
  * - The closing line is `tests: N passed, N failed, N skipped` (CI reads it). A test cancelled
  *   (e.g. by a failing before() hook) did not pass: it counts as failed, and so does a file whose
- *   process failed without reporting a failed test. A tier that fails stops the run.
+ *   process failed without reporting a failed test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -45,7 +48,10 @@ type Tier = (typeof TIERS)[number];
  * starting only while the machine has room (`hasRoom`). A file that must not share the machine
  * says so in a header line (see `constraintsOf`).
  */
-const LANES = { fast: 2, e2e: Number(process.env.OMNI_TEST_E2E_LANES ?? 5) };
+const LANES = {
+  fast: Number(process.env.OMNI_TEST_FAST_LANES ?? 2),
+  e2e: Number(process.env.OMNI_TEST_E2E_LANES ?? 5),
+};
 
 /** A file's cost before any run on this machine recorded it (test-artifacts/test-times.json). */
 const DEFAULT_MS: Record<Tier, number> = { unit: 3_000, workflow: 15_000, e2e: 60_000 };
@@ -191,53 +197,63 @@ function jobsOf(tiers: Tier[], times: Map<string, number>): Job[] {
     .sort((x, y) => y.ms - x.ms || x.file.localeCompare(y.file));
 }
 
+interface PoolOptions {
+  lanes: number;
+  env: NodeJS.ProcessEnv;
+  /** Start a next file only while the machine has room (`hasRoom`); without it, by lanes only. */
+  load?: MachineLoad;
+  /** Files another pool runs at the same time: they count for `hasRoom`. */
+  othersRunning?: () => number;
+  /** Once true, no more files start (the ones running end); those left are not run. */
+  halted?: () => boolean;
+}
+
+interface Pool {
+  done: Promise<FileResult[]>;
+  running: () => number;
+}
+
 /**
  * Runs the jobs on `lanes` lanes, longest first, keeping groups and `alone` apart: a free lane
  * takes the first job that may start next to those running, or waits for one to end. A single
  * lane streams each file's output as it comes; more lanes print a file's output whole when it ends.
  */
-async function runPool(
-  jobs: Job[],
-  lanes: number,
-  env: NodeJS.ProcessEnv,
-  load?: MachineLoad,
-): Promise<FileResult[]> {
+function startPool(jobs: Job[], opts: PoolOptions): Pool {
   const waiting = [...jobs];
   const running = new Set<Job>();
   const results: FileResult[] = [];
-  let wake = () => {};
   let lastStart = 0;
   let recheck: NodeJS.Timeout | undefined;
-  await new Promise<void>((done) => {
+  const done = new Promise<FileResult[]>((resolve) => {
     const fill = () => {
       clearTimeout(recheck);
+      if (opts.halted?.()) waiting.length = 0;
       for (;;) {
-        const i = nextJob(waiting, [...running], lanes);
+        const i = nextJob(waiting, [...running], opts.lanes);
         if (i < 0) break;
-        const room = load && {
-          busyCores: load.busyCores(ROOM.settleMs),
-          cores: load.cores,
+        const room = opts.load && {
+          busyCores: opts.load.busyCores(ROOM.settleMs),
+          cores: opts.load.cores,
           msSinceStart: Date.now() - lastStart,
         };
-        if (!hasRoom(running.size, room)) {
+        if (!hasRoom(running.size + (opts.othersRunning?.() ?? 0), room)) {
           recheck = setTimeout(fill, 1000);
           break;
         }
         lastStart = Date.now();
         const [job] = waiting.splice(i, 1);
         running.add(job!);
-        void runFile(job!.file, job!.tier, env, lanes === 1).then((r) => {
+        void runFile(job!.file, job!.tier, opts.env, opts.lanes === 1).then((r) => {
           results.push(r);
           running.delete(job!);
-          wake();
+          fill();
         });
       }
-      if (running.size === 0 && waiting.length === 0) done();
+      if (running.size === 0 && waiting.length === 0) resolve(results);
     };
-    wake = fill;
     fill();
   });
-  return results;
+  return { done, running: () => running.size };
 }
 
 /** One `temporal server start-dev` for the tier (in memory, headless, loopback only). */
@@ -356,16 +372,17 @@ async function main(): Promise<number> {
     fs.writeFileSync(path.join(ARTIFACTS, 'test-times.json'), `${JSON.stringify(report, null, 2)}\n`);
   };
   const times = knownTimes();
-  let failedTier: Tier | undefined;
-  // Unit and workflow files share a pool; e2e files run after them, and only if they passed.
-  const stages: Tier[][] = [tiers.filter((t) => t !== 'e2e'), tiers.filter((t) => t === 'e2e')];
-  for (const stage of stages) {
+  const failed = (stage: Tier[]) => report.files.some((f) => stage.includes(f.tier) && f.exitCode !== 0);
+  const fast = tiers.filter((t) => t !== 'e2e');
+  const e2e = tiers.filter((t) => t === 'e2e');
+  let fastPool: Pool | undefined;
+  let fastEnded = false;
+  const runStage = async (stage: Tier[], opts: Omit<PoolOptions, 'env' | 'lanes'> = {}) => {
     const jobs = jobsOf(stage, times);
-    if (jobs.length === 0) continue;
+    if (jobs.length === 0) return;
     const lanes = stage.includes('e2e') ? LANES.e2e : LANES.fast;
-    console.log(`== ${stage.join(' + ')}: ${jobs.length} files, ${lanes} at a time, longest first`);
-    const stageStarted = Date.now();
-    const stageMark = machine?.mark();
+    const started = Date.now();
+    const mark = machine?.mark();
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env[SHARED_TEMPORAL_ENV];
     let temporal: Awaited<ReturnType<typeof startSharedTemporal>> | undefined;
@@ -376,28 +393,46 @@ async function main(): Promise<number> {
     }
     // Built once here, so files that start together do not each build the simulated hosts' images.
     if (stage.includes('e2e')) console.log(`== ${(await ensureImages()).summary}`);
+    console.log(`== ${stage.join(' + ')}: ${jobs.length} files, up to ${lanes} at a time, longest first`);
+    const pool = startPool(jobs, { lanes, env, ...opts });
+    if (!stage.includes('e2e')) fastPool = pool;
     try {
-      report.files.push(...(await runPool(jobs, lanes, env, stage.includes('e2e') ? machine : undefined)));
+      report.files.push(...(await pool.done));
     } finally {
       await temporal?.stop();
     }
-    for (const tier of stage) {
-      const ran = report.files.filter((f) => f.tier === tier);
-      if (ran.length === 0) continue;
-      const wallMs = Math.max(...ran.map((f) => f.endedAt)) - Math.min(...ran.map((f) => f.endedAt - f.ms));
-      const cpu = ran.reduce((n, f) => n + cpuMs(f), 0);
-      report.tiers[tier] = { wallMs, files: ran.length, loadAtEnd: load(), ...(cpu ? { cpuMs: cpu } : {}) };
-    }
-    const busy = stageMark && machine!.since(stageMark);
+    const busy = mark && machine!.since(mark);
     if (busy) report.stages[stage.join('+')] = { wallMs: busy.wallMs, machineBusyMs: busy.busyMs };
     write();
     const busyText = busy
       ? `, machine busy ${(busy.busyMs / busy.wallMs).toFixed(2)} of ${machine!.cores} cores`
       : '';
-    console.log(`== ${stage.join(' + ')}: ${seconds(Date.now() - stageStarted)} (load ${load()}${busyText})`);
-    failedTier = stage.find((t) => report.files.some((f) => f.tier === t && f.exitCode !== 0));
-    if (failedTier) break;
+    console.log(`== ${stage.join(' + ')}: ${seconds(Date.now() - started)} (load ${load()}${busyText})`);
+  };
+  // The e2e files start while the unit and workflow files still run, each only while the machine
+  // has room (those fast files count as running), and none once a fast file has failed: a fast
+  // tier leaves most of a core idle, waiting on its Temporal server.
+  await Promise.all([
+    runStage(fast).finally(() => (fastEnded = true)),
+    runStage(e2e, {
+      load: machine,
+      othersRunning: () => (fastEnded ? 0 : (fastPool?.running() ?? 1)),
+      halted: () => failed(fast),
+    }),
+  ]);
+  for (const tier of tiers) {
+    const ran = report.files.filter((f) => f.tier === tier);
+    if (ran.length === 0) continue;
+    const wallMs = Math.max(...ran.map((f) => f.endedAt)) - Math.min(...ran.map((f) => f.endedAt - f.ms));
+    const cpu = ran.reduce((n, f) => n + cpuMs(f), 0);
+    report.tiers[tier] = { wallMs, files: ran.length, loadAtEnd: load(), ...(cpu ? { cpuMs: cpu } : {}) };
   }
+  const failedTier = tiers.find((t) => failed([t]));
+  const notRun =
+    e2e.length > 0 && failed(fast)
+      ? filesOf('e2e').filter((f) => !report.files.some((r) => r.file === f))
+      : [];
+  if (notRun.length > 0) console.log(`== ${notRun.length} e2e files not run: a unit or workflow file failed`);
   write();
   const sum = (k: 'pass' | 'fail' | 'cancelled' | 'skipped') => report.files.reduce((n, f) => n + f[k], 0);
   console.log('\n== ten slowest files');
