@@ -14,6 +14,10 @@ APT_PACKAGES=(
   # also copied into the engine image).
   openssh-server openssh-client iproute2 util-linux rsync podman podman-docker runc conmon catatonit
   golang-github-containers-common busybox-static procps
+  # docker hosts (`deploy sim up --engine docker`): the library Debian's dockerd links against;
+  # dockerd, containerd and tini themselves are extracted by sim/docker-binaries.sh (installing
+  # docker.io would remove podman-docker), and apt/dpkg fetch and unpack them
+  libdevmapper1.02.1 apt dpkg
   # the global proxy: nginx with njs (also copied into the proxy image of the simulated cluster)
   nginx-light nginx-common libnginx-mod-http-js
   curl ca-certificates
@@ -47,6 +51,8 @@ node scripts/build.js --if-stale
 
 scripts/build-temporal.sh
 
-# Machine-wide configuration the simulated hosts need (container engine settings).
+# Machine-wide configuration the simulated hosts need (container engine settings), and the
+# Docker engine for docker hosts.
 if [ -x sim/setup-machine.sh ]; then sim/setup-machine.sh; fi
+sim/docker-binaries.sh
 echo "setup complete"

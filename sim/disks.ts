@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DOCKER_ROOT, type SimEngine } from './containerEngine';
 import { simScript } from './scripts';
 import { defaultDeviceTable } from './devices';
 import { octetOf, type SimContext, type SimHostSpec } from './hosts';
@@ -52,6 +53,7 @@ export async function prepareDisk(
   h: SimHostSpec,
   all: SimHostSpec[],
   devices: number,
+  engine: SimEngine,
 ): Promise<void> {
   const d = hostFiles(ctx, h.name).disk;
   const mk = (p: string, mode = 0o755) => {
@@ -119,8 +121,16 @@ additionalimagestores = ["${IMAGE_STORE}"]
     }
     fs.chmodSync(target, mode);
   }
-  // `docker` is podman with Docker's behaviour where deploys rely on it (sim/host-docker.sh).
-  write('usr/local/bin/docker', fs.readFileSync(simScript('host-docker.sh'), 'utf8'), 0o755);
+  // `docker` is podman with Docker's behaviour where deploys rely on it (sim/host-docker.sh), or
+  // on a docker host the real Docker CLI talking to the host's dockerd (sim/containerEngine.ts).
+  const docker = path.join(d, 'usr/local/bin/docker');
+  fs.rmSync(docker, { force: true });
+  if (engine === 'docker') {
+    fs.symlinkSync(path.join(DOCKER_ROOT, 'usr/bin/docker'), docker);
+    write('usr/local/sbin/omni-runc', fs.readFileSync(simScript('host-runc.sh'), 'utf8'), 0o755);
+  } else {
+    write('usr/local/bin/docker', fs.readFileSync(simScript('host-docker.sh'), 'utf8'), 0o755);
+  }
   write('usr/local/Ascend/driver/version.info', 'Version=24.1.0\nascendhal_version=7.35.23\n');
   mk('usr/local/Ascend/driver/lib64');
   mk('usr/local/Ascend/driver/tools');

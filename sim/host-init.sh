@@ -1,12 +1,12 @@
 #!/bin/bash
 # Becomes a simulated host's first process. Started by sim/processes.ts as
 #   nsenter --net=<netns> unshare --mount --uts --pid --fork --kill-child --propagation private \
-#     bash host-init.sh DISK NAME ADDRESS PREFIXLEN
+#     bash host-init.sh DISK NAME ADDRESS PREFIXLEN ENGINE DOCKER_ROOT
 # so everything here happens inside the host's own network, mount, UTS and PID namespaces;
 # it gives the host private filesystems and then turns into sshd (PID 1 of the host).
 # When sshd dies the kernel kills every process of the host and its mounts go with them.
 set -euo pipefail
-D=$1 NAME=$2 ADDR=$3 PREFIX=$4
+D=$1 NAME=$2 ADDR=$3 PREFIX=$4 ENGINE=${5:-podman} DOCKER_ROOT=${6:-}
 
 # The disk lives in the checkout's state folder, and a checkout may sit under any folder this
 # script mounts over (/root, /tmp, /srv, /data, /var/log, /var/lib/containers; /usr is an overlay
@@ -67,5 +67,18 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 umount /run
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 mkdir -p /run/sshd
+
+# A docker host (sim/containerEngine.ts) runs Debian's dockerd, as a production host would: its
+# images and containers on the host's disk, its sockets and state in the host's /run, no bridge
+# and no iptables (containers use the host's network, as the seed's --net=host asks), the
+# capability-dropping runc (/usr/local/sbin/omni-runc, see sim/host-runc.sh), tini for --init.
+if [ "$ENGINE" = docker ]; then
+  PATH="$DOCKER_ROOT/usr/bin:$DOCKER_ROOT/usr/sbin:$PATH" setsid dockerd \
+    --data-root /var/lib/containers/docker --exec-root /run/docker --pidfile /run/docker.pid \
+    --host unix:///run/docker.sock --storage-driver overlay2 --bridge none --iptables=false \
+    --ip-forward=false --ip-masq=false --init-path "$DOCKER_ROOT/usr/bin/tini-static" \
+    --add-runtime omni-runc=/usr/local/sbin/omni-runc --default-runtime omni-runc \
+    --log-level warn </dev/null >/var/log/dockerd.log 2>&1 &
+fi
 
 exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config

@@ -18,6 +18,13 @@ import {
   type SimHostSpec,
   type SimHostStatus,
 } from './hosts';
+import {
+  defaultSimEngine,
+  dockerArchives,
+  loadImagesScript,
+  requireDockerBinaries,
+  type SimEngine,
+} from './containerEngine';
 import { ensureImages, simImages } from './images';
 import { ensureClientKey, writeClientFiles } from './keys';
 import {
@@ -31,7 +38,14 @@ import {
   unplugHost,
   type LinkStates,
 } from './network';
-import { killNetnsProcesses, runningInit, startHost, stopHostProcesses, waitSshd } from './processes';
+import {
+  hostExec,
+  killNetnsProcesses,
+  runningInit,
+  startHost,
+  stopHostProcesses,
+  waitSshd,
+} from './processes';
 import { clusterFiles, hostFiles, readRegistry, withLock, writeRegistry, type Registry } from './state';
 
 const run = promisify(execFile);
@@ -46,6 +60,8 @@ export interface SimCluster {
   /** An OpenSSH client config naming every host (`ssh -F … <name>`). */
   sshConfigPath: string;
   images: { engine: string; proxy: string };
+  /** What `docker` is on the hosts (sim/containerEngine.ts). */
+  containerEngine: SimEngine;
   modelPath: string;
   hosts: SimHostStatus[];
 }
@@ -54,6 +70,8 @@ export interface UpOptions {
   ctx?: SimContext;
   /** NPU devices per host (default 16). */
   devices?: number;
+  /** The hosts' container engine for a new cluster (default OMNI_SIM_ENGINE, else podman). */
+  engine?: SimEngine;
   log?: (line: string) => void;
 }
 
@@ -100,6 +118,7 @@ function describe(ctx: SimContext, reg: Registry, links: LinkStates): SimCluster
     knownHostsPath: f.knownHosts,
     sshConfigPath: f.sshConfig,
     images: simImages(ctx),
+    containerEngine: reg.engine ?? 'podman',
     modelPath: SIM_MODEL_PATH,
     hosts: reg.hosts.map((h) => hostStatus(ctx, h, links)),
   };
@@ -121,9 +140,14 @@ export async function simUp(specs: SimHostSpec[], opts: UpOptions = {}): Promise
   return withLock(ctx, async () => {
     const reg = readRegistry(ctx);
     validateSpecs(ctx, specs, reg.hosts);
+    const engine = clusterEngine(ctx, reg, opts.engine);
+    if (engine === 'docker') requireDockerBinaries();
+    reg.engine = engine;
     await ensureMachine(ctx);
     const t0 = Date.now();
-    log((await ensureImages(ctx)).summary);
+    const { images, summary } = await ensureImages(ctx);
+    log(summary);
+    const archives = engine === 'docker' ? await dockerArchives(images) : undefined;
     log(`images ready in ${Date.now() - t0} ms`);
     await ensureClientKey(ctx);
     await ensureBridge(ctx);
@@ -134,17 +158,33 @@ export async function simUp(specs: SimHostSpec[], opts: UpOptions = {}): Promise
     const links = await linkStates();
     const todo = specs.filter((h) => hostStatus(ctx, h, links).state !== 'running');
     await removeLeftovers(ctx, todo, links);
-    await mapLimit(todo, 8, (h) => prepareDisk(ctx, h, reg.hosts, opts.devices ?? 16));
+    await mapLimit(todo, 8, (h) => prepareDisk(ctx, h, reg.hosts, opts.devices ?? 16, engine));
     await plugHosts(ctx, todo);
     await mapLimit(todo, 16, async (h) => {
       fs.rmSync(hostFiles(ctx, h.name).off, { force: true });
-      await startHost(ctx, h);
+      await startHost(ctx, h, engine);
     });
     await mapLimit(todo, 32, (h) => waitSshd(ctx, h));
+    if (archives) {
+      const script = loadImagesScript(archives);
+      await mapLimit(todo, 4, (h) => hostExec(h.name, ['/bin/bash', '-c', script], undefined, ctx));
+    }
     writeClientFiles(ctx, reg.hosts);
     log(`${todo.length} host(s) started, ${specs.length - todo.length} already running`);
     return describe(ctx, reg, await linkStates());
   });
+}
+
+/** The engine of the cluster: the one it was brought up with, or for a new one the one asked. */
+function clusterEngine(ctx: SimContext, reg: Registry, asked: SimEngine | undefined): SimEngine {
+  const current = reg.hosts.length > 0 ? (reg.engine ?? 'podman') : undefined;
+  const engine = asked ?? current ?? defaultSimEngine();
+  if (current !== undefined && engine !== current) {
+    throw new Error(
+      `simulated cluster ${ctx.instance} runs ${current} on its hosts, not ${engine}; run sim down first`,
+    );
+  }
+  return engine;
 }
 
 export async function simStatus(ctx = simContext()): Promise<SimCluster> {

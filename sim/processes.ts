@@ -17,6 +17,7 @@ import {
   writePidFile,
   type PidRecord,
 } from '../src/shared/pidFile';
+import { DOCKER_ROOT, type SimEngine } from './containerEngine';
 import { netnsOf, simContext, type SimContext, type SimHostSpec } from './hosts';
 import { findHost, hostFiles, readRegistry } from './state';
 
@@ -29,7 +30,7 @@ export function runningInit(ctx: SimContext, name: string): PidRecord | undefine
 }
 
 /** Starts the host's init in its network namespace (which must exist) and records its PIDs. */
-export async function startHost(ctx: SimContext, h: SimHostSpec): Promise<void> {
+export async function startHost(ctx: SimContext, h: SimHostSpec, engine: SimEngine): Promise<void> {
   const f = hostFiles(ctx, h.name);
   const log = fs.openSync(f.initLog, 'a');
   const child = spawn(
@@ -50,6 +51,8 @@ export async function startHost(ctx: SimContext, h: SimHostSpec): Promise<void> 
       h.name,
       h.address,
       '24',
+      engine,
+      DOCKER_ROOT,
     ],
     { detached: true, stdio: ['ignore', log, log] },
   );

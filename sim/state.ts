@@ -7,12 +7,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isRunning, pidRecordOf, readPidFile } from '../src/shared/pidFile';
+import type { SimEngine } from './containerEngine';
 import { simContext, type SimContext, type SimHostSpec } from './hosts';
 
 export interface Registry {
   hosts: SimHostSpec[];
   /** Whether we mounted /run/netns (ip netns add does on first use), so down can undo it. */
   mountedRunNetns: boolean;
+  /** The hosts' container engine, fixed at the first `sim up` (absent: podman, as before it was chosen). */
+  engine?: SimEngine;
 }
 
 export function clusterFiles(ctx = simContext()) {

@@ -96,7 +96,7 @@ export class HostContainers {
 
   /** false when there was no such container. */
   async stop(name: string, timeoutSec = 10): Promise<boolean> {
-    return (await this.invoke(['stop', '--time', String(timeoutSec), name], {}, MISSING)) !== undefined;
+    return (await this.invoke(['stop', '-t', String(timeoutSec), name], {}, MISSING)) !== undefined;
   }
 
   /** Removes the container, running or not; false when there was none. */

@@ -9,6 +9,7 @@ import {
   withSimImages,
   type SimCluster,
   type SimContext,
+  type SimEngine,
 } from '../../sim';
 import { planFromFile } from '../../src/client/planFile';
 import type { Plan } from '../../src/plan/types';
@@ -36,7 +37,7 @@ const INVENTORIES = path.join(__dirname, '..', '..', 'inventories');
 export async function upTestCluster(
   layout: 'sim-2P1D' | 'sim-4P1D' | 'sim-multihost',
   instance: number,
-  opts: { devices?: number } = {},
+  opts: { devices?: number; engine?: SimEngine } = {},
 ): Promise<TestCluster> {
   // OMNI_SIM_TEST_INSTANCE runs the test on another instance (another checkout's tests may hold
   // this one on the same machine).
@@ -60,7 +61,12 @@ export async function upTestCluster(
   const inventoryFile = path.join(work, `${layout}.yml`);
   fs.writeFileSync(inventoryFile, text);
 
-  const sim = await simUp(hostsFromInventory(inventoryFile), { ctx, devices: opts.devices ?? 2 });
+  // The hosts' engine: the one asked, else OMNI_SIM_ENGINE (the suite on docker hosts), else podman.
+  const sim = await simUp(hostsFromInventory(inventoryFile), {
+    ctx,
+    devices: opts.devices ?? 2,
+    ...(opts.engine ? { engine: opts.engine } : {}),
+  });
   // This checkout's images by content, not `:latest` (another checkout may have built that).
   fs.writeFileSync(inventoryFile, withSimImages(text, sim.images));
   return {

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
+import type { SimEngine } from '../../sim';
 import type { Plan } from '../../src/plan/types';
 import { clusterWorkflowId } from '../../src/shared/ids';
 import type { Phase } from '../../src/shared/phases';
@@ -23,6 +24,8 @@ import { startWorkerProcess, type WorkerProcess } from './workerProcess';
 export interface SimDeployOptions {
   /** Devices per simulated host (2). */
   devices?: number;
+  /** What `docker` is on the hosts; default OMNI_SIM_ENGINE, else podman (sim/containerEngine.ts). */
+  engine?: SimEngine;
   /** Extra vars (`-e`) of `plan`, and so of the deploy in `before()` and of `deploy()`. */
   extraVars?: Record<string, string>;
   /**
@@ -154,7 +157,10 @@ export function useSimDeploy(
 
   before(async () => {
     // One at a time: each is heavy on a 2-core machine.
-    cluster = await upTestCluster(layout, instance, opts.devices ? { devices: opts.devices } : {});
+    cluster = await upTestCluster(layout, instance, {
+      ...(opts.devices ? { devices: opts.devices } : {}),
+      ...(opts.engine ? { engine: opts.engine } : {}),
+    });
     plan = cluster.plan(opts.extraVars);
     // The server alone, then the worker set for `executor` (startDeployEnv's own workers serve
     // TEST_EXECUTOR only).

@@ -22,7 +22,22 @@ interface Tool {
 const TOOLS: Tool[] = [
   { program: 'podman', package: 'podman', usedBy: 'container engine of the simulated hosts' },
   { program: 'docker', package: 'podman-docker', usedBy: '`docker` on the simulated hosts' },
-  { program: 'runc', package: 'runc', usedBy: 'podman runtime (sim/setup-machine.sh selects it)' },
+  {
+    program: 'runc',
+    package: 'runc',
+    usedBy: 'podman runtime (sim/setup-machine.sh selects it), and dockerd’s',
+  },
+  {
+    program: '/lib/x86_64-linux-gnu/libdevmapper.so.1.02.1',
+    package: 'libdevmapper1.02.1',
+    usedBy: 'dockerd of the docker hosts (extracted by sim/docker-binaries.sh, not installed)',
+  },
+  {
+    program: 'apt-get',
+    package: 'apt',
+    usedBy: 'sim/docker-binaries.sh downloads docker.io, containerd, tini',
+  },
+  { program: 'dpkg-deb', package: 'dpkg', usedBy: 'sim/docker-binaries.sh extracts them' },
   { program: 'conmon', package: 'conmon', usedBy: 'podman container monitor' },
   {
     program: '/usr/libexec/podman/catatonit',

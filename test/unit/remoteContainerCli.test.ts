@@ -64,7 +64,7 @@ for (const engine of ['docker', 'podman'] as const) {
         f.calls.map((c) => c.argv),
         [
           [engine, 'container', 'inspect', 'x'],
-          [engine, 'stop', '--time', '10', 'x'],
+          [engine, 'stop', '-t', '10', 'x'],
           [engine, 'rm', '--force', 'x'],
         ],
       );

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { hostsFromInventory, simUp } from '../../../sim';
+import { hostsFromInventory, simUp, type SimEngine } from '../../../sim';
 import { planFromFile } from '../planFile';
 import { PROJECT_ROOT } from '../../shared/paths';
 import { clusterWorkflowId } from '../../shared/ids';
@@ -20,10 +20,10 @@ export const DEMO_INVENTORY = path.join(PROJECT_ROOT, 'inventories', 'sim-2P1D.y
  * one completion through the global proxy, and where to look in the Web UI. Idempotent: run it
  * again and everything already running is reused.
  */
-export async function runDemo(inventory = DEMO_INVENTORY): Promise<void> {
+export async function runDemo(inventory = DEMO_INVENTORY, engine?: SimEngine): Promise<void> {
   const server = defaultDevServerOptions();
   await ensureDevServer(server);
-  const sim = await simUp(hostsFromInventory(inventory), { devices: 2 });
+  const sim = await simUp(hostsFromInventory(inventory), { devices: 2, ...(engine ? { engine } : {}) });
   console.log(`simulated cluster: ${sim.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}`);
 
   const plan = planFromFile(inventory);

@@ -10,6 +10,7 @@ import {
   simStatus,
   simUp,
   type SimCluster,
+  type SimEngine,
   defaultDevices,
   deviceTableText,
 } from '../../../sim';
@@ -31,11 +32,14 @@ function printCluster(c: SimCluster, json: boolean | undefined): void {
   console.log(`known_hosts: ${c.knownHostsPath}`);
   console.log(`ssh config:  ${c.sshConfigPath}   (ssh -F ${c.sshConfigPath} <host>)`);
   console.log(`images:      ${c.images.engine}, ${c.images.proxy}; model ${c.modelPath}`);
+  console.log(
+    `docker:      ${c.containerEngine === 'docker' ? "Debian's dockerd and the Docker CLI" : 'podman'}`,
+  );
 }
 
 export async function up(
   instance: number | undefined,
-  o: { inventory?: string; hosts?: number; devices: number; json?: boolean },
+  o: { inventory?: string; hosts?: number; devices: number; engine?: SimEngine; json?: boolean },
 ): Promise<void> {
   const ctx = simContext(instance);
   if ((o.inventory === undefined) === (o.hosts === undefined)) {
@@ -46,6 +50,7 @@ export async function up(
   const cluster = await simUp(specs, {
     ctx,
     devices: o.devices,
+    ...(o.engine ? { engine: o.engine } : {}),
     log: o.json ? undefined : (l) => console.log(l),
   });
   if (!o.json) console.log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,10 +1,17 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { positiveInt, wholeNumber } from '../options';
 
 // Loaded when a sim command runs (see main.ts).
 const actions = (): typeof import('../actions/sim') => require('../actions/sim');
 
 const deviceCount = wholeNumber(1, 64);
+
+/** `--engine podman|docker`: what `docker` is on the simulated hosts (sim/containerEngine.ts). */
+export const engineOption = (what: string) =>
+  new Option(
+    '--engine <engine>',
+    `${what}: podman behind the docker name, or Debian's dockerd with the Docker CLI (default $OMNI_SIM_ENGINE or podman)`,
+  ).choices(['podman', 'docker']);
 
 /** `deploy sim --instance N`, given before the subcommand. */
 const instanceOf = (cmd: Command) => cmd.optsWithGlobals<{ instance?: number }>().instance;
@@ -25,9 +32,19 @@ export function registerSimCommands(program: Command): void {
     .option('-i, --inventory <file>', 'one host per distinct ansible_host of the inventory')
     .option('--hosts <n>', 'N hosts h1..hN at 10.231.<instance>.11…', positiveInt)
     .option('--devices <n>', 'NPU devices per host (1-64)', deviceCount, 16)
+    .addOption(engineOption("the hosts' container engine, for a new cluster"))
     .option('--json', 'print the cluster as JSON')
-    .action((o: { inventory?: string; hosts?: number; devices: number; json?: boolean }, cmd: Command) =>
-      actions().up(instanceOf(cmd), o),
+    .action(
+      (
+        o: {
+          inventory?: string;
+          hosts?: number;
+          devices: number;
+          engine?: 'podman' | 'docker';
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => actions().up(instanceOf(cmd), o),
     );
 
   sim
