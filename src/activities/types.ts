@@ -136,6 +136,11 @@ export interface CleanupInput {
   stopScripts: string[];
   /** Whose recorded files and folders go (src/remote/ownership.ts); nothing else is removed. */
   owner: Owner;
+  /**
+   * Files the tool placed outside its manifest that go too: the copied image archive when
+   * `image_archive_on_down: remove` (absent: none).
+   */
+  files?: string[];
 }
 
 export interface CleanupResult {

@@ -155,6 +155,7 @@ export const SETTINGS: { readonly [K in keyof DeploySettings]: SettingDef } = {
   code_install_command: { schema: text(), default: SEED_CODE_INSTALL },
   code_sync_fan_out: { schema: int(0), default: 2 },
   image_archive: { schema: optionalExecutorPath(), default: '' },
+  image_archive_on_down: { schema: oneOf(['keep', 'remove'] as const), default: 'keep' },
   known_hosts_file: { schema: executorPath(), default: '~/.ssh/known_hosts' },
   host_key_policy: { schema: oneOf(['strict', 'accept-new'] as const), default: 'strict' },
   engine_ready_timeout: { schema: duration(), default: '30m' },

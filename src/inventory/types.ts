@@ -64,6 +64,13 @@ export interface DeploySettings {
    * before run_docker starts containers. '' (the default): images come from the registry.
    */
   image_archive: string;
+  /**
+   * What `deploy down` (clean_up) does with the archive copied to each host: `keep` it (the
+   * default: the code folder stays, as the seed keeps it, and a redeploy after an image was
+   * removed loads it without copying) or `remove` it (it is the tool's file, and its images are
+   * in the container engine once loaded).
+   */
+  image_archive_on_down: 'keep' | 'remove';
   known_hosts_file: string;
   host_key_policy: HostKeyPolicy;
   engine_ready_timeout: string;

@@ -202,7 +202,7 @@ describe('operations of a running cluster workflow on sim-2P1D', { timeout: 1_20
       const running = await ssh(
         sim.cluster.ctx,
         h.address,
-        `docker inspect --format '{{.ImageName}}' ${h.container.name}`,
+        `docker inspect --format '{{.Config.Image}}' ${h.container.name}`,
       );
       assert.notEqual(running.trim(), image, `${h.name} runs the old image`);
     }

@@ -166,7 +166,7 @@ describe('rollouts on the simulated cluster', () => {
       const image = await ssh(
         sim.cluster.ctx,
         host.address,
-        `docker inspect --format '{{.ImageName}}' ${host.container.name}`,
+        `docker inspect --format '{{.Config.Image}}' ${host.container.name}`,
       );
       assert.equal(image.trim(), sim.cluster.sim.images.engine, h);
     }

@@ -130,7 +130,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
 
   before(async () => {
     await simDown(ctx); // a clean slate even if an earlier run was killed mid-way
-    const r = await runDeploy(['sim', 'up', '--hosts', '3', '--json'], env, 120_000);
+    const r = await runDeploy(['sim', 'up', '--hosts', '3', '--engine', 'podman', '--json'], env, 120_000);
     assert.equal(r.code, 0, r.stderr);
     cluster = JSON.parse(r.stdout) as SimCluster;
     addr = cluster.hosts.map((h) => h.address);
@@ -152,7 +152,7 @@ describe('simulated cluster', { timeout: 240_000 }, () => {
     );
     assert.equal(cluster.keyPath, clusterFiles(ctx).key);
     assert.equal(fs.readFileSync(cluster.knownHostsPath, 'utf8').trim().split('\n').length, 3);
-    const again = await runDeploy(['sim', 'up', '--hosts', '3', '--json'], env, 60_000);
+    const again = await runDeploy(['sim', 'up', '--hosts', '3', '--engine', 'podman', '--json'], env, 60_000);
     assert.equal(again.code, 0, again.stderr);
     const pids = (JSON.parse(again.stdout) as SimCluster).hosts.map((h) => h.pid);
     assert.deepEqual(

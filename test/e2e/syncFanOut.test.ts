@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { hostExec, IMAGE_STORE, powerOffHost, rebootHost } from '../../sim';
 import { closeActivityDeps, createActivities, createActivityDeps } from '../../src/activities';
-import { loadImagesInput } from '../../src/workflows/cluster/steps';
+import { cleanupInput, loadImagesInput } from '../../src/workflows/cluster/steps';
 import { stateDir } from '../../src/shared/paths';
 import { activityRuns, historyText, recordHistory, waitForStatus } from '../helpers/deploy';
 import { makeCodeTree } from '../helpers/codeTree';
@@ -195,6 +195,34 @@ describe('code sync fan-out on sim-4P1D', { timeout: 600_000 }, () => {
     }
     await recordHistory(handle, 'deploy-image-archive-fan-out');
     await handle.terminate();
+
+    // deploy down keeps the archive by default; with image_archive_on_down: remove, clean_up takes
+    // it (and its folder) off the host.
+    const archiveOn = (h: string) =>
+      hostExec(
+        h,
+        ['sh', '-c', `ls ${plan.settings.CODE_PATH}/omni-deploy-images 2>/dev/null || echo gone`],
+        undefined,
+        ctx,
+      );
+    assert.equal(cleanupInput(plan, 'p1').files, undefined);
+    const removing = sim.cluster.plan({
+      cluster_name: 'images',
+      image_archive: archive,
+      image_archive_on_down: 'remove',
+    });
+    const cleanupDeps = createActivityDeps();
+    try {
+      const cleaned = (await new MockActivityEnvironment().run(
+        createActivities(cleanupDeps).cleanupHost,
+        cleanupInput(removing, 'p1'),
+      )) as { removedFiles: number };
+      assert.ok(cleaned.removedFiles >= 1, JSON.stringify(cleaned));
+    } finally {
+      await closeActivityDeps(cleanupDeps);
+    }
+    assert.equal((await archiveOn('p1')).trim(), 'gone');
+    assert.equal((await archiveOn('d0')).trim(), 'engine.tar', 'other hosts keep theirs');
 
     // A host missing an image: loadImages loads the archive's, and names an image it lacks.
     const tiny = path.join(work, 'tiny.tar');

@@ -169,24 +169,29 @@ export async function ssh(
 export interface HostContainer {
   id: string;
   name: string;
-  /** Whether it runs ("Up …" in podman's ps, "running" in docker's). */
   running: boolean;
   specHash: string;
 }
 
-/** Every container on a sim machine (running or not), with its full ID and spec-hash label. */
+/**
+ * Every container on a sim machine (running or not), with its full ID and spec-hash label. From
+ * `inspect`, whose fields podman and Docker share (`ps --format` differs: podman's .Labels is a
+ * map, Docker's a string); Docker's .Name starts with "/".
+ */
 export async function containersOn(ctx: SimContext, address: string): Promise<HostContainer[]> {
+  const format =
+    '{{.Id}}|{{.Name}}|{{.State.Running}}|{{with .Config.Labels}}{{index . "omni-deploy.spec-hash"}}{{end}}';
   const out = await ssh(
     ctx,
     address,
-    `docker ps -a --no-trunc --format '{{.ID}}|{{.Names}}|{{.State}}|{{index .Labels "omni-deploy.spec-hash"}}'`,
+    `ids=$(docker ps -aq --no-trunc); [ -z "$ids" ] || docker inspect --format '${format}' $ids`,
   );
   return out
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [id = '', name = '', state = '', specHash = ''] = line.split('|');
-      return { id, name, running: /^(up|running)\b/i.test(state), specHash };
+      const [id = '', name = '', running = '', specHash = ''] = line.split('|');
+      return { id, name: name.replace(/^\//, ''), running: running === 'true', specHash };
     });
 }
 

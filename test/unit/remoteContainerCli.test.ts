@@ -150,3 +150,58 @@ for (const engine of ['docker', 'podman'] as const) {
     });
   });
 }
+
+/**
+ * What Docker 20.10 (Debian's docker.io, the docker hosts of the simulated cluster) prints, as
+ * captured there: the tool classifies these the same as podman's.
+ */
+describe('HostContainers on Docker 20.10: its own output and error texts', () => {
+  it('inspect of a missing container prints [] and "No such container": undefined', async () => {
+    const f = fake({ code: 1, stdout: '[]\n', stderr: 'Error: No such container: nope\n' });
+    assert.equal(await new HostContainers('docker', host, f.exec).inspect('nope'), undefined);
+  });
+
+  it('a missing image ("No such image") is absent; stop of a missing container is false', async () => {
+    const f = fake(
+      { code: 1, stdout: '\n', stderr: 'Error: No such image: localhost/nope:1\n' },
+      { code: 1, stderr: 'Error response from daemon: No such container: nope\n' },
+    );
+    const cli = new HostContainers('docker', host, f.exec);
+    assert.equal(await cli.imagePresent('localhost/nope:1'), false);
+    assert.equal(await cli.stop('nope', 1), false);
+  });
+
+  it('reads a real inspect: the image as run (Config.Image), not the digest (Image)', async () => {
+    const real = [
+      {
+        Id: '76051cc922303b25dc0438ab4ac98d76390074ecbfc5476787241438a6b37299',
+        Name: '/omni_x_p0',
+        State: { Status: 'running', Running: true, Paused: false, Restarting: false },
+        Image: 'sha256:f8b5b5039fc13ca8bb3f10bddbcb9b48809be4faa8f166eeb1906427ad7a6939',
+        HostConfig: { Runtime: 'omni-runc', NetworkMode: 'host', Privileged: true },
+        Config: {
+          Image: 'localhost/omni-sim-engine:3dbea44e3085f025',
+          Labels: { 'omni-deploy.spec-hash': 'abc' },
+        },
+      },
+    ];
+    const f = fake({ stdout: `${JSON.stringify(real, null, 4)}\n` });
+    assert.deepEqual(await new HostContainers('docker', host, f.exec).inspect('omni_x_p0'), {
+      id: real[0]!.Id,
+      running: true,
+      labels: { 'omni-deploy.spec-hash': 'abc' },
+      image: 'localhost/omni-sim-engine:3dbea44e3085f025',
+    });
+  });
+
+  it('a name already in use fails run with the daemon’s conflict text', async () => {
+    const stderr =
+      'docker: Error response from daemon: Conflict. The container name "/omni_x_p0" is already in use by container "76051cc9". You have to remove (or rename) that container to be able to reuse that name.\n';
+    const f = fake({ code: 125, stderr });
+    const err = await new HostContainers('docker', host, f.exec)
+      .run(['--name', 'omni_x_p0', 'img'])
+      .catch((e) => e);
+    assert.ok(err instanceof CommandFailedError);
+    assert.match(err.message, /already in use/);
+  });
+});

@@ -119,8 +119,12 @@ export function loadImagesInput(plan: Plan, name: string): LoadImagesInput {
     target: hostRef(plan, host),
     cli: host.container.cli,
     images: [host.container.image],
-    archive: `${imageArchiveDir(plan)}/${baseName(plan.settings.image_archive)}`,
+    archive: imageArchivePath(plan),
   };
+}
+
+function imageArchivePath(plan: Plan): string {
+  return `${imageArchiveDir(plan)}/${baseName(plan.settings.image_archive)}`;
 }
 
 export function cleanupInput(plan: Plan, name: string): CleanupInput {
@@ -131,6 +135,8 @@ export function cleanupInput(plan: Plan, name: string): CleanupInput {
     containers: [host.container.name],
     stopScripts: host.role === 'proxy' ? [] : [stopScriptPath(plan, host)],
     owner: owner(plan, host),
+    ...((plan.settings.image_archive ?? '') !== '' &&
+      plan.settings.image_archive_on_down === 'remove' && { files: [imageArchivePath(plan)] }),
   };
 }
 
