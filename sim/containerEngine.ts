@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { shellJoin } from '../src/shared/shellQuote';
-import { IMAGE_STORE, type SimImages } from './images';
+import { IMAGE_STORE, LATEST_IMAGES, type SimImages } from './images';
 import { simScript } from './scripts';
 
 const run = promisify(execFile);
@@ -56,14 +56,26 @@ export function requireDockerBinaries(): void {
 
 const archiveOf = (image: string) => path.join(ARCHIVES, `${image.replace(/[^A-Za-z0-9_.-]/g, '_')}.tar`);
 
+/** One of the simulated images, as a docker host gets it. */
+export interface DockerImage {
+  /** The content-tagged name inventories of this checkout use. */
+  image: string;
+  archive: string;
+  /** `:latest`, for inventories written by hand (the shipped sim ones): as in the podman store. */
+  latest: string;
+}
+
 /**
  * A `docker save` archive of each image, made once from the shared store (the tags name contents,
- * so an archive never goes stale). Returns image → archive.
+ * so an archive never goes stale).
  */
-export async function dockerArchives(images: SimImages): Promise<Map<string, string>> {
+export async function dockerArchives(images: SimImages): Promise<DockerImage[]> {
   fs.mkdirSync(ARCHIVES, { recursive: true });
-  const out = new Map<string, string>();
-  for (const image of [images.engine, images.proxy]) {
+  const out: DockerImage[] = [];
+  for (const [image, latest] of [
+    [images.engine, LATEST_IMAGES.engine],
+    [images.proxy, LATEST_IMAGES.proxy],
+  ] as const) {
     const archive = archiveOf(image);
     if (!fs.existsSync(archive)) {
       const partial = `${archive}.${process.pid}.partial`;
@@ -83,20 +95,21 @@ export async function dockerArchives(images: SimImages): Promise<Map<string, str
       ]);
       fs.renameSync(partial, archive);
     }
-    out.set(image, archive);
+    out.push({ image, archive, latest });
   }
   return out;
 }
 
 /**
- * Run inside a docker host once its sshd answers: waits for its dockerd, then loads each image it
- * does not have yet (a rebooted host keeps its images on its disk).
+ * Run inside a docker host once its sshd answers: waits for its dockerd, loads each image it does
+ * not have yet (a rebooted host keeps its images on its disk) and tags it `:latest`.
  */
-export function loadImagesScript(archives: Map<string, string>): string {
-  const loads = [...archives]
+export function loadImagesScript(images: DockerImage[]): string {
+  const loads = images
     .map(
-      ([image, archive]) =>
-        `${shellJoin(['docker', 'image', 'inspect', image])} >/dev/null 2>&1 || ${shellJoin(['docker', 'load', '-q', '-i', archive])}`,
+      ({ image, archive, latest }) =>
+        `${shellJoin(['docker', 'image', 'inspect', image])} >/dev/null 2>&1 || ${shellJoin(['docker', 'load', '-q', '-i', archive])} >/dev/null\n` +
+        shellJoin(['docker', 'tag', image, latest]),
     )
     .join('\n');
   return `set -e

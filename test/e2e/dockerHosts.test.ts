@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { LATEST_IMAGES } from '../../sim';
 import { ssh } from '../helpers/deploy';
 import { measureFault, stopContainer, formatResult } from '../helpers/faults';
 import {
@@ -50,6 +51,14 @@ describe('sim-2P1D on hosts running dockerd and the Docker CLI', { timeout: 600_
       );
       assert.equal(runtime.trim(), 'omni-runc', h.name);
     }
+    // Hand-written inventories (the shipped sim ones, `deploy demo`) name the images `:latest`:
+    // a docker host has them under that name too, the same image as this checkout's tag.
+    const ids = await on(
+      'p0',
+      `docker image inspect --format '{{.Id}}' ${sim.cluster.sim.images.engine} ${LATEST_IMAGES.engine}`,
+    );
+    const [tagged, latest] = ids.trim().split('\n');
+    assert.ok(tagged && tagged === latest, ids);
     const plan = sim.plan;
     const r = await complete(proxyUrl(plan), 'completions', {
       model: plan.settings.served_model_name,
