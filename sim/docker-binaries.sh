@@ -9,15 +9,15 @@ set -euo pipefail
 ROOT=${OMNI_SIM_DOCKER_ROOT:-/var/lib/omni-deploy-sim/docker}
 PACKAGES=(docker.io containerd tini)
 
-# The candidate versions decide whether the folder is current: an apt upgrade of the mirror brings
-# a new extraction, an unchanged one costs one apt-cache call.
-want=$(apt-cache policy "${PACKAGES[@]}" | awk '/^[^ ]/ {p=$1} /Candidate:/ {print p, $2}')
-if [ -x "$ROOT/root/usr/sbin/dockerd" ] && [ "$(cat "$ROOT/versions" 2>/dev/null)" = "$want" ]; then
+# Extracted once, then kept (versions in $ROOT/versions): remove $ROOT to take newer packages.
+if [ -x "$ROOT/root/usr/sbin/dockerd" ] && [ -s "$ROOT/versions" ]; then
   exit 0
 fi
+versions() { apt-cache policy "${PACKAGES[@]}" | awk '/^[^ ]/ {p=$1} /Candidate:/ {print p, $2}'; }
+want=$(versions)
 if ! printf '%s\n' "$want" | grep -q 'docker.io: [0-9]'; then
   apt-get update -q
-  want=$(apt-cache policy "${PACKAGES[@]}" | awk '/^[^ ]/ {p=$1} /Candidate:/ {print p, $2}')
+  want=$(versions)
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
