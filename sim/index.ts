@@ -3,7 +3,7 @@
  * the one way in. The modules behind it each hold one concern (see sim/README.md, "From
  * TypeScript"); nothing outside sim/ imports them directly.
  */
-export { SIM_ENGINES, loadImagesScript, parseSimEngine, type SimEngine } from './containerEngine';
+export { loadImagesScript, parseSimEngine, type SimEngine } from './containerEngine';
 export { defaultDevices, defaultDeviceTable, deviceTableText, type NpuDevice } from './devices';
 export { SIM_MODEL_PATH } from './disks';
 export { powerOffHost, rebootHost, setDeviceTable, setEngineKnobs, setLink } from './faults';
