@@ -213,6 +213,7 @@ function startPool(jobs: Job[], opts: PoolOptions): Promise<FileResult[]> {
   const running = new Set<Job>();
   const results: FileResult[] = [];
   let lastStart = 0;
+  let lastExpectedMs = 0;
   let recheck: NodeJS.Timeout | undefined;
   const done = new Promise<FileResult[]>((resolve) => {
     const fill = () => {
@@ -224,12 +225,14 @@ function startPool(jobs: Job[], opts: PoolOptions): Promise<FileResult[]> {
           busyCores: opts.load.busyCores(ROOM.settleMs),
           cores: opts.load.cores,
           msSinceStart: Date.now() - lastStart,
+          lastExpectedMs,
         };
         if (!hasRoom(running.size, room)) {
           recheck = setTimeout(fill, 1000);
           break;
         }
         lastStart = Date.now();
+        lastExpectedMs = waiting[i]!.ms;
         const [job] = waiting.splice(i, 1);
         running.add(job!);
         void runFile(job!.file, job!.tier, opts.env, opts.lanes === 1).then((r) => {

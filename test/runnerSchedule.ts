@@ -40,9 +40,14 @@ export interface MachineRoom {
   cores: number;
   /** Since the last file started: a file's set-up burst (sim hosts, a deploy) shows only after it. */
   msSinceStart: number;
+  /** How long the last file started is expected to take (its time in the last run). */
+  lastExpectedMs: number;
 }
 
-/** A file starting now must leave this much of a core free, and wait this long after the last one. */
+/**
+ * A file starting now must leave this much of a core free, and wait this long after the last one
+ * started (at most: a quarter of the last one's expected time if that is shorter).
+ */
 export const ROOM = { headroomCores: 0.6, settleMs: 10_000 } as const;
 
 /**
@@ -53,5 +58,7 @@ export const ROOM = { headroomCores: 0.6, settleMs: 10_000 } as const;
  */
 export function hasRoom(running: number, room: MachineRoom | undefined): boolean {
   if (running === 0 || room === undefined) return true;
-  return room.msSinceStart >= ROOM.settleMs && room.busyCores <= room.cores - ROOM.headroomCores;
+  // A short file's burst is over sooner: a 2-second file does not hold the next one for 10 s.
+  const settle = Math.min(ROOM.settleMs, room.lastExpectedMs / 4);
+  return room.msSinceStart >= settle && room.busyCores <= room.cores - ROOM.headroomCores;
 }

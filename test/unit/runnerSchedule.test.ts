@@ -48,7 +48,12 @@ describe('test runner schedule', () => {
 });
 
 describe('test runner admission by machine load', () => {
-  const room = (busyCores: number, msSinceStart = 60_000) => ({ busyCores, cores: 2, msSinceStart });
+  const room = (busyCores: number, msSinceStart = 60_000, lastExpectedMs = 120_000) => ({
+    busyCores,
+    cores: 2,
+    msSinceStart,
+    lastExpectedMs,
+  });
 
   it('starts the first file whatever the load, and any file where the load cannot be read', () => {
     assert.equal(hasRoom(0, room(2)), true);
@@ -64,5 +69,11 @@ describe('test runner admission by machine load', () => {
   it('waits for the last start to settle before it judges the load', () => {
     assert.equal(hasRoom(1, room(0.2, 3_000)), false);
     assert.equal(hasRoom(1, room(0.2, 10_000)), true);
+  });
+
+  it('a short file holds the next one for a quarter of its expected time, not the whole settle', () => {
+    assert.equal(hasRoom(1, room(0.2, 600, 2_000)), true);
+    assert.equal(hasRoom(1, room(0.2, 400, 2_000)), false);
+    assert.equal(hasRoom(1, room(0.2, 9_000, 300_000)), false);
   });
 });
