@@ -208,14 +208,14 @@ interface PoolOptions {
  * takes the first job that may start next to those running, or waits for one to end. A single
  * lane streams each file's output as it comes; more lanes print a file's output whole when it ends.
  */
-function startPool(jobs: Job[], opts: PoolOptions): Promise<FileResult[]> {
+function runPool(jobs: Job[], opts: PoolOptions): Promise<FileResult[]> {
   const waiting = [...jobs];
   const running = new Set<Job>();
   const results: FileResult[] = [];
   let lastStart = 0;
   let lastExpectedMs = 0;
   let recheck: NodeJS.Timeout | undefined;
-  const done = new Promise<FileResult[]>((resolve) => {
+  return new Promise<FileResult[]>((resolve) => {
     const fill = () => {
       clearTimeout(recheck);
       for (;;) {
@@ -245,7 +245,6 @@ function startPool(jobs: Job[], opts: PoolOptions): Promise<FileResult[]> {
     };
     fill();
   });
-  return done;
 }
 
 /** One `temporal server start-dev` for the tier (in memory, headless, loopback only). */
@@ -367,7 +366,7 @@ async function main(): Promise<number> {
   const failed = (stage: Tier[]) => report.files.some((f) => stage.includes(f.tier) && f.exitCode !== 0);
   const fast = tiers.filter((t) => t !== 'e2e');
   const e2e = tiers.filter((t) => t === 'e2e');
-  const runStage = async (stage: Tier[], opts: Omit<PoolOptions, 'env' | 'lanes'> = {}) => {
+  const runStage = async (stage: Tier[], admitBy?: MachineLoad) => {
     const jobs = jobsOf(stage, times);
     if (jobs.length === 0) return;
     const lanes = stage.includes('e2e') ? LANES.e2e : LANES.fast;
@@ -385,7 +384,7 @@ async function main(): Promise<number> {
     if (stage.includes('e2e')) console.log(`== ${(await ensureImages()).summary}`);
     console.log(`== ${stage.join(' + ')}: ${jobs.length} files, up to ${lanes} at a time, longest first`);
     try {
-      report.files.push(...(await startPool(jobs, { lanes, env, ...opts })));
+      report.files.push(...(await runPool(jobs, { lanes, env, load: admitBy })));
     } finally {
       await temporal?.stop();
     }
@@ -401,7 +400,7 @@ async function main(): Promise<number> {
   // run slower here (24.1 min against 22.9): the machine is CPU-bound either way, and under
   // contention every file spends more CPU on its polls, retries and timeouts.
   await runStage(fast);
-  if (!failed(fast)) await runStage(e2e, { load: machine });
+  if (!failed(fast)) await runStage(e2e, machine);
   for (const tier of tiers) {
     const ran = report.files.filter((f) => f.tier === tier);
     if (ran.length === 0) continue;
