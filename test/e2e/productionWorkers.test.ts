@@ -64,11 +64,22 @@ function inventoryText(): string {
   return fs
     .readFileSync(path.join(CHECKOUT, 'inventories', 'sim-2P1D.yml'), 'utf8')
     .replaceAll('10.231.0.', `${ctx.subnet}.`)
-    .replace(/(ansible_ssh_private_key_file:).*/, `$1 '${ctx.dir}/client_key'`)
-    .replace(/(known_hosts_file:).*/, `$1 '${ctx.dir}/known_hosts'`)
+    .replace(/(ansible_ssh_private_key_file:).*/, `$1 '${machineSimDir()}/client_key'`)
+    .replace(/(known_hosts_file:).*/, `$1 '${machineSimDir()}/known_hosts'`)
     .replace(/(LOCAL_CODE_PATH:).*/, '$1 /srv/omni/code')
     .replace(/(LOG_PATH_IN_EXECUTOR:).*/, '$1 /srv/omni/logs')
     .replace(/(cluster_name:).*/, `$1 ${CLUSTER}`);
+}
+
+/**
+ * The sim's key and known_hosts folder as the worker machines see it: through HOST_CHECKOUT when
+ * it lies inside the checkout, since a checkout under /root is not there on the machines (each has
+ * its own /root). A clean clone under /root failed every deploy here: `cannot read the private key
+ * /root/…/client_key … on this worker (ENOENT)`.
+ */
+function machineSimDir(): string {
+  const rel = path.relative(REAL_CHECKOUT, fs.realpathSync(ctx.dir));
+  return rel.startsWith('..') || path.isAbsolute(rel) ? ctx.dir : path.join(HOST_CHECKOUT, rel);
 }
 
 /** The processes whose parent is `pid` (from /proc). */
