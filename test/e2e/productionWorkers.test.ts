@@ -75,11 +75,17 @@ function inventoryText(): string {
  * The sim's key and known_hosts folder as the worker machines see it: through HOST_CHECKOUT when
  * it lies inside the checkout, since a checkout under /root is not there on the machines (each has
  * its own /root). A clean clone under /root failed every deploy here: `cannot read the private key
- * /root/…/client_key … on this worker (ENOENT)`.
+ * /root/…/client_key … on this worker (ENOENT)`; and, in a fresh clone, realpath of the not yet
+ * created folder failed the suite's set-up.
  */
 function machineSimDir(): string {
-  const rel = path.relative(REAL_CHECKOUT, fs.realpathSync(ctx.dir));
-  return rel.startsWith('..') || path.isAbsolute(rel) ? ctx.dir : path.join(HOST_CHECKOUT, rel);
+  // The folder need not exist yet (sim up creates it): compare paths, not realpaths of it.
+  const dir = path.resolve(ctx.dir);
+  for (const root of [CHECKOUT, REAL_CHECKOUT]) {
+    const rel = path.relative(root, dir);
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return path.join(HOST_CHECKOUT, rel);
+  }
+  return ctx.dir;
 }
 
 /** The processes whose parent is `pid` (from /proc). */
