@@ -8,6 +8,7 @@ import {
   managedFolderViolations,
 } from '../shared/hostPaths';
 import { stateDir } from '../shared/paths';
+import { HONOURED_LB_SDKS, LB_SDK_BALANCE, type LbSdk } from '../shared/proxyBalance';
 import { EXTRA_VARS_FILE, InventoryError, type InventoryProblem } from './errors';
 import {
   APPLICABLE,
@@ -195,6 +196,7 @@ function resolveSettings(
     }
   }
   checkExecutorFolders(loader, scope, settings);
+  checkBalancers(loader, scope, settings);
   // Catalogue order, so the plan's JSON does not depend on where a setting was written.
   return Object.fromEntries(
     SETTING_KEYS.filter((k) => k in settings).map((k) => [k, settings[k]]),
@@ -241,6 +243,21 @@ function checkExecutorFolders(loader: Loader, scope: VarScope, settings: Record<
       if (origin) loader.at(origin, formatPathViolation(v));
       else loader.atPath(['all', 'vars', key], `${key} (default ${folder}): ${formatPathViolation(v)}`);
     }
+  }
+}
+
+/** In the default proxy, a balancer module it cannot honour is refused, not quietly replaced. */
+function checkBalancers(loader: Loader, scope: VarScope, settings: Record<string, unknown>): void {
+  if ((settings.proxy_mode ?? 'njs') !== 'njs') return;
+  for (const key of ['PREFILL_LB_SDK', 'DECODE_LB_SDK'] as const) {
+    const name = settings[key];
+    if (typeof name !== 'string' || !(name in LB_SDK_BALANCE) || LB_SDK_BALANCE[name as LbSdk]) continue;
+    const message =
+      `${name} is one of omniinfer's own balancer modules, which the default proxy (proxy_mode: njs) ` +
+      `cannot honour; use ${HONOURED_LB_SDKS.join(', ')}, or proxy_mode: seed to run omniinfer's proxy`;
+    const origin = scope.origin(key);
+    if (origin) loader.at(origin, message);
+    else loader.atPath(['all', 'vars', key], `${key}: ${message}`);
   }
 }
 

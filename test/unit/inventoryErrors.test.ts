@@ -188,6 +188,16 @@ describe('malformed extra vars', () => {
     ]);
   });
 
+  it("refuses a balancer module the default proxy cannot honour, and accepts it for omniinfer's own proxy", () => {
+    assert.deepEqual(problemsOf(base, { DECODE_LB_SDK: 'length_balance' }), [
+      "-e DECODE_LB_SDK: length_balance is one of omniinfer's own balancer modules, which the default proxy (proxy_mode: njs) cannot honour; use pd_score_balance, weighted_least_active, prefill_score_balance, least_total_load, least_conn, round_robin, or proxy_mode: seed to run omniinfer's proxy",
+    ]);
+    assert.equal(
+      loadInventory(base, { DECODE_LB_SDK: 'length_balance', proxy_mode: 'seed' }).settings.DECODE_LB_SDK,
+      'length_balance',
+    );
+  });
+
   it('refuses a password on the command line', () => {
     assert.deepEqual(problemsOf(base, { ansible_password: 'secret' }), [
       '-e ansible_password: passwords cannot come from the command line: set ansible_password in the inventory',

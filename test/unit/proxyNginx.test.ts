@@ -15,6 +15,7 @@ import {
 } from '../../src/plan/proxy';
 import { failureWindow, runLoad } from '../../src/loadgen';
 import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/waitFor';
 
 /**
  * The generated proxy on the real Debian nginx + njs 0.7.9, in front of fake engines on
@@ -113,21 +114,35 @@ function prefillHandler(name: string) {
   return (req: Recorded, res: http.ServerResponse) => {
     if (req.url === '/v1/models')
       return json(res, 200, { object: 'list', data: [{ id: 'deepseek', owned_by: name }] });
-    const body = JSON.parse(req.body) as { model?: string };
+    const body = JSON.parse(req.body) as { model?: string; prefill_ms?: number };
     if (body.model === 'no-such-model') {
       return json(res, 404, { error: { message: 'The model `no-such-model` does not exist.', code: 404 } });
     }
-    json(res, 200, {
-      id: `cmpl-${name}`,
-      choices: [{ index: 0, text: 'x', finish_reason: 'length' }],
-      kv_transfer_params: { remote_engine_id: name, remote_block_ids: [1, 2, 3], do_remote_decode: false },
-    });
+    // `prefill_ms` in the request: a long prompt that keeps this server busy that long.
+    setTimeout(
+      () =>
+        res.destroyed ||
+        json(res, 200, {
+          id: `cmpl-${name}`,
+          choices: [{ index: 0, text: 'x', finish_reason: 'length' }],
+          kv_transfer_params: {
+            remote_engine_id: name,
+            remote_block_ids: [1, 2, 3],
+            do_remote_decode: false,
+          },
+        }),
+      body.prefill_ms ?? 0,
+    );
   };
 }
 
 function decodeHandler(name: string) {
   return (req: Recorded, res: http.ServerResponse) => {
-    const body = JSON.parse(req.body) as { stream?: boolean; kv_transfer_params?: unknown };
+    const body = JSON.parse(req.body) as {
+      stream?: boolean;
+      kv_transfer_params?: unknown;
+      decode_ms?: number;
+    };
     if (body.kv_transfer_params === undefined)
       return json(res, 400, { error: { message: 'kv_transfer_params missing' } });
     if (!body.stream) {
@@ -138,7 +153,8 @@ function decodeHandler(name: string) {
           id: `cmpl-${name}`,
           choices: [{ index: 0, text: 'decoded', finish_reason: 'stop' }],
         });
-      if (decodeDelayMs > 0) return void setTimeout(answer, decodeDelayMs);
+      const delay = body.decode_ms ?? decodeDelayMs;
+      if (delay > 0) return void setTimeout(answer, delay);
       return answer();
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
@@ -562,6 +578,48 @@ describe('global proxy on real nginx + njs', () => {
     } finally {
       decodeDelayMs = 0;
       await (reviving ?? dying?.then(() => revive(d0)));
+    }
+  });
+
+  /**
+   * One long request holds a server of `role`, then four short ones follow one after another:
+   * which servers served the short ones. Two nginx workers, so least_conn must share its counts.
+   */
+  const shortOnesBehindALongOne = async (role: 'prefill' | 'decode', config: ProxyConfigSpec) => {
+    await reloadTo({ ...config, workerProcesses: 2 });
+    clear();
+    const long = request(
+      port,
+      'POST',
+      '/v1/completions',
+      JSON.stringify({ prompt: 'long', [`${role}_ms`]: 1500 }),
+    );
+    const group = role === 'prefill' ? prefill : decode;
+    const busy = await waitFor(() => group.find((f) => f.requests.length === 1), {
+      timeout: 5000,
+      interval: 10,
+      what: `the long request to reach a ${role} server`,
+    });
+    for (let i = 0; i < 4; i++)
+      assert.equal((await request(port, 'POST', '/v1/completions', '{"prompt":"short"}')).status, 200);
+    assert.equal((await long).status, 200);
+    return { onBusy: busy.requests.length - 1, total: group.reduce((n, f) => n + f.requests.length, 0) };
+  };
+
+  it('least_conn (the default PREFILL_LB_SDK/DECODE_LB_SDK) sends requests past a busy server; round-robin does not', async () => {
+    const leastConn = { ...spec, balance: { prefill: 'least_conn', decode: 'least_conn' } } as const;
+    assert.match(
+      renderProxyConfig(leastConn).nginxConf,
+      /upstream prefill_servers \{\n {4}zone prefill_servers 64k;\n {4}least_conn;/,
+    );
+    try {
+      for (const role of ['prefill', 'decode'] as const) {
+        assert.deepEqual(await shortOnesBehindALongOne(role, leastConn), { onBusy: 0, total: 5 }, role);
+        const rr = await shortOnesBehindALongOne(role, spec);
+        assert.ok(rr.onBusy >= 1, `round-robin sent none of the short ${role} requests to the busy server`);
+      }
+    } finally {
+      await reloadTo(spec);
     }
   });
 

@@ -8,6 +8,7 @@ import {
   probeUpstreamName,
   type Role,
 } from './pdNjs';
+import type { ProxyBalance } from '../../shared/proxyBalance';
 import type { ProxyConfig, ProxyConfigSpec } from './types';
 
 export const DEBIAN_JS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
@@ -84,9 +85,25 @@ function checkDrained(spec: ProxyConfigSpec): Set<string> {
   return drained;
 }
 
-function upstream(name: string, servers: string[], drained: Set<string>): string[] {
+/** Shared memory for one group's balancer state (connection counts, failures): 64 KiB holds ~500 servers. */
+const ZONE_SIZE = '64k';
+
+function upstream(
+  name: string,
+  servers: string[],
+  drained: Set<string>,
+  balance: ProxyBalance = 'round_robin',
+): string[] {
   return [
     `  upstream ${name} {`,
+    ...(balance === 'least_conn'
+      ? [
+          // Each request goes to the server with the fewest requests in flight. The zone shares
+          // the counts among nginx's worker processes: without it each worker counts only its own.
+          `    zone ${name} ${ZONE_SIZE};`,
+          '    least_conn;',
+        ]
+      : []),
     // Passive checks: one failed connection (refused, timed out) takes a server out for 5 s, then
     // one request tries it again. `down`: drained by a regenerated config.
     ...servers.map(
@@ -185,9 +202,9 @@ export function renderProxyConfig(spec: ProxyConfigSpec): ProxyConfig {
     '  proxy_next_upstream error timeout http_502 http_503;',
     `  proxy_next_upstream_timeout ${NEXT_UPSTREAM_TIMEOUT};`,
     '',
-    ...upstream('prefill_servers', spec.prefill, drained),
+    ...upstream('prefill_servers', spec.prefill, drained, spec.balance?.prefill),
     '',
-    ...upstream('decode_servers', spec.decode, drained),
+    ...upstream('decode_servers', spec.decode, drained, spec.balance?.decode),
     '',
     ...probeUpstreams('prefill', serving(spec.prefill)),
     ...probeUpstreams('decode', serving(spec.decode)),

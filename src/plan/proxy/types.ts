@@ -1,3 +1,5 @@
+import type { ProxyBalance } from '../../shared/proxyBalance';
+
 /**
  * What the global proxy generator needs: the listen port, the upstream API servers and where
  * things live on the proxy host. Narrow and JSON-serialisable; the Plan's ProxySpec maps to it.
@@ -27,6 +29,12 @@ export interface ProxyConfigSpec {
   requestTimeoutSeconds?: number;
   /** Default: Debian's `/usr/lib/nginx/modules/ngx_http_js_module.so`. */
   jsModulePath?: string;
+  /**
+   * How each group picks a server (default round-robin, nginx's own default): `least_conn` sends a
+   * request to the server with the fewest in flight, the default proxy's reading of omniinfer's
+   * load-aware PREFILL_LB_SDK / DECODE_LB_SDK modules (src/inventory/balance.ts).
+   */
+  balance?: { prefill: ProxyBalance; decode: ProxyBalance };
   /** `daemon off`, for a proxy that is the container's main process or a test's child. */
   foreground?: boolean;
   /** Default `auto`. */

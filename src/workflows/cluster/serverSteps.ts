@@ -15,6 +15,7 @@ import {
   renderProxyConfig,
   renderSeedProxyScript,
 } from '../../plan/proxy';
+import { proxyBalance } from '../../shared/proxyBalance';
 import type { Plan, PlanHost } from '../../plan/types';
 import { hostRef } from '../common';
 import { launchScriptPath, owner, planHost, runDir, stopScriptPath } from './steps';
@@ -198,6 +199,10 @@ export function proxyInput(plan: Plan, drained: readonly string[] = []): ProxyIn
     prefill: plan.proxy.prefillUpstreams,
     decode: plan.proxy.decodeUpstreams,
     drained: [...drained],
+    balance: {
+      prefill: proxyBalance(plan.proxy.prefillLbSdk),
+      decode: proxyBalance(plan.proxy.decodeLbSdk),
+    },
     logDir: host.logDir,
     runDir: run,
     njsPath: `${dir}/pd.js`,
