@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../shared/paths';
+import { registerBenchCommand } from './commands/bench';
 import { registerClusterCommands } from './commands/cluster';
 import { registerDemoCommand } from './commands/demo';
 import { registerLogsCommands } from './commands/logs';
@@ -36,6 +37,7 @@ export function buildProgram(output: ProgramOutput = {}): Command {
   registerDemoCommand(program);
   registerClusterCommands(program);
   registerPlanCommand(program);
+  registerBenchCommand(program);
   registerLogsCommands(program);
   registerServerCommands(program);
   registerSimCommands(program);
