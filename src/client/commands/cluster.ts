@@ -2,11 +2,19 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { hostname } from 'node:os';
 import { durationOption, positiveInt } from '../options';
 import type { ClusterFlags, RestartFlags, StartFlags } from '../actions/cluster';
+import type { TopFlags } from '../actions/top';
 
 // Each command's implementation is loaded when it runs (see main.ts), so `deploy status` does not
 // pay for what `deploy start` needs.
 const actions = (): typeof import('../actions/cluster') => require('../actions/cluster');
 const status = (): typeof import('../actions/status') => require('../actions/status');
+const top = (): typeof import('../actions/top') => require('../actions/top');
+
+function topInterval(value: string): number {
+  const ms = durationOption(value);
+  if (ms < 500 || ms > 60_000) throw new InvalidArgumentError('must be between 0.5s and 60s');
+  return ms;
+}
 
 const csv = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -54,6 +62,17 @@ export function registerClusterCommands(program: Command): void {
     .option('--json', 'machine-readable status')
     .action(async (cluster: string | undefined, flags: ClusterFlags & { json?: boolean }) => {
       process.exitCode = await status().showStatus(cluster, flags);
+    });
+
+  clusterArg(program.command('top'))
+    .description(
+      "live load of every prefill instance and decode DP rank, from the engines' own /metrics: running and waiting requests, KV-cache use, request and token rates, TTFT and ITL p90 over the last interval",
+    )
+    .option('--interval <duration>', 'between two refreshes (0.5s to 60s)', topInterval, 2000)
+    .option('--count <n>', 'stop after this many refreshes', positiveInt)
+    .option('--json', 'one sample (two scrapes an interval apart) as JSON')
+    .action(async (cluster: string | undefined, flags: TopFlags) => {
+      process.exitCode = await top().showTop(cluster, flags);
     });
 
   clusterArg(program.command('retry'))

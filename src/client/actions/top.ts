@@ -1,0 +1,97 @@
+import * as http from 'node:http';
+import logUpdate from 'log-update';
+import { clusterWorkflowId } from '../../shared/ids';
+import { engineWindow, readEngineScrape, type EngineScrape } from '../../top/engineLoad';
+import { topTargets, type TopTarget } from '../../top/targets';
+import { renderTop, type TopRow, type TopView } from '../../top/view';
+import { planQuery } from '../../workflows/cluster/messages';
+import { withClient } from '../temporalClient';
+import { resolveCluster } from './status';
+
+export interface TopFlags {
+  inventory?: string;
+  json?: boolean;
+  /** ms between two scrapes. */
+  interval: number;
+  /** Stop after this many refreshes (tests, scripts); default: until Ctrl-C. */
+  count?: number;
+}
+
+const SCRAPE_TIMEOUT_MS = 1500;
+
+/** One GET of a server's /metrics: its text, or why there is none. */
+function fetchMetrics(server: string): Promise<{ text: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = http.get(`http://${server}/metrics`, { timeout: SCRAPE_TIMEOUT_MS }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? { text } : { error: `HTTP ${res.statusCode}` }));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+  });
+}
+
+type Scrape = EngineScrape | { error: string };
+
+async function scrapeAll(targets: TopTarget[]): Promise<Scrape[]> {
+  return Promise.all(
+    targets.map(async (t) => {
+      const got = await fetchMetrics(t.server);
+      if ('error' in got) return got;
+      return readEngineScrape(got.text, Date.now()) ?? { error: 'no vLLM metrics in its /metrics' };
+    }),
+  );
+}
+
+function viewOf(cluster: string, targets: TopTarget[], before: Scrape[] | undefined, now: Scrape[]): TopView {
+  const rows: TopRow[] = targets.map((t, i) => {
+    const cur = now[i]!;
+    if ('error' in cur) return { ...t, error: cur.error };
+    const prev = before?.[i];
+    return { ...t, load: engineWindow(prev && !('error' in prev) ? prev : undefined, cur) };
+  });
+  const windows = rows.map((r) => r.load?.windowMs ?? 0).filter((ms) => ms > 0);
+  return {
+    cluster,
+    at: new Date().toISOString(),
+    windowMs: windows.length ? Math.round(windows.reduce((a, b) => a + b) / windows.length) : 0,
+    rows,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `deploy top`: every API server's load from its own /metrics (vLLM's metrics), refreshed every
+ * interval; rates and p90s are over the last interval. The engines are scraped from this machine,
+ * like the seed's executor reaches them; `--json` prints one sample (two scrapes an interval apart).
+ */
+export async function showTop(cluster: string | undefined, flags: TopFlags): Promise<number> {
+  const { name, targets } = await withClient(async (client) => {
+    const name = await resolveCluster(client, cluster, flags.inventory);
+    const plan = await client.workflow.getHandle(clusterWorkflowId(name)).query(planQuery);
+    return { name, targets: topTargets(plan) };
+  });
+  let before = await scrapeAll(targets);
+  if (flags.json) {
+    await sleep(flags.interval);
+    console.log(JSON.stringify(viewOf(name, targets, before, await scrapeAll(targets)), null, 2));
+    return 0;
+  }
+  const tty = process.stdout.isTTY === true;
+  let shown = 0;
+  const show = (view: TopView) => (tty ? logUpdate(renderTop(view)) : console.log(`${renderTop(view)}\n`));
+  show(viewOf(name, targets, undefined, before));
+  while (flags.count === undefined || shown < flags.count) {
+    await sleep(flags.interval);
+    const now = await scrapeAll(targets);
+    show(viewOf(name, targets, before, now));
+    before = now;
+    shown++;
+  }
+  if (tty) logUpdate.done();
+  return 0;
+}

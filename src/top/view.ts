@@ -1,0 +1,49 @@
+import type { EngineWindow } from './engineLoad';
+import type { TopTarget } from './targets';
+
+/** One row of `deploy top`: the server, and its load or why it has none. */
+export interface TopRow extends TopTarget {
+  load?: EngineWindow;
+  /** The scrape failed: `ECONNREFUSED`, `timeout`, `HTTP 404`, `no vLLM metrics`. */
+  error?: string;
+}
+
+export interface TopView {
+  cluster: string;
+  /** ISO 8601, when the last scrape round ended. */
+  at: string;
+  windowMs: number;
+  rows: TopRow[];
+}
+
+const num = (v: number | undefined, digits = 0) => (v === undefined ? '-' : v.toFixed(digits));
+
+/** A plain-text table (fixed-width columns), the same on a TTY and in a pipe. */
+export function renderTop(view: TopView): string {
+  const head = ['UNIT', 'SERVER', 'RUN', 'WAIT', 'KV%', 'REQ/S', 'TOK/S', 'TTFT p90 ms', 'ITL p90 ms'];
+  const rows = view.rows.map((r) => {
+    const unit = r.dpRank === undefined ? r.unit : `${r.unit}/dp${r.dpRank}`;
+    if (!r.load) return [unit, r.server, `no metrics: ${r.error ?? 'unknown'}`];
+    const l = r.load;
+    return [
+      unit,
+      r.server,
+      num(l.running),
+      num(l.waiting),
+      num(l.kvUsage * 100, 1),
+      num(l.requestRate, 1),
+      num(l.generationRate, 0),
+      num(l.ttftP90Ms, 0),
+      num(l.itlP90Ms, 1),
+    ];
+  });
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.filter((r) => r.length > 3).map((r) => r[i]!.length)),
+  );
+  const line = (cells: string[]) =>
+    cells.length === 3 && cells !== head
+      ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]!.padEnd(widths[1]!)}  ${cells[2]}`
+      : cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const window = view.windowMs > 0 ? `over the last ${(view.windowMs / 1000).toFixed(1)} s` : 'first sample';
+  return [`${view.cluster} at ${view.at} (${window})`, line(head), ...rows.map(line)].join('\n');
+}
