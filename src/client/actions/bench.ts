@@ -173,6 +173,7 @@ export async function benchCluster(cluster: string | undefined, flags: BenchFlag
       ...(bar ? { onProgress: (p) => bar(progressLine(p)) } : {}),
     });
     bar?.clear();
+    bar?.done();
     const { result } = report;
     if (flags.json) console.log(JSON.stringify(result, null, 2));
     else console.log(formatReport(result));
@@ -183,7 +184,10 @@ export async function benchCluster(cluster: string | undefined, flags: BenchFlag
       fs.writeFileSync(plot.file, await renderPlot(plotSpec(report.requests, title), plot.format));
       say(`plot: ${plot.file}`);
     }
-    if (result.interrupted) return 130;
+    if (result.interrupted) {
+      console.error('interrupted: the report covers what was sent before Ctrl-C (aborted requests failed)');
+      return 130;
+    }
     if (result.completed === 0) {
       const causes = Object.entries(result.failure_causes).map(([cause, n]) => `${cause} ×${n}`);
       throw new Error(
@@ -195,6 +199,7 @@ export async function benchCluster(cluster: string | undefined, flags: BenchFlag
     return 0;
   } finally {
     bar?.clear();
+    bar?.done(); // the cursor back
     process.off('SIGINT', onSigint);
   }
 }
