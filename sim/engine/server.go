@@ -40,6 +40,7 @@ func (e *engine) serve() int {
 		writeJSON(w, 200, map[string]any{"version": simVllmVersion})
 	})
 	mux.HandleFunc("/v1/models", e.handleModels)
+	mux.HandleFunc("/metrics", e.handleMetrics)
 	mux.HandleFunc("/v1/completions", func(w http.ResponseWriter, r *http.Request) { e.handleGenerate(w, r, false) })
 	mux.HandleFunc("/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { e.handleGenerate(w, r, true) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -180,23 +181,61 @@ func (e *engine) handleGenerate(w http.ResponseWriter, r *http.Request, chat boo
 		omni["prefill"], omni["decode"] = nil, nil
 		summary = fmt.Sprintf("[standalone %s:%d]", me.Host, e.port)
 	}
+	promptTokens := countTokens(prompt)
+	if promptTokens+maxTokens > e.maxModelLen {
+		apiError(w, 400, "BadRequestError", fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.", e.maxModelLen, promptTokens+maxTokens, promptTokens, maxTokens))
+		return
+	}
+	arrival := time.Now()
 	if ms := e.knobs.float("SIM_ENGINE_SLOW_MS", 0); ms > 0 {
 		time.Sleep(time.Duration(ms * float64(time.Millisecond)))
+	}
+	// The request runs through the performance model (core.go): prefill, KV pull, decode steps.
+	sr := newRequest(reqID, promptTokens, maxTokens, e.role == "decode", arrival)
+	if msg := e.core.submit(sr); msg != "" {
+		apiError(w, 400, "BadRequestError", msg)
+		return
+	}
+	ctx := r.Context()
+	// wait blocks until the request has more than `seen` tokens or ended; false: it will not
+	// produce them (the client went away, or the engine refused it).
+	wait := func(seen int) (int, bool) {
+		for {
+			n, finished, refused := e.core.progress(sr)
+			if refused != "" {
+				return n, false
+			}
+			if n > seen || finished {
+				return n, n > seen || finished && n >= maxTokens
+			}
+			select {
+			case <-sr.notify:
+			case <-ctx.Done():
+				e.core.abort(sr)
+				return n, false
+			}
+		}
 	}
 	tokens := make([]string, maxTokens)
 	tokens[0] = " " + summary
 	for i := 1; i < maxTokens; i++ {
 		tokens[i] = " tok" + strconv.Itoa(i)
 	}
-	promptTokens := len(strings.Fields(prompt))
 	usage := map[string]any{"prompt_tokens": promptTokens, "completion_tokens": maxTokens, "total_tokens": promptTokens + maxTokens}
 	created := time.Now().Unix()
 	object, id := "text_completion", "cmpl-"+reqID
 	if chat {
 		object, id = "chat.completion", "chatcmpl-"+reqID
 	}
-	defer e.countRequest()
 	if !stream {
+		for n := 0; n < maxTokens; {
+			var ok bool
+			if n, ok = wait(n); !ok {
+				e.answerFailed(w, sr, false)
+				return
+			}
+		}
+		defer e.countRequest()
 		choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": "length", "stop_reason": nil}
 		if chat {
 			choice["message"] = map[string]any{"role": "assistant", "content": strings.Join(tokens, ""), "tool_calls": []any{}}
@@ -211,6 +250,8 @@ func (e *engine) handleGenerate(w http.ResponseWriter, r *http.Request, chat boo
 		writeJSON(w, 200, resp)
 		return
 	}
+	// Streamed: one chunk per token, each sent when the engine step that made it ends. The
+	// status line goes out first, as vLLM's StreamingResponse sends it before the first chunk.
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(200)
@@ -222,35 +263,39 @@ func (e *engine) handleGenerate(w http.ResponseWriter, r *http.Request, chat boo
 			flusher.Flush()
 		}
 	}
-	tokenDelay := time.Duration(e.knobs.float("SIM_ENGINE_TOKEN_MS", 0) * float64(time.Millisecond))
 	if chat {
 		object = "chat.completion.chunk"
 	}
-	for i, t := range tokens {
-		var finish any
-		if i == len(tokens)-1 {
-			finish = "length"
+	for sent := 0; sent < maxTokens; {
+		n, ok := wait(sent)
+		if !ok {
+			e.answerFailed(w, sr, true)
+			return
 		}
-		choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finish}
-		if chat {
-			delta := map[string]any{"content": t}
-			if i == 0 {
-				delta["role"] = "assistant"
+		for ; sent < n && sent < maxTokens; sent++ {
+			var finish any
+			if sent == maxTokens-1 {
+				finish = "length"
 			}
-			choice["delta"] = delta
-		} else {
-			choice["text"] = t
-		}
-		chunk := map[string]any{"id": id, "object": object, "created": created, "model": e.served,
-			"choices": []any{choice}, "omni_sim": omni}
-		if kvOut != nil && i == len(tokens)-1 {
-			chunk["kv_transfer_params"] = kvOut
-		}
-		send(chunk)
-		if tokenDelay > 0 {
-			time.Sleep(tokenDelay)
+			choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finish}
+			if chat {
+				delta := map[string]any{"content": tokens[sent]}
+				if sent == 0 {
+					delta["role"] = "assistant"
+				}
+				choice["delta"] = delta
+			} else {
+				choice["text"] = tokens[sent]
+			}
+			chunk := map[string]any{"id": id, "object": object, "created": created, "model": e.served,
+				"choices": []any{choice}, "omni_sim": omni}
+			if kvOut != nil && sent == maxTokens-1 {
+				chunk["kv_transfer_params"] = kvOut
+			}
+			send(chunk)
 		}
 	}
+	defer e.countRequest()
 	if streamOpts.IncludeUsage {
 		send(map[string]any{"id": id, "object": object, "created": created, "model": e.served, "choices": []any{}, "usage": usage})
 	}
@@ -258,6 +303,32 @@ func (e *engine) handleGenerate(w http.ResponseWriter, r *http.Request, chat boo
 	if flusher != nil {
 		flusher.Flush()
 	}
+}
+
+// answerFailed ends a request the engine will not finish: refused (its KV need exceeds the
+// cache) or abandoned by its client (nothing to answer).
+func (e *engine) answerFailed(w http.ResponseWriter, sr *simRequest, streaming bool) {
+	_, _, refused := e.core.progress(sr)
+	if refused == "" {
+		return
+	}
+	if !streaming {
+		apiError(w, 400, "BadRequestError", refused)
+		return
+	}
+	b, _ := json.Marshal(map[string]any{"object": "error", "message": refused, "type": "BadRequestError", "param": nil, "code": 400})
+	fmt.Fprintf(w, "data: %s\n\ndata: [DONE]\n\n", b)
+}
+
+// handleMetrics is vLLM's GET /metrics: its V1 metrics in Prometheus' text format (metrics.go).
+func (e *engine) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	running, waiting, usage := e.core.load()
+	var b strings.Builder
+	e.core.mu.Lock()
+	e.core.metrics.write(&b, running, waiting, usage)
+	e.core.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = io.WriteString(w, b.String())
 }
 
 // countRequest implements "die after N requests": the Nth answer is delivered, then the

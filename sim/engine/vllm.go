@@ -53,6 +53,8 @@ type engine struct {
 	clusterID   string
 	knobs       *knobs
 	listener    net.Listener
+	cfg         engineConfig
+	core        *engineCore
 }
 
 func vllmMain(argv []string) int {
@@ -128,6 +130,9 @@ func (e *engine) run() int {
 	logAt("INFO", "core.py:68", "Initializing a V1 LLM engine (v%s) with config: model='%s', served_model_name=%s, max_seq_len=%d, tensor_parallel_size=%d, data_parallel_size=%d, role=%s, kv_rank=%d",
 		simVllmVersion, e.model, e.served, e.maxModelLen, e.args.intOr("tensor-parallel-size", 1), e.dpSize, e.role, e.kvRank)
 	time.Sleep(time.Duration(delay * float64(time.Second)))
+	if msg := e.startCore(); msg != "" {
+		return fatal("kv_cache_utils.py:578", msg)
+	}
 	switch e.knobs.get("SIM_ENGINE_FAULT") {
 	case "die-at-start":
 		return fatal("core.py:390", "RuntimeError: simulated engine failure during start-up (SIM_ENGINE_FAULT=die-at-start)")
@@ -416,4 +421,54 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// startCore sizes the KV cache and starts the performance model (core.go). Like vLLM, an engine
+// whose KV cache cannot hold one request of max_model_len tokens does not start.
+func (e *engine) startCore() string {
+	e.cfg = configFromArgs(e.args, e.maxModelLen)
+	cache := paramCache{every: 50 * time.Millisecond, read: func() perfParams {
+		e.knobs.reload()
+		return readParams(e.knobs, e.cfg)
+	}}
+	p := cache.get()
+	if need := blocksFor(p, e.maxModelLen); need > p.KVBlocks {
+		gib := func(blocks int) float64 { return float64(blocks*p.BlockSize) * p.KVBytesPerToken / (1 << 30) }
+		return fmt.Sprintf("ValueError: To serve at least one request with the models's max seq len (%d), (%.2f GiB KV cache is needed, which is larger than the available KV cache memory (%.2f GiB). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine.", e.maxModelLen, gib(need), gib(p.KVBlocks))
+	}
+	logAt("INFO", "kv_cache_utils.py:634", "GPU KV cache size: %d tokens", p.KVBlocks*p.BlockSize)
+	logAt("INFO", "kv_cache_utils.py:637", "Maximum concurrency for %d tokens per request: %.2fx", e.maxModelLen, float64(p.KVBlocks*p.BlockSize)/float64(e.maxModelLen))
+	m := newVllmMetrics(e.served, e.dpRank, e.maxModelLen, e.cacheInfo(p), time.Now())
+	e.core = newEngineCore(cache.get, m)
+	e.core.start()
+	return ""
+}
+
+// cacheInfo: the labels of vllm:cache_config_info (vLLM's CacheConfig fields the simulator knows).
+func (e *engine) cacheInfo(p perfParams) map[string]string {
+	pyBool := func(b bool) string {
+		if b {
+			return "True"
+		}
+		return "False"
+	}
+	override := "None"
+	if e.cfg.gpuBlocks > 0 {
+		override = strconv.Itoa(e.cfg.gpuBlocks)
+	}
+	util := 0.9
+	if u, ok := e.args.Float["gpu-memory-utilization"]; ok {
+		util = u
+	}
+	dtype := e.args.Str["kv-cache-dtype"]
+	if dtype == "" {
+		dtype = "auto"
+	}
+	return map[string]string{
+		"block_size": strconv.Itoa(p.BlockSize), "cache_dtype": dtype, "calculate_kv_scales": "False",
+		"cpu_offload_gb": "0", "enable_prefix_caching": pyBool(!e.args.Bool["no-enable-prefix-caching"]),
+		"gpu_memory_utilization": pyRepr(util), "is_attention_free": "False", "num_cpu_blocks": "0",
+		"num_gpu_blocks": strconv.Itoa(p.KVBlocks), "num_gpu_blocks_override": override,
+		"prefix_caching_hash_algo": "builtin", "sliding_window": "None", "swap_space": "4",
+	}
 }
