@@ -184,7 +184,11 @@ export function parseGoodput(pairs: readonly string[]): Slo {
   const slo: Slo = {};
   for (const pair of pairs.flatMap((p) => p.split(',')).filter(Boolean)) {
     const m = /^(\w+):([^:]+)$/.exec(pair.trim());
-    if (!m) throw new Error(`--goodput: expected KEY:MS pairs like ttft:500 tpot:50, not ${pair}`);
+    if (!m) {
+      // A variadic option takes the words after it: a cluster name there is read as an SLO.
+      const hint = pair.includes(':') ? '' : ' (name the cluster before --goodput)';
+      throw new Error(`--goodput: expected KEY:MS pairs like ttft:500 tpot:50, not ${pair}${hint}`);
+    }
     const [, name, ms] = m;
     if (!(GOODPUT_METRICS as readonly string[]).includes(name!))
       throw new Error(`--goodput: ${name} is not one of ${GOODPUT_METRICS.join(', ')}`);
