@@ -10,6 +10,11 @@ export const MAX_REQUEST_RATE = 1000;
 export interface BenchOptions {
   /** The completions URL (…/v1/completions or …/v1/chat/completions); loopback or the simulated cluster. */
   url: string;
+  /**
+   * The URL is a deployed cluster's own proxy, taken from its workflow: allowed whatever its
+   * address. Any other URL must be loopback or the simulated cluster's range.
+   */
+  clusterProxy?: boolean;
   /** Default: the first model the endpoint's /v1/models lists (as vLLM). */
   model?: string;
   /** Requests to send; default 1000 (vLLM's), or up to 100 000 within `durationMs`. */
@@ -66,10 +71,18 @@ export interface BenchProgress {
 export interface CheckedOptions extends Required<
   Omit<
     BenchOptions,
-    'model' | 'durationMs' | 'maxConcurrency' | 'datasetPath' | 'onStart' | 'onProgress' | 'signal'
+    | 'model'
+    | 'durationMs'
+    | 'maxConcurrency'
+    | 'datasetPath'
+    | 'onStart'
+    | 'onProgress'
+    | 'signal'
+    | 'clusterProxy'
   >
 > {
   model?: string;
+  clusterProxy?: boolean;
   durationMs?: number;
   maxConcurrency?: number;
   datasetPath?: string;
@@ -151,6 +164,7 @@ export function checkOptions(o: BenchOptions): CheckedOptions {
     ...(o.onStart ? { onStart: o.onStart } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.clusterProxy ? { clusterProxy: true } : {}),
   };
 }
 

@@ -126,7 +126,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const o = checkOptions(options);
-  const url = checkBenchTarget(o.url);
+  const url = o.clusterProxy ? new URL(o.url) : checkBenchTarget(o.url);
   const chat = /\/chat\/completions\/?$/.test(url.pathname);
   if (!chat && !/\/completions\/?$/.test(url.pathname))
     throw new Error(`${url.href} is not a completions endpoint (…/v1/completions or …/v1/chat/completions)`);

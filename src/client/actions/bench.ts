@@ -116,7 +116,10 @@ async function clusterTarget(
         `${name} has no proxy endpoint yet (stage ${status.stage}); see \`deploy status ${name}\``,
       );
     const model = plan.prefill[0]?.engine.servedModelName ?? plan.settings.served_model_name;
-    return { cluster: name, url: urlTarget(proxy, endpoint), model };
+    // The cluster's own proxy may be anywhere: no range check, unlike --url.
+    const url = new URL(proxy);
+    if (url.pathname === '/') url.pathname = endpoint;
+    return { cluster: name, url: url.href, model };
   });
 }
 
@@ -157,6 +160,7 @@ export async function benchCluster(cluster: string | undefined, flags: BenchFlag
     const report = await runBench({
       ...options,
       url: target.url,
+      clusterProxy: target.cluster !== undefined,
       ...(target.model !== undefined ? { model: target.model } : {}),
       signal: stop.signal,
       onStart: ({ url, model }) => {
