@@ -132,7 +132,7 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
 
   const proxyUrlOf = () => `http://${sim.plan.proxy.address}:${sim.plan.proxy.listenPort}/v1/completions`;
 
-  it('a request that does not fit the free KV cache waits, and deploy top shows it waiting on that rank', async () => {
+  it('a request that does not fit the free KV cache waits, and deploy top shows it waiting on that rank', async (t) => {
     const rank = sim.plan.proxy.decodeUpstreams[0]!;
     // 4,096 tokens of KV per decode rank: one 3,000-token request fits, a second waits for it.
     await setKnobs(['SIM_ENGINE_KV_TOKENS@decode=4096']);
@@ -163,6 +163,16 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
       const row = view.rows.find((r) => r.server === rank);
       assert.equal(row?.load?.waiting, 1, top.stdout);
       assert.equal(view.rows.length, allServers().length);
+      const table = await sim.cli(['top', sim.plan.cluster, '--count', '1', '--interval', '500ms'], 60_000);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /UNIT\s+SERVER\s+RUN\s+WAIT\s+KV%/);
+      t.diagnostic(
+        table.stdout
+          .trim()
+          .split('\n')
+          .slice(-(allServers().length + 2))
+          .join('\n'),
+      );
       const report = await bench;
       assert.equal(report.result.failed, 0);
       const [first, second] = [...report.requests].sort((a, b) => a.ttftMs - b.ttftMs);
