@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closeActivityDeps, createActivities, createActivityDeps, type ActivityDeps } from './activities';
+import { EngineLoadExport } from './activities/engineLoad';
 import { PROJECT_ROOT } from './shared/paths';
 import { executorTaskQueue, SHARED_TASK_QUEUE } from './shared/taskQueues';
 import { resolveTemporalTarget, unreachableMessage } from './shared/temporalConnection';
@@ -32,6 +33,11 @@ export interface WorkerSetOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** What the activities share (default: a fresh SSH pool); closed when the workers stop. */
   deps?: ActivityDeps;
+  /**
+   * The worker exports metrics: the health watch also reads each API server's load and exports it
+   * per unit (src/activities/engineLoad.ts).
+   */
+  engineLoad?: boolean;
 }
 
 /** The workers of one `deploy worker` process and the SSH connections their activities share. */
@@ -52,6 +58,7 @@ export interface WorkerSet {
  */
 export async function createWorkers(options: WorkerSetOptions): Promise<WorkerSet> {
   const deps = options.deps ?? createActivityDeps();
+  if (options.engineLoad) deps.engineLoad ??= new EngineLoadExport();
   // Cancellation reaches an activity with a heartbeat response, so a short throttle lets
   // `deploy down` stop remote commands within seconds instead of the SDK's default 60 s.
   const common = {
@@ -110,6 +117,7 @@ export async function runWorkers(
   opts: {
     shared?: boolean;
     executor?: string | false;
+    engineLoad?: boolean;
     /**
      * Runs beside the workers once they poll (the metrics gate); if it fails, the workers shut
      * down and its error is the worker's.

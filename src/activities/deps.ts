@@ -1,3 +1,4 @@
+import type { EngineLoadExport } from './engineLoad';
 import { Remote, type SshPoolOptions } from '../remote';
 import { RanktableSets } from './ranktable';
 import { inventorySecrets } from './secrets';
@@ -14,6 +15,11 @@ export interface ActivityDeps {
   remote: Remote;
   /** Ranktable sets this worker built or fetched, by content address (none: always fetched). */
   ranktables?: RanktableSets;
+  /**
+   * Set when the worker exports metrics (`deploy worker --metrics-port`): the health watch then
+   * also reads each API server's load from its /metrics and exports it per unit.
+   */
+  engineLoad?: EngineLoadExport;
 }
 
 /** A worker's dependencies: passwords are resolved from the inventories the Plans refer to. */

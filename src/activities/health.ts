@@ -1,5 +1,6 @@
 import { Context, sleep } from '@temporalio/activity';
 import { observationSignature, type HostObservation } from '../shared/observation';
+import { LOAD_METRIC_PATTERN } from './engineLoad';
 import { withHeartbeat } from './heartbeat';
 import type { ActivityDeps } from './deps';
 import type { ProbeHost, WatchHealthInput, WatchHealthResult } from './types';
@@ -9,10 +10,11 @@ import type { ProbeHost, WatchHealthInput, WatchHealthResult } from './types';
  * on the proxy host the proxy's own `/health` verdict, and the container's state. The state costs
  * a container-engine call (a podman process, or a round trip to dockerd), so it is asked only
  * when something did not answer: a host whose servers (and proxy) all answer has its container
- * running, and that is the common case every round. Arguments: CLI CONTAINER ADDRESS
- * PROXY_PORT|- PORT…
+ * running, and that is the common case every round. With LOAD (an extended regular expression,
+ * when the worker exports engine load) it also passes back those lines of each server's /metrics,
+ * as `metrics PORT <line>`. Arguments: CLI CONTAINER ADDRESS PROXY_PORT|- LOAD|- PORT…
  */
-export const PROBE_SCRIPT = `cli=$1 c=$2 addr=$3 proxy=$4; shift 4
+export const PROBE_SCRIPT = `cli=$1 c=$2 addr=$3 proxy=$4 load=$5; shift 5
 all=yes
 [ $# -gt 0 ] || [ "$proxy" != - ] || all=no
 if [ $# -gt 0 ]; then
@@ -22,6 +24,11 @@ if [ $# -gt 0 ]; then
   done; wait)
   echo "$servers"
   echo "$servers" | grep -qv ' 200$' && all=no
+  if [ "$load" != - ]; then
+    for p; do
+      ( curl -s --connect-timeout 1 --max-time 2 "http://$addr:$p/metrics" 2>/dev/null | grep -E "$load" | sed "s/^/metrics $p /" ) &
+    done; wait
+  fi
 fi
 if [ "$proxy" != - ]; then
   body=$(curl -s --connect-timeout 1 --max-time 4 "http://$addr:$proxy/health" 2>/dev/null | tr -d '\\n')
@@ -80,11 +87,13 @@ function unreachable(host: ProbeHost, error: string): HostObservation {
 
 /** Probe one host; never throws: a host that cannot be asked is observed as unreachable. */
 async function probeHost(
-  { remote }: ActivityDeps,
+  deps: ActivityDeps,
+  cluster: string,
   host: ProbeHost,
   timeoutMs: number,
   cancelled: AbortSignal,
 ): Promise<HostObservation> {
+  const { remote } = deps;
   const remoteHost = host.target;
   const signal = AbortSignal.any([cancelled, AbortSignal.timeout(timeoutMs)]);
   const argv = [
@@ -96,6 +105,7 @@ async function probeHost(
     host.container,
     host.address,
     host.proxyPort === undefined ? '-' : String(host.proxyPort),
+    deps.engineLoad ? LOAD_METRIC_PATTERN : '-',
     ...host.servers.map((s) => String(s.port)),
   ];
   let timer: NodeJS.Timeout | undefined;
@@ -110,6 +120,7 @@ async function probeHost(
         );
       }),
     ]);
+    if (deps.engineLoad) deps.engineLoad.record(cluster, host, r.stdout);
     return parseProbe(host, r.stdout);
   } catch (err) {
     if (cancelled.aborted) throw err;
@@ -129,6 +140,7 @@ export const PROBE_CONCURRENCY = 32;
 
 async function probeAll(
   deps: ActivityDeps,
+  cluster: string,
   hosts: readonly ProbeHost[],
   timeoutMs: number,
   signal: AbortSignal,
@@ -138,7 +150,7 @@ async function probeAll(
   const lane = async (): Promise<void> => {
     while (next < hosts.length) {
       const i = next++;
-      out[i] = await probeHost(deps, hosts[i]!, timeoutMs, signal);
+      out[i] = await probeHost(deps, cluster, hosts[i]!, timeoutMs, signal);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, hosts.length) }, lane));
@@ -176,7 +188,7 @@ export async function watchHealth(deps: ActivityDeps, input: WatchHealthInput): 
     return await withHeartbeat(async (signal, progress) => {
       const started = Date.now();
       for (let rounds = 1; ; rounds++) {
-        const observations = await probeAll(deps, input.hosts, input.probeTimeoutMs, signal);
+        const observations = await probeAll(deps, input.cluster, input.hosts, input.probeTimeoutMs, signal);
         const signature = observationSignature(observations);
         const observedAt = Date.now();
         progress({ rounds, observedAt, signature });

@@ -314,6 +314,8 @@ export interface ProbeHost {
   container: string;
   /** Where its API servers (and the proxy) answer. */
   address: string;
+  /** The unit it belongs to (`prefill-0`, `decode-0`, `proxy`); absent in inputs from before it was sent. */
+  unit?: string;
   /** The API servers this host runs (none on a Ray worker or the proxy host). */
   servers: { port: number; dpRank: number }[];
   /** The proxy host: the proxy's listen port. */

@@ -24,6 +24,7 @@ import {
 } from '../helpers/faults';
 import { mixedCells, runningCells } from '../helpers/cells';
 import { freePort } from '../helpers/ports';
+import { dashboardMetrics } from '../helpers/dashboard';
 import { waitFor } from '../helpers/waitFor';
 import { upTestCluster, type TestCluster } from '../helpers/simCluster';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
@@ -232,6 +233,24 @@ describe('self-healing on the simulated cluster', () => {
     assert.match(text, new RegExp(`omni_deploy_unit_health\\{[^}]*unit="decode-0"`));
     assert.match(text, /omni_deploy_repairs[^{]*\{[^}]*result="ok"/);
     assert.match(text, /temporal_workflow_task/, "the SDK's own metrics are there too");
+    // The cluster's load, per unit and API server, from the engines' vLLM metrics (read by the
+    // health probe because this worker exports metrics).
+    for (const unit of ['prefill-0', 'prefill-1', 'decode-0'])
+      assert.match(
+        text,
+        new RegExp(
+          `omni_deploy_engine_requests_running\\{(?=[^}]*cluster="${cluster}")(?=[^}]*unit="${unit}")`,
+        ),
+        unit,
+      );
+    assert.match(
+      text,
+      new RegExp(`omni_deploy_engine_kv_cache_usage\\{(?=[^}]*dp_rank="3")(?=[^}]*unit="decode-0")`),
+    );
+    assert.match(text, /omni_deploy_engine_request_rate\{/);
+    // Every worker metric the Grafana dashboard's panels query is in this scrape.
+    for (const name of dashboardMetrics().worker)
+      assert.match(text, new RegExp(`^${name}\\{`, 'm'), `the dashboard queries ${name}`);
   });
 
   it('a worker restarted with --metrics-port: its first scrape has the health gauges; the watch moved, no attempt failed', async () => {

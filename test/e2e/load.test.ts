@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runBench, type BenchReport } from '../../src/bench';
 import { histogram, parseExposition, total, type Sample } from '../../src/top/exposition';
+import { dashboardMetrics } from '../helpers/dashboard';
 import { ssh } from '../helpers/deploy';
 import { startLocalProxy, type LocalProxy } from '../helpers/localProxy';
 import { ALL_PHASES } from '../helpers/serve';
@@ -236,6 +237,9 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
     ])
       assert.ok(r.stdout.includes(heading), `no "${heading}" in\n${r.stdout}`);
     const after = await Promise.all([...prefill, ...decode].map(scrape));
+    // Every engine metric the Grafana dashboard's panels query is in the engines' scrapes.
+    const seen = new Set(after.flatMap((samples) => samples.map((x) => x.name)));
+    for (const name of dashboardMetrics().engine) assert.ok(seen.has(name), `the dashboard queries ${name}`);
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as Record<string, number>;
     assert.equal(result.completed, 40);
     const prefillAfter = after.slice(0, prefill.length);

@@ -7,7 +7,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { EngineLoadExport, LOAD_METRIC_PATTERN } from '../../src/activities/engineLoad';
 import { parseProbe, PROBE_SCRIPT } from '../../src/activities/health';
+import { readEngineScrape } from '../../src/top/engineLoad';
 import type { ProbeHost } from '../../src/activities/types';
 
 /**
@@ -35,7 +37,21 @@ describe('health probe script', () => {
     cli = path.join(dir, 'docker');
     // `docker container inspect --format … NAME`: records the call, answers the state the test set.
     fs.writeFileSync(cli, `#!/bin/sh\necho "$*" >> "${dir}/calls"\ncat "${dir}/state"\n`, { mode: 0o755 });
-    ports.ok = await listen((_, res) => res.end('ok'));
+    ports.ok = await listen((req, res) =>
+      res.end(
+        req.url === '/metrics'
+          ? [
+              '# HELP vllm:num_requests_running Number of requests in model execution batches.',
+              'vllm:num_requests_running{engine="0",model_name="deepseek"} 2.0',
+              'vllm:num_requests_waiting{engine="0",model_name="deepseek"} 5.0',
+              'vllm:cache_config_info{block_size="128",engine="0"} 1.0',
+              'vllm:time_to_first_token_seconds_bucket{engine="0",le="0.1",model_name="deepseek"} 3.0',
+              'vllm:time_to_first_token_seconds_count{engine="0",model_name="deepseek"} 3.0',
+              '',
+            ].join('\n')
+          : 'ok',
+      ),
+    );
     ports.failing = await listen((_, res) => res.writeHead(503).end());
     ports.proxy = await listen((_, res) => res.end('{"status":"degraded"}\n'));
     // A port nothing listens on: taken, then given back.
@@ -48,7 +64,7 @@ describe('health probe script', () => {
   });
 
   // Not execFileSync: the servers answer from this process's event loop.
-  async function probe(serverPorts: number[], proxyPort?: number, state = 'exited') {
+  async function probe(serverPorts: number[], proxyPort?: number, state = 'exited', load = '-') {
     fs.writeFileSync(path.join(dir, 'state'), `${state}\n`);
     fs.rmSync(path.join(dir, 'calls'), { force: true });
     const host: ProbeHost = {
@@ -67,12 +83,13 @@ describe('health probe script', () => {
       host.container,
       host.address,
       proxyPort === undefined ? '-' : String(proxyPort),
+      load,
       ...serverPorts.map(String),
     ]);
     const calls = fs.existsSync(path.join(dir, 'calls'))
       ? fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n')
       : [];
-    return { observation: parseProbe(host, stdout), calls };
+    return { observation: parseProbe(host, stdout), calls, stdout };
   }
 
   it('every server and the proxy answer: the container runs, and no engine call is made', async () => {
@@ -114,5 +131,29 @@ describe('health probe script', () => {
     const { observation, calls } = await probe([], undefined, 'running');
     assert.equal(calls.length, 1);
     assert.equal(observation.container, 'running');
+  });
+
+  it("passes back only the load lines of each server's /metrics when the worker exports load, and none otherwise", async () => {
+    const without = await probe([ports.ok], undefined, 'running');
+    assert.doesNotMatch(without.stdout, /^metrics /m);
+    const { observation, stdout } = await probe(
+      [ports.ok, ports.failing],
+      undefined,
+      'running',
+      LOAD_METRIC_PATTERN,
+    );
+    assert.deepEqual(
+      observation.servers.map((s) => s.healthy),
+      [true, false],
+    );
+    const byPort = EngineLoadExport.linesByPort(stdout);
+    assert.deepEqual([...byPort.keys()], [ports.ok], 'the failing server answers no metrics');
+    assert.deepEqual(byPort.get(ports.ok)!.trim().split('\n'), [
+      'vllm:num_requests_running{engine="0",model_name="deepseek"} 2.0',
+      'vllm:num_requests_waiting{engine="0",model_name="deepseek"} 5.0',
+      'vllm:time_to_first_token_seconds_bucket{engine="0",le="0.1",model_name="deepseek"} 3.0',
+    ]);
+    const scrape = readEngineScrape(byPort.get(ports.ok)!, 0)!;
+    assert.deepEqual([scrape.running, scrape.waiting, scrape.ttft?.buckets], [2, 5, [{ le: 0.1, count: 3 }]]);
   });
 });

@@ -45,6 +45,7 @@ export async function worker(flags: WorkerFlags): Promise<void> {
     await runWorkers({
       shared: flags.shared,
       executor: flags.executor,
+      engineLoad: true,
       whileRunning: async (connection, namespace) => {
         // Cluster workflows (and their health) run on the shared queue only.
         const clusters = flags.shared

@@ -27,6 +27,7 @@ export function probeHosts(plan: Plan): ProbeHost[] {
     cli: h.container.cli,
     container: h.container.name,
     address: h.address,
+    unit: h.instance,
     servers: h.apiServers.map((s) => ({ port: s.port, dpRank: s.dpRank })),
     ...(h.role === 'proxy' && { proxyPort: plan.proxy.listenPort }),
   }));
