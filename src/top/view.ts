@@ -1,4 +1,5 @@
 import type { EngineWindow } from './engineLoad';
+import type { ProxyWindow } from './proxyLoad';
 import type { TopTarget } from './targets';
 
 /** One row of `deploy top`: the server, and its load or why it has none. */
@@ -14,6 +15,8 @@ export interface TopView {
   at: string;
   windowMs: number;
   rows: TopRow[];
+  /** The global proxy's counters (stub_status), or why there are none. */
+  proxy?: { server: string; load?: ProxyWindow; error?: string };
 }
 
 const num = (v: number | undefined, digits = 0) => (v === undefined ? '-' : v.toFixed(digits));
@@ -45,5 +48,14 @@ export function renderTop(view: TopView): string {
       ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]!.padEnd(widths[1]!)}  ${cells[2]}`
       : cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const window = view.windowMs > 0 ? `over the last ${(view.windowMs / 1000).toFixed(1)} s` : 'first sample';
-  return [`${view.cluster} at ${view.at} (${window})`, line(head), ...rows.map(line)].join('\n');
+  const p = view.proxy;
+  const proxy = !p
+    ? []
+    : p.load
+      ? [
+          `proxy ${p.server}: ${p.load.inFlight} requests in flight, ${p.load.active} connections, ` +
+            `${p.load.requestRate.toFixed(1)} req/s`,
+        ]
+      : [`proxy ${p.server}: no status: ${p.error ?? 'unknown'}`];
+  return [`${view.cluster} at ${view.at} (${window})`, ...proxy, line(head), ...rows.map(line)].join('\n');
 }

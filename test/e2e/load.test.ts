@@ -160,7 +160,9 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
       assert.equal(top.code, 0, top.stderr);
       const view = JSON.parse(top.stdout) as {
         rows: { server: string; load?: { waiting: number; running: number } }[];
+        proxy?: { load?: { active: number } };
       };
+      assert.ok(view.proxy?.load !== undefined, `no proxy status in ${top.stdout}`);
       const row = view.rows.find((r) => r.server === rank);
       assert.equal(row?.load?.waiting, 1, top.stdout);
       assert.equal(view.rows.length, allServers().length);

@@ -9,11 +9,13 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   nginxCommands,
+  PROXY_STATUS_PATH,
   proxyConfigHash,
   renderProxyConfig,
   type ProxyConfigSpec,
 } from '../../src/plan/proxy';
 import { failureWindow, runLoad } from '../../src/loadgen';
+import { readProxyStatus } from '../../src/top/proxyLoad';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/waitFor';
 
@@ -442,6 +444,13 @@ describe('global proxy on real nginx + njs', () => {
   it('refuses a body that is not a JSON object with 400', async () => {
     const r = await request(port, 'POST', '/v1/completions', 'not json');
     assert.equal(r.status, 400);
+  });
+
+  it("serves nginx's stub_status for deploy top at /proxy_status", async () => {
+    const r = await request(port, 'GET', PROXY_STATUS_PATH);
+    assert.equal(r.status, 200);
+    const status = readProxyStatus(r.body, 0);
+    assert.ok(status && status.requests > 0 && status.writing >= 1, r.body);
   });
 
   it('answers unknown paths with 404', async () => {

@@ -9,6 +9,7 @@ import {
 } from '../../src/top/exposition';
 import { engineWindow, readEngineScrape } from '../../src/top/engineLoad';
 import { topTargets } from '../../src/top/targets';
+import { proxyWindow, readProxyStatus } from '../../src/top/proxyLoad';
 import { renderTop } from '../../src/top/view';
 import { seedPlan } from '../helpers/plans';
 
@@ -164,5 +165,23 @@ describe('deploy top: reading the engines', () => {
     );
     assert.match(lines[2]!, /^prefill-0\s+\S+:\d+\s+3\s+7\s+25\.0\s+10\.0\s+200\s+460\s+-$/);
     assert.match(lines[3]!, /^prefill-1\s+\S+:\d+\s+no metrics: ECONNREFUSED$/);
+  });
+
+  it("reads the proxy's stub_status: connections, requests in flight and the request rate", () => {
+    const status = (requests: number, writing: number) =>
+      `Active connections: 4 \nserver accepts handled requests\n 10 10 ${requests} \nReading: 0 Writing: ${writing} Waiting: 1 \n`;
+    const a = readProxyStatus(status(100, 1), 0)!;
+    const b = readProxyStatus(status(130, 3), 2000)!;
+    assert.deepEqual(proxyWindow(a, b), { active: 4, inFlight: 2, requestRate: 15, windowMs: 2000 });
+    assert.equal(proxyWindow(b, readProxyStatus(status(5, 1), 4000)!).requestRate, 0, 'restarted: no rate');
+    assert.equal(readProxyStatus('{"status":"ok"}', 0), undefined);
+    const text = renderTop({
+      cluster: 'c',
+      at: 'now',
+      windowMs: 2000,
+      rows: [],
+      proxy: { server: '10.0.0.9:8000', load: proxyWindow(a, b) },
+    });
+    assert.match(text, /^proxy 10\.0\.0\.9:8000: 2 requests in flight, 4 connections, 15\.0 req\/s$/m);
   });
 });

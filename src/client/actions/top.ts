@@ -1,7 +1,9 @@
 import * as http from 'node:http';
 import logUpdate from 'log-update';
 import { clusterWorkflowId } from '../../shared/ids';
+import { PROXY_STATUS_PATH } from '../../plan/proxy/nginxConf';
 import { engineWindow, readEngineScrape, type EngineScrape } from '../../top/engineLoad';
+import { proxyWindow, readProxyStatus, type ProxyScrape } from '../../top/proxyLoad';
 import { topTargets, type TopTarget } from '../../top/targets';
 import { renderTop, type TopRow, type TopView } from '../../top/view';
 import { planQuery } from '../../workflows/cluster/messages';
@@ -19,10 +21,10 @@ export interface TopFlags {
 
 const SCRAPE_TIMEOUT_MS = 1500;
 
-/** One GET of a server's /metrics: its text, or why there is none. */
-function fetchMetrics(server: string): Promise<{ text: string } | { error: string }> {
+/** One GET of a server's `path`: its text, or why there is none. */
+function fetchText(server: string, path = '/metrics'): Promise<{ text: string } | { error: string }> {
   return new Promise((resolve) => {
-    const req = http.get(`http://${server}/metrics`, { timeout: SCRAPE_TIMEOUT_MS }, (res) => {
+    const req = http.get(`http://${server}${path}`, { timeout: SCRAPE_TIMEOUT_MS }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -35,18 +37,60 @@ function fetchMetrics(server: string): Promise<{ text: string } | { error: strin
 }
 
 type Scrape = EngineScrape | { error: string };
+type ProxyTarget = { server: string; path: string };
+type ProxyResult = ProxyScrape | { error: string };
+
+async function scrapeProxy(p: ProxyTarget): Promise<ProxyResult> {
+  const got = await fetchText(p.server, p.path);
+  if ('error' in got) return got;
+  return readProxyStatus(got.text, Date.now()) ?? { error: 'no stub_status (a seed-mode proxy has none)' };
+}
 
 async function scrapeAll(targets: TopTarget[]): Promise<Scrape[]> {
   return Promise.all(
     targets.map(async (t) => {
-      const got = await fetchMetrics(t.server);
+      const got = await fetchText(t.server);
       if ('error' in got) return got;
       return readEngineScrape(got.text, Date.now()) ?? { error: 'no vLLM metrics in its /metrics' };
     }),
   );
 }
 
-function viewOf(cluster: string, targets: TopTarget[], before: Scrape[] | undefined, now: Scrape[]): TopView {
+interface Round {
+  engines: Scrape[];
+  proxy: ProxyResult;
+}
+
+async function scrapeRound(targets: TopTarget[], proxy: ProxyTarget): Promise<Round> {
+  const [engines, p] = await Promise.all([scrapeAll(targets), scrapeProxy(proxy)]);
+  return { engines, proxy: p };
+}
+
+function viewOf(
+  cluster: string,
+  targets: TopTarget[],
+  proxy: ProxyTarget,
+  before: Round | undefined,
+  round: Round,
+): TopView {
+  const view = engineView(cluster, targets, before?.engines, round.engines);
+  const prev = before?.proxy;
+  view.proxy =
+    'error' in round.proxy
+      ? { server: proxy.server, error: round.proxy.error }
+      : {
+          server: proxy.server,
+          load: proxyWindow(prev && !('error' in prev) ? prev : undefined, round.proxy),
+        };
+  return view;
+}
+
+function engineView(
+  cluster: string,
+  targets: TopTarget[],
+  before: Scrape[] | undefined,
+  now: Scrape[],
+): TopView {
   const rows: TopRow[] = targets.map((t, i) => {
     const cur = now[i]!;
     if ('error' in cur) return { ...t, error: cur.error };
@@ -70,25 +114,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * like the seed's executor reaches them; `--json` prints one sample (two scrapes an interval apart).
  */
 export async function showTop(cluster: string | undefined, flags: TopFlags): Promise<number> {
-  const { name, targets } = await withClient(async (client) => {
+  const { name, targets, proxy } = await withClient(async (client) => {
     const name = await resolveCluster(client, cluster, flags.inventory);
     const plan = await client.workflow.getHandle(clusterWorkflowId(name)).query(planQuery);
-    return { name, targets: topTargets(plan) };
+    const proxy = { server: `${plan.proxy.address}:${plan.proxy.listenPort}`, path: PROXY_STATUS_PATH };
+    return { name, targets: topTargets(plan), proxy };
   });
-  let before = await scrapeAll(targets);
+  let before = await scrapeRound(targets, proxy);
   if (flags.json) {
     await sleep(flags.interval);
-    console.log(JSON.stringify(viewOf(name, targets, before, await scrapeAll(targets)), null, 2));
+    console.log(
+      JSON.stringify(viewOf(name, targets, proxy, before, await scrapeRound(targets, proxy)), null, 2),
+    );
     return 0;
   }
   const tty = process.stdout.isTTY === true;
   let shown = 0;
   const show = (view: TopView) => (tty ? logUpdate(renderTop(view)) : console.log(`${renderTop(view)}\n`));
-  show(viewOf(name, targets, undefined, before));
+  show(viewOf(name, targets, proxy, undefined, before));
   while (flags.count === undefined || shown < flags.count) {
     await sleep(flags.interval);
-    const now = await scrapeAll(targets);
-    show(viewOf(name, targets, before, now));
+    const now = await scrapeRound(targets, proxy);
+    show(viewOf(name, targets, proxy, before, now));
     before = now;
     shown++;
   }

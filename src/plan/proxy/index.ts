@@ -1,4 +1,10 @@
-export { renderProxyConfig, DEBIAN_JS_MODULE, nginxRuntimeFiles, nginxTempDirs } from './nginxConf';
+export {
+  renderProxyConfig,
+  DEBIAN_JS_MODULE,
+  nginxRuntimeFiles,
+  nginxTempDirs,
+  PROXY_STATUS_PATH,
+} from './nginxConf';
 export { proxyConfigHash } from './hash';
 export { nginxCommands, type NginxPaths } from './commands';
 export type { ProxyConfigSpec, ProxyConfig } from './types';

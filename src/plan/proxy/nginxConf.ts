@@ -29,6 +29,9 @@ const PROBE_READ_TIMEOUT = '2s';
 /** njs reads request bodies from memory only, so the buffer is as large as the largest body. */
 const MAX_BODY = '100m';
 
+/** nginx's stub_status on the proxy's port. */
+export const PROXY_STATUS_PATH = '/proxy_status';
+
 const UPSTREAM = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 function fail(message: string): never {
@@ -242,6 +245,12 @@ export function renderProxyConfig(spec: ProxyConfigSpec): ProxyConfig {
     `      proxy_send_timeout ${PROBE_READ_TIMEOUT};`,
     `      proxy_read_timeout ${PROBE_READ_TIMEOUT};`,
     '      proxy_pass http://pd_probe_$pd_probe/health;',
+    '    }',
+    '',
+    "    # nginx's own counters (connections, requests): `deploy top` shows the proxy's load.",
+    `    location = ${PROXY_STATUS_PATH} {`,
+    '      stub_status;',
+    '      access_log off;',
     '    }',
     '',
     '    location ~ ^/v1(/chat)?/completions$ {',
