@@ -169,11 +169,12 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
       const table = await sim.cli(['top', sim.plan.cluster, '--count', '1', '--interval', '500ms'], 60_000);
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /UNIT\s+SERVER\s+RUN\s+WAIT\s+KV%/);
+      // The last refresh: title, proxy line, header, one row per server.
       t.diagnostic(
         table.stdout
           .trim()
           .split('\n')
-          .slice(-(allServers().length + 2))
+          .slice(-(allServers().length + 3))
           .join('\n'),
       );
       const report = await bench;
@@ -205,6 +206,11 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
   it("deploy bench prints vLLM's report, writes a plot, and its latencies agree with the engines' own metrics", async (t) => {
     const prefill = sim.plan.proxy.prefillUpstreams;
     const decode = sim.plan.proxy.decodeUpstreams;
+    // What the engines cannot see — the proxy's two hops, the client — costs ~20 ms a request when
+    // five e2e files share the two cores. The model runs three times slower here, so that time is
+    // a small share of what is compared (a 2,000-token prompt: ~0.8 s of prefill).
+    await setKnobs(['SIM_ENGINE_TIME_SCALE=3']);
+    t.after(() => setKnobs([]));
     const before = await Promise.all([...prefill, ...decode].map(scrape));
     const plot = path.join(work, 'latency.svg');
     const resultFile = path.join(work, 'result.json');
@@ -213,9 +219,9 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
         'bench',
         sim.plan.cluster,
         '--num-prompts',
-        '40',
+        '30',
         '--request-rate',
-        '4',
+        '2',
         '--random-input-len',
         '2000',
         '--random-output-len',
@@ -243,7 +249,7 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
     const seen = new Set(after.flatMap((samples) => samples.map((x) => x.name)));
     for (const name of dashboardMetrics().engine) assert.ok(seen.has(name), `the dashboard queries ${name}`);
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as Record<string, number>;
-    assert.equal(result.completed, 40);
+    assert.equal(result.completed, 30);
     const prefillAfter = after.slice(0, prefill.length);
     const prefillBefore = before.slice(0, prefill.length);
     const decodeAfter = after.slice(prefill.length);
