@@ -86,15 +86,16 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
     const one = await load(await proxy([p0!], sim.plan.proxy.decodeUpstreams));
     const two = await load(await proxy([p0!, p1!], sim.plan.proxy.decodeUpstreams));
     assert.equal(one.result.failed + two.result.failed, 0);
-    const early = ttftP90(one, 0, 4);
-    const late = ttftP90(one, 8, 12);
+    // The queue grows all along: the last quarter of the run waits far longer than the first.
+    const early = ttftP90(one, 0, 3);
+    const late = ttftP90(one, 9, 12);
     assert.ok(
-      late > 2 * early,
+      late > 2 * early && late - early > 3000,
       `one instance: TTFT p90 ${early.toFixed(0)} ms early, ${late.toFixed(0)} ms late`,
     );
     const [p90One, p90Two] = [ttftP90(one), ttftP90(two)];
     t.diagnostic(
-      `one prefill: TTFT p90 ${early.toFixed(0)} ms in 0-4 s, ${late.toFixed(0)} ms in 8-12 s, ${p90One.toFixed(0)} ms overall; two: ${p90Two.toFixed(0)} ms`,
+      `one prefill: TTFT p90 ${early.toFixed(0)} ms in 0-3 s, ${late.toFixed(0)} ms in 9-12 s, ${p90One.toFixed(0)} ms overall; two: ${p90Two.toFixed(0)} ms`,
     );
     assert.ok(
       p90Two <= 0.6 * p90One,
