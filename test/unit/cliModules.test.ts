@@ -145,6 +145,28 @@ describe('modules a client command loads', () => {
     assertNone(r, [...NEVER, 'src/plan/', 'src/inventory/', 'npm:log-update/'], 'status');
   });
 
+  it('deploy top: the Temporal client and the metrics reader, nothing of the worker or SSH', async () => {
+    const r = await deploy(['top', 'nowhere', '--json'], {
+      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach Temporal at 127\.0\.0\.1:\d+/);
+    assert.ok(r.modules.includes('src/client/actions/top.js'), r.modules.join('\n'));
+    assertNone(r, [...NEVER, 'src/inventory/', 'npm:vega', 'npm:hdr-histogram-js/'], 'top');
+  });
+
+  it('deploy bench --url: the benchmark alone, no Temporal, and no plotting unless asked', async () => {
+    const r = await deploy(['bench', '--url', `http://127.0.0.1:${await freePort()}`, '--num-prompts', '1']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: /);
+    assert.ok(r.modules.includes('src/client/actions/bench.js'), r.modules.join('\n'));
+    assertNone(
+      r,
+      [...NEVER, 'npm:@temporalio/', 'src/temporal/clientSdk', 'npm:vega', 'npm:@resvg/'],
+      'bench --url',
+    );
+  });
+
   it('deploy worker: the SDK worker and the activities, but not the inventory loader nor the bundler', async () => {
     // The prebuilt workflow bundle spares webpack; the inventory loader (yaml, nunjucks, zod) is
     // only for a password login. Nothing listens: the worker stops after loading what it runs.
