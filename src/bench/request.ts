@@ -1,3 +1,4 @@
+import { failureCause } from '../loadgen/runLoad';
 import type { BenchRequest } from './dataset';
 import type { RequestOutcome } from './metrics';
 
@@ -43,17 +44,6 @@ export function requestBody(chat: boolean, model: string, r: BenchRequest, ignor
       }
     : { model, prompt: r.prompt, max_tokens: r.outputLen, ...stream };
   return JSON.stringify(ignoreEos ? { ...body, ignore_eos: true } : body);
-}
-
-/** A short, stable cause for a request that got no complete answer: the socket's code if any. */
-export function failureCause(e: unknown): string {
-  const err = e as { name?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
-  if (err?.name === 'TimeoutError') return 'timeout';
-  if (err?.name === 'AbortError') return 'aborted';
-  if (typeof err?.cause?.code === 'string') return err.cause.code;
-  // undici's own refusals (a port fetch forbids, a malformed answer) carry only a message.
-  if (typeof err?.cause?.message === 'string' && err.cause.message !== '') return err.cause.message;
-  return typeof err?.name === 'string' ? err.name : 'error';
 }
 
 export interface SendInput {

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { checkLoadTarget, MAX_CONCURRENCY } from '../loadgen';
+import { checkLoadTarget, failureCause, MAX_CONCURRENCY } from '../loadgen';
 import { arrivalSchedule, openArrivals } from './arrivals';
 import { jsonlDataset, randomDataset, type Dataset } from './dataset';
 import { BenchMetrics, type RequestOutcome } from './metrics';
 import { checkOptions, type BenchOptions, type CheckedOptions } from './options';
-import { failureCause, sendRequest } from './request';
+import { sendRequest } from './request';
 import { buildResult, detailedArrays, type BenchResult } from './result';
 
 export interface BenchReport {

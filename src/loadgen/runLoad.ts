@@ -31,15 +31,19 @@ const BROKEN_CONNECTION = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRES
 /** Resends of a request whose connection broke before an answer (OpenAI's clients: max_retries 2). */
 const BROKEN_CONNECTION_RESENDS = 2;
 
-/** A short, stable name for a failure without an answer: the socket's code when there is one. */
-function errorName(e: unknown): string {
-  const name = (e as { name?: unknown } | null)?.name;
-  if (name === 'TimeoutError') return 'timeout';
-  if (name === 'AbortError') return 'aborted';
-  const cause = (e as { cause?: { code?: unknown; name?: unknown } } | null)?.cause;
-  if (typeof cause?.code === 'string') return cause.code;
-  if (typeof cause?.name === 'string') return cause.name;
-  return typeof name === 'string' ? name : 'error';
+/**
+ * A short, stable name for a request that got no complete answer: `timeout`, `aborted`, the
+ * socket's code when there is one, else what undici's own refusal says (a port fetch forbids, a
+ * malformed answer), else the error's name. `deploy bench` counts its failures by the same names.
+ */
+export function failureCause(e: unknown): string {
+  const err = e as { name?: unknown; cause?: { code?: unknown; message?: unknown; name?: unknown } } | null;
+  if (err?.name === 'TimeoutError') return 'timeout';
+  if (err?.name === 'AbortError') return 'aborted';
+  if (typeof err?.cause?.code === 'string') return err.cause.code;
+  if (typeof err?.cause?.message === 'string' && err.cause.message !== '') return err.cause.message;
+  if (typeof err?.cause?.name === 'string') return err.cause.name;
+  return typeof err?.name === 'string' ? err.name : 'error';
 }
 
 /**
@@ -104,7 +108,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         status = res.status;
         await res.arrayBuffer();
       } catch (e) {
-        error = errorName(e);
+        error = failureCause(e);
       }
       const broken = status === undefined && error !== undefined && BROKEN_CONNECTION.has(error);
       if (!(broken && o.retryBrokenConnections && attempt <= BROKEN_CONNECTION_RESENDS && !signal.aborted))
