@@ -45,6 +45,20 @@ function exposition(o: {
   ].join('\n');
 }
 
+/** Two scrapes of one engine 2 s apart: 20 more requests, all with a first token in (0.1, 0.5] s. */
+function twoScrapes() {
+  return [
+    readEngineScrape(
+      exposition({ running: 1, waiting: 0, success: 10, ttftBuckets: [1, 4, 9, 10], gen: 100 }),
+      0,
+    )!,
+    readEngineScrape(
+      exposition({ running: 3, waiting: 7, success: 30, ttftBuckets: [1, 24, 29, 30], gen: 500 }),
+      2000,
+    )!,
+  ] as const;
+}
+
 describe('deploy top: reading the engines', () => {
   it('parses samples with labels in any order, escaped quotes, +Inf and NaN, and skips junk', () => {
     const s = parseExposition(
@@ -100,14 +114,7 @@ describe('deploy top: reading the engines', () => {
   });
 
   it('gives gauges, rates and p90s over the window between two scrapes, and survives an engine restart', () => {
-    const a = readEngineScrape(
-      exposition({ running: 1, waiting: 0, success: 10, ttftBuckets: [1, 4, 9, 10], gen: 100 }),
-      0,
-    )!;
-    const b = readEngineScrape(
-      exposition({ running: 3, waiting: 7, success: 30, ttftBuckets: [1, 24, 29, 30], gen: 500 }),
-      2000,
-    )!;
+    const [a, b] = twoScrapes();
     const w = engineWindow(a, b);
     assert.deepEqual(
       {
@@ -140,14 +147,7 @@ describe('deploy top: reading the engines', () => {
     const units = targets.map((t) => (t.dpRank === undefined ? t.unit : `${t.unit}/dp${t.dpRank}`));
     assert.deepEqual(units.slice(0, 2), ['prefill-0', 'prefill-1']);
     assert.ok(units.slice(2).every((u, i) => u === `decode-0/dp${i}`) && units.length > 3, units.join(' '));
-    const a = readEngineScrape(
-      exposition({ running: 1, waiting: 0, success: 10, ttftBuckets: [1, 4, 9, 10], gen: 100 }),
-      0,
-    )!;
-    const b = readEngineScrape(
-      exposition({ running: 3, waiting: 7, success: 30, ttftBuckets: [1, 24, 29, 30], gen: 500 }),
-      2000,
-    )!;
+    const [a, b] = twoScrapes();
     const text = renderTop({
       cluster: 'c',
       at: '2026-12-08T00:00:00.000Z',
