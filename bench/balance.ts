@@ -18,6 +18,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runBench } from '../src/bench';
 import type { BenchResult } from '../src/bench';
+import { randomDataset } from '../src/bench/dataset';
+import { seededRng, uniformInt } from '../src/bench/random';
 import { selectPhases } from '../src/shared/phases';
 import type { ProxyBalance } from '../src/shared/proxyBalance';
 import {
@@ -33,26 +35,25 @@ import { upTestCluster } from '../test/helpers/simCluster';
 const PREFILL_TOKENS_PER_S = 8000;
 const RUN_S = Number(process.env.BALANCE_RUN_S ?? 60);
 const LOAD = 0.85;
+const OUTPUT_LEN = 16;
 
-/** A seeded JSONL prompt file: `long` of every four prompts has `longLen` words, the rest `shortLen`. */
+/** A JSONL prompt file of these prompt lengths, each prompt from deploy bench's seeded random dataset. */
 function promptFile(dir: string, name: string, lens: number[]): string {
-  let seed = 7;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const lines = lens.map((n) => {
-    const words = Array.from({ length: n }, () => `w${Math.floor(rnd() * 5000)}`);
-    return JSON.stringify({ prompt: words.join(' '), output_len: 16 });
+  const lines = lens.map((inputLen, i) => {
+    const { prompt } = randomDataset({ inputLen, outputLen: OUTPUT_LEN, rangeRatio: 0, seed: 7 }).request(i);
+    return JSON.stringify({ prompt, output_len: OUTPUT_LEN });
   });
   const file = path.join(dir, `${name}.jsonl`);
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
 
+/** The lengths in a seeded random order (Fisher–Yates), so long prompts do not arrive in a pattern. */
 function shuffled(lens: number[]): number[] {
-  let seed = 11;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const rng = seededRng(11);
   const out = [...lens];
   for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
+    const j = uniformInt(rng, 0, i);
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
