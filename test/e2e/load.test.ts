@@ -8,7 +8,7 @@ import { histogram, parseExposition, total, type Sample } from '../../src/top/ex
 import { dashboardMetrics } from '../helpers/dashboard';
 import { ssh } from '../helpers/deploy';
 import { startLocalProxy, type LocalProxy } from '../helpers/localProxy';
-import { ALL_PHASES } from '../helpers/serve';
+import { ALL_PHASES, proxyUrl } from '../helpers/serve';
 import { useSimDeploy } from '../helpers/simDeploy';
 import { waitFor } from '../helpers/waitFor';
 
@@ -110,7 +110,7 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
     try {
       const run = (concurrency: number, prompts: number) =>
         runBench({
-          url: proxyUrlOf(),
+          url: `${proxyUrl(sim.plan)}/v1/completions`,
           model: model(),
           maxConcurrency: concurrency,
           numPrompts: prompts,
@@ -133,8 +133,6 @@ describe('latency under load on sim-2P1D', { timeout: 600_000 }, () => {
       await setKnobs([]);
     }
   });
-
-  const proxyUrlOf = () => `http://${sim.plan.proxy.address}:${sim.plan.proxy.listenPort}/v1/completions`;
 
   it('a request that does not fit the free KV cache waits, and deploy top shows it waiting on that rank', async (t) => {
     const rank = sim.plan.proxy.decodeUpstreams[0]!;
